@@ -1,0 +1,47 @@
+//! The error body of every REST endpoint except the OAuth2 token endpoint (see `auth`).
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes. Closed: clients may match on every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not well-formed JSON or misses a required field.
+    MalformedBody,
+    /// The body has a content type this endpoint does not accept.
+    UnsupportedMediaType,
+    /// A field has an invalid value; `field` names it.
+    InvalidField,
+    /// The username is already registered.
+    UsernameTaken,
+    /// The email address is already registered.
+    EmailTaken,
+    /// The user id or identity key is already registered.
+    AccountConflict,
+    /// The encryption key is already published.
+    KeyConflict,
+    /// No valid access token (missing, malformed, expired or revoked).
+    Unauthorized,
+    /// The current password given is wrong.
+    WrongPassword,
+    /// No such resource, or not visible to the caller.
+    NotFound,
+    /// Too many attempts; retry after the `Retry-After` header's seconds.
+    RateLimited,
+    /// The request body is larger than this endpoint accepts.
+    PayloadTooLarge,
+    /// The server failed; details are in its log under the request id.
+    Internal,
+    /// The server is not ready (database unreachable).
+    Unavailable,
+}
+
+/// `{"error": code, "message": text, "field": name?}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+    /// The offending request field, for `invalid_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! The user directory.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+
+/// One entry of `GET /api/v1/users` and `GET /api/v1/users/online`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub username: String,
+    /// True while the user has at least one open WebSocket.
+    pub online: bool,
+}

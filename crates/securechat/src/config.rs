@@ -1,0 +1,257 @@
+//! Server options: command line and `SECURECHAT_…` environment (clap), over an optional TOML
+//! file, over the defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use securechat_server::settings::Settings;
+
+/// The commented example configuration (`securechat default-config`).
+pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
+
+/// Options of the server. Each is optional here so the config file can fill what the command
+/// line and environment leave out.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SECURECHAT_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SECURECHAT_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Data folder: database, token secret [default: ./data].
+    #[arg(long, env = "SECURECHAT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/securechat.db].
+    #[arg(
+        long,
+        env = "SECURECHAT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key).
+    #[arg(
+        long,
+        env = "SECURECHAT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(
+        long,
+        env = "SECURECHAT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Token signing secret (≥ 32 bytes) [default: generated into the data folder].
+    #[arg(
+        long,
+        env = "SECURECHAT_TOKEN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub token_secret: Option<String>,
+    /// Access-token lifetime in seconds [default: 1800].
+    #[arg(long, env = "SECURECHAT_ACCESS_TTL_SECS", value_name = "SECS")]
+    pub access_ttl_secs: Option<u64>,
+    /// Refresh-token lifetime in seconds [default: 604800].
+    #[arg(long, env = "SECURECHAT_REFRESH_TTL_SECS", value_name = "SECS")]
+    pub refresh_ttl_secs: Option<u64>,
+    /// Apply the IP rule at login [default: true].
+    #[arg(long, env = "SECURECHAT_IP_RULE", value_name = "BOOL")]
+    pub ip_rule: Option<bool>,
+    /// IP rule: refuse a login when the user would have sessions from more than N IPs [default: 3].
+    #[arg(long, env = "SECURECHAT_IP_RULE_MAX_IPS_PER_USER", value_name = "N")]
+    pub ip_rule_max_ips_per_user: Option<usize>,
+    /// IP rule: refuse a login when the IP would carry sessions of N or more users [default: 3].
+    #[arg(long, env = "SECURECHAT_IP_RULE_REFUSE_USERS_PER_IP", value_name = "N")]
+    pub ip_rule_refuse_users_per_ip: Option<usize>,
+    /// Networks exempt from the IP rule, comma-separated CIDRs [default: none].
+    #[arg(
+        long,
+        env = "SECURECHAT_IP_ALLOW",
+        value_name = "CIDR,…",
+        value_delimiter = ','
+    )]
+    pub ip_allow: Option<Vec<IpNet>>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded headers are trusted [default: none].
+    #[arg(
+        long,
+        env = "SECURECHAT_TRUSTED_PROXIES",
+        value_name = "CIDR,…",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<IpNet>>,
+    /// Failed logins allowed per account per window [default: 10].
+    #[arg(long, env = "SECURECHAT_LOGIN_FAILURES_PER_ACCOUNT", value_name = "N")]
+    pub login_failures_per_account: Option<u32>,
+    /// Failed logins allowed per client IP per window [default: 50].
+    #[arg(long, env = "SECURECHAT_LOGIN_FAILURES_PER_IP", value_name = "N")]
+    pub login_failures_per_ip: Option<u32>,
+    /// Failed-login window in seconds [default: 900].
+    #[arg(
+        long,
+        env = "SECURECHAT_LOGIN_FAILURE_WINDOW_SECS",
+        value_name = "SECS"
+    )]
+    pub login_failure_window_secs: Option<u64>,
+    /// Password hashes computed at once, each holding 19 MiB [default: number of cores].
+    #[arg(long, env = "SECURECHAT_HASH_CONCURRENCY", value_name = "N")]
+    pub hash_concurrency: Option<usize>,
+    /// Seconds between sweeps of expired sessions [default: 60].
+    #[arg(long, env = "SECURECHAT_SWEEP_INTERVAL_SECS", value_name = "SECS")]
+    pub sweep_interval_secs: Option<u64>,
+    /// Log format: text or json [default: text]. Levels come from RUST_LOG (default info).
+    #[arg(long, env = "SECURECHAT_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Fills every unset option from `file`.
+macro_rules! overlay {
+    ($args:ident, $file:ident, $($field:ident),+ $(,)?) => {
+        $( if $args.$field.is_none() { $args.$field = $file.$field; } )+
+    };
+}
+
+/// The final configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub token_secret: Option<String>,
+    pub log_format: LogFormat,
+    pub settings: Settings,
+}
+
+impl ServeArgs {
+    /// Applies the config file (if any) under the command line and environment, then the
+    /// defaults.
+    pub fn resolve(mut self) -> anyhow::Result<Config> {
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let file: ServeArgs = toml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display()))?;
+            overlay!(
+                self,
+                file,
+                listen,
+                data_dir,
+                database_url,
+                tls_cert,
+                tls_key,
+                token_secret,
+                access_ttl_secs,
+                refresh_ttl_secs,
+                ip_rule,
+                ip_rule_max_ips_per_user,
+                ip_rule_refuse_users_per_ip,
+                ip_allow,
+                trusted_proxies,
+                login_failures_per_account,
+                login_failures_per_ip,
+                login_failure_window_secs,
+                hash_concurrency,
+                sweep_interval_secs,
+                log_format,
+            );
+        }
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        let mut settings = Settings::new(data_dir.clone());
+        let d = Settings::new(data_dir.clone());
+        settings.access_ttl = self
+            .access_ttl_secs
+            .map_or(d.access_ttl, Duration::from_secs);
+        settings.refresh_ttl = self
+            .refresh_ttl_secs
+            .map_or(d.refresh_ttl, Duration::from_secs);
+        settings.ip_rule.enabled = self.ip_rule.unwrap_or(d.ip_rule.enabled);
+        settings.ip_rule.max_ips_per_user = self
+            .ip_rule_max_ips_per_user
+            .unwrap_or(d.ip_rule.max_ips_per_user);
+        settings.ip_rule.refuse_users_per_ip = self
+            .ip_rule_refuse_users_per_ip
+            .unwrap_or(d.ip_rule.refuse_users_per_ip);
+        settings.ip_rule.allow = self.ip_allow.unwrap_or_default();
+        settings.trusted_proxies = self.trusted_proxies.unwrap_or_default();
+        let limits = &mut settings.login_limits;
+        limits.per_account = self
+            .login_failures_per_account
+            .unwrap_or(d.login_limits.per_account);
+        limits.per_ip = self.login_failures_per_ip.unwrap_or(d.login_limits.per_ip);
+        limits.window = self
+            .login_failure_window_secs
+            .map_or(d.login_limits.window, Duration::from_secs);
+        settings.hash_concurrency = self.hash_concurrency.unwrap_or(d.hash_concurrency);
+        settings.sweep_interval = self
+            .sweep_interval_secs
+            .map_or(d.sweep_interval, Duration::from_secs);
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));
+        Ok(Config {
+            listen: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url,
+            tls: self.tls_cert.zip(self.tls_key),
+            token_secret: self.token_secret,
+            log_format: self.log_format.unwrap_or_default(),
+            settings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_beats_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("securechat.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nip_rule_max_ips_per_user = 5\nip_allow = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ip_rule_max_ips_per_user: Some(7),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.settings.ip_rule.max_ips_per_user, 7);
+        assert_eq!(config.settings.ip_rule.refuse_users_per_ip, 3);
+        assert_eq!(config.settings.ip_rule.allow.len(), 1);
+        assert_eq!(config.database_url, "sqlite://data/securechat.db");
+    }
+
+    #[test]
+    fn the_example_config_parses_and_unknown_keys_are_refused() {
+        toml::from_str::<ServeArgs>(EXAMPLE).unwrap();
+        assert!(toml::from_str::<ServeArgs>("lissten = \"x\"").is_err());
+    }
+}

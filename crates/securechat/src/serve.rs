@@ -1,0 +1,112 @@
+//! `securechat` / `securechat serve`: start the server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use tracing_subscriber::EnvFilter;
+
+use securechat_server::{setup, AppState};
+use securechat_store::Store;
+use securechat_store_sqlite::SqliteStore;
+
+use crate::config::{Config, LogFormat, ServeArgs};
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Opens the store a database URL names.
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let store = SqliteStore::open(&PathBuf::from(path))
+            .await
+            .with_context(|| format!("cannot open the SQLite database {path}"))?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported database URL (expected sqlite://PATH)")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn start(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.settings.data_dir.clone();
+    setup::prepare_data_dir(&data_dir)?;
+    let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
+    let store = open_store(&config.database_url).await?;
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            // One TLS backend (ring) for the whole process.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot load TLS certificate {} / key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(data_dir = %data_dir.display(), "listening on {scheme}://{addr}");
+    if tls.is_none() {
+        tracing::info!(
+            "serving plain HTTP: outside localhost put a reverse proxy with TLS in front \
+             (browsers only give WebCrypto to secure origins)"
+        );
+    }
+    let state = AppState::new(config.settings, store, &secret);
+    securechat_server::serve(listener, state, tls, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    init_tracing(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(start(config))
+}

@@ -1,0 +1,146 @@
+//! `ApiError`: every REST failure, mapped to a status and an error code in one place.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use securechat_proto::error::{ErrorBody, ErrorCode};
+use securechat_store::error::Conflict;
+use securechat_store::StoreError;
+
+/// A failed REST request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field has an invalid value.
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
+    /// The body is not well-formed or misses a field.
+    #[error("malformed request body: {0}")]
+    MalformedBody(String),
+    /// The body's content type is not accepted here.
+    #[error("unsupported content type: {0}")]
+    UnsupportedMediaType(String),
+    /// The body is too large.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A uniqueness rule was broken.
+    #[error("already exists: {0:?}")]
+    Conflict(Conflict),
+    /// No valid access token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The current password given is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// Missing, or not visible to the caller.
+    #[error("not found")]
+    NotFound,
+    /// Too many failed attempts.
+    #[error("too many failed attempts; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    /// The store is unreachable (readiness).
+    #[error("database unreachable: {0}")]
+    Unavailable(#[source] StoreError),
+    /// A storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Any other server fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Shorthand for an invalid field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Status and code; exhaustive, so a new variant must be mapped here.
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            Self::InvalidField { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField)
+            }
+            Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, ErrorCode::MalformedBody),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::Conflict(c) | Self::Store(StoreError::Conflict(c)) => (
+                StatusCode::CONFLICT,
+                match c {
+                    Conflict::Username => ErrorCode::UsernameTaken,
+                    Conflict::Email => ErrorCode::EmailTaken,
+                    Conflict::UserId | Conflict::IdentityKey => ErrorCode::AccountConflict,
+                    Conflict::EncryptionKey => ErrorCode::KeyConflict,
+                },
+            ),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::WrongPassword => (StatusCode::FORBIDDEN, ErrorCode::WrongPassword),
+            Self::NotFound | Self::Store(StoreError::NotFound) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+            }
+        }
+    }
+
+    /// The message shown to the client: specific for client errors, generic for faults.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Conflict(c) | Self::Store(StoreError::Conflict(c)) => match c {
+                Conflict::Username => "this username is taken".to_owned(),
+                Conflict::Email => "this email address is already registered".to_owned(),
+                Conflict::UserId => "this user id is already registered".to_owned(),
+                Conflict::IdentityKey => "this identity key is already registered".to_owned(),
+                Conflict::EncryptionKey => "this encryption key is already published".to_owned(),
+            },
+            Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
+                "internal error; the server log has details under this request's id".to_owned()
+            }
+            Self::Unavailable(_) => "the database is unreachable".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(error = %self, "request refused");
+        }
+        let body = ErrorBody {
+            error: code,
+            message: self.public_message(),
+            field: match &self {
+                Self::InvalidField { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            Self::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}

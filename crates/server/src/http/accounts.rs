@@ -1,0 +1,188 @@
+//! Registration, password change and logout.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use securechat_crypto::binding::{parse_identity_key, verify_published_key, KeyRejection};
+use securechat_proto::auth::{ChangePasswordRequest, RegisterRequest, RegisterResponse};
+use securechat_proto::email::Email;
+use securechat_proto::keys::KeyStatus;
+use securechat_proto::username::Username;
+use securechat_store::model::{EncryptionKeyRow, NewUser};
+
+use crate::auth::extract::AuthUser;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::http::json::ApiJson;
+use crate::http::token::clear_refresh_cookie;
+use crate::metrics::REGISTRATIONS;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/password", post(change_password))
+        .route("/api/v1/auth/logout", post(logout))
+}
+
+/// How far a client-made UUIDv7's timestamp may be from the server's clock.
+const USER_ID_CLOCK_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+fn check_user_id(id: &uuid::Uuid) -> Result<(), ApiError> {
+    if id.get_version_num() != 7 {
+        return Err(ApiError::field("user_id", "user_id must be a UUIDv7"));
+    }
+    let (secs, nanos) = id
+        .get_timestamp()
+        .map(|t| t.to_unix())
+        .ok_or_else(|| ApiError::field("user_id", "user_id must be a UUIDv7"))?;
+    let ms = i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000 + i64::from(nanos / 1_000_000);
+    if (ms - now_ms()).abs() > USER_ID_CLOCK_WINDOW_MS {
+        return Err(ApiError::field(
+            "user_id",
+            "user_id's timestamp must be within a day of now",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn key_rejection(prefix: &str, rejection: &KeyRejection) -> ApiError {
+    ApiError::field(
+        &format!("{prefix}{}", rejection.field),
+        rejection.error.to_string(),
+    )
+}
+
+/// `POST /api/v1/auth/register`: creates an account with its public keys.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = RegisterResponse),
+        (status = 409, description = "username, email, user id or identity key taken", body = securechat_proto::error::ErrorBody),
+        (status = 422, description = "invalid field (named in `field`)", body = securechat_proto::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user.id = %req.user_id))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_user_id(&req.user_id.0)?;
+    let username =
+        Username::parse(&req.username).map_err(|e| ApiError::field("username", e.to_string()))?;
+    let email = Email::parse(&req.email).map_err(|e| ApiError::field("email", e.to_string()))?;
+    req.password
+        .check_policy()
+        .map_err(|m| ApiError::field("password", m))?;
+    let identity = parse_identity_key(&req.identity_key).map_err(|r| key_rejection("", &r))?;
+    let key = verify_published_key(&identity, &req.user_id, &req.encryption_key)
+        .map_err(|r| key_rejection("encryption_key.", &r))?;
+    let password_hash = state
+        .passwords()
+        .hash(&req.password.0)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .store()
+        .create_user(NewUser {
+            id: req.user_id,
+            username: username.as_str().to_owned(),
+            email: email.as_str().to_owned(),
+            password_hash,
+            identity_key: identity.to_bytes(),
+            first_key: EncryptionKeyRow {
+                key_id: key.key_id,
+                x25519: key.x25519.to_bytes(),
+                created_at: key.created_at,
+                binding_sig: key.binding_sig,
+                status: KeyStatus::Active,
+            },
+            created_at: now_ms(),
+        })
+        .await?;
+    metrics::counter!(REGISTRATIONS).increment(1);
+    tracing::info!(username = %username, "account registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            user_id: req.user_id,
+            username: username.to_string(),
+        }),
+    ))
+}
+
+/// `POST /api/v1/auth/password`: changes the password and signs out every other session.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "accounts",
+    request_body = ChangePasswordRequest, security(("bearer" = [])),
+    responses(
+        (status = 204, description = "changed; other sessions revoked"),
+        (status = 403, description = "current password wrong", body = securechat_proto::error::ErrorBody),
+        (status = 422, description = "new password too short or long", body = securechat_proto::error::ErrorBody),
+        (status = 429, description = "too many wrong passwords", body = securechat_proto::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user.id = %auth.user_id))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    req.new_password
+        .check_policy()
+        .map_err(|m| ApiError::field("new_password", m))?;
+    let account_key = auth.user_id.to_string();
+    state
+        .account_failures()
+        .check(&account_key)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let user = state
+        .store()
+        .get_user(auth.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+    let ok = state
+        .passwords()
+        .verify(&req.current_password.0, Some(&user.password_hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !ok {
+        state.account_failures().record_failure(&account_key);
+        return Err(ApiError::WrongPassword);
+    }
+    state.account_failures().reset(&account_key);
+    let hash = state
+        .passwords()
+        .hash(&req.new_password.0)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store().set_password_hash(auth.user_id, &hash).await?;
+    let revoked = state
+        .store()
+        .revoke_user_sessions(auth.user_id, Some(auth.session_id), now_ms())
+        .await?;
+    state.sessions().forget(&revoked);
+    tracing::info!(
+        revoked = revoked.len(),
+        "password changed; other sessions revoked"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/auth/logout`: revokes the caller's session at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204, description = "session revoked")))]
+#[tracing::instrument(skip_all, fields(user.id = %auth.user_id))]
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .store()
+        .revoke_session(auth.session_id, now_ms())
+        .await?;
+    state.sessions().forget(&[auth.session_id]);
+    tracing::info!("logged out");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_refresh_cookie())],
+    ))
+}

@@ -1,0 +1,331 @@
+//! `POST /api/v1/auth/token`: the OAuth2-shaped token endpoint (password and refresh grants).
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::username::Username;
+use securechat_store::model::{NewSession, RefreshOutcome};
+use securechat_store::StoreError;
+
+use crate::auth::client_ip::client_ip;
+use crate::auth::ip_rule;
+use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::clock::now_ms;
+use crate::metrics::{IP_POLICY_REFUSALS, LOGINS, RATE_LIMITED, REFRESH_REUSE};
+use crate::state::AppState;
+
+/// Name of the browser's refresh-token cookie (`__Host-`: Secure, no Domain, Path=/).
+pub const REFRESH_COOKIE: &str = "__Host-securechat_refresh";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/auth/token", post(token))
+}
+
+/// A refused token request, in the RFC 6749 §5.2 shape.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    #[error("grant_type must be password or refresh_token")]
+    UnsupportedGrantType,
+    #[error("{0}")]
+    IpPolicy(String),
+    #[error("too many failed logins; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+            Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            Self::IpPolicy(_) => (StatusCode::FORBIDDEN, "ip_policy"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "token request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            }
+        };
+        let body = OAuthErrorBody {
+            error: code.to_owned(),
+            error_description: self.to_string(),
+        };
+        let mut response = (status, no_store(), Json(body)).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+fn refresh_cookie(token: &str, max_age: u64) -> String {
+    format!(
+        "{REFRESH_COOKIE}={token}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+    )
+}
+
+/// A `Set-Cookie` value that deletes the refresh cookie.
+pub fn clear_refresh_cookie() -> String {
+    refresh_cookie("", 0)
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+fn parse_request(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, TokenError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(body).map_err(|e| TokenError::InvalidRequest(e.to_string()))
+    } else if mime.eq_ignore_ascii_case("application/json") {
+        serde_json::from_slice(body).map_err(|e| TokenError::InvalidRequest(e.to_string()))
+    } else {
+        Err(TokenError::InvalidRequest(
+            "Content-Type must be application/x-www-form-urlencoded or application/json".to_owned(),
+        ))
+    }
+}
+
+/// `POST /api/v1/auth/token`: `grant_type=password` (username or email, password) or
+/// `grant_type=refresh_token`.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "accounts",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type", body = OAuthErrorBody),
+        (status = 403, description = "ip_policy: refused by the IP rule", body = OAuthErrorBody),
+        (status = 429, description = "rate_limited", body = OAuthErrorBody)))]
+pub async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TokenError> {
+    let req = parse_request(&headers, &body)?;
+    match req.grant_type.as_str() {
+        "password" => password_grant(&state, peer, &headers, req).await,
+        "refresh_token" => refresh_grant(&state, &headers, req).await,
+        _ => Err(TokenError::UnsupportedGrantType),
+    }
+}
+
+/// Canonical form of what the user typed as login: an email (lower case) or a username.
+fn canonical_login(login: &str) -> Option<String> {
+    if login.contains('@') {
+        Some(login.trim().to_lowercase())
+    } else {
+        Username::parse(login).ok().map(String::from)
+    }
+}
+
+#[tracing::instrument(skip_all, fields(ip = tracing::field::Empty, user.id = tracing::field::Empty))]
+async fn password_grant(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> Result<Response, TokenError> {
+    let (Some(login), Some(password)) = (req.username.as_deref(), req.password.as_ref()) else {
+        return Err(TokenError::InvalidRequest(
+            "username and password are required".to_owned(),
+        ));
+    };
+    let ip = client_ip(peer, headers, &state.settings().trusted_proxies);
+    tracing::Span::current().record("ip", tracing::field::display(ip));
+    let ip_key = ip.to_string();
+    let login = canonical_login(login);
+    let user = match &login {
+        Some(login) => state.store().find_user_by_login(login).await?,
+        None => None,
+    };
+    // Failures count per account when it exists, else per name typed.
+    let account_key = user
+        .as_ref()
+        .map(|u| u.id.to_string())
+        .or(login)
+        .unwrap_or_default();
+    for (limiter, key, scope) in [
+        (state.ip_failures(), &ip_key, "ip"),
+        (state.account_failures(), &account_key, "account"),
+    ] {
+        if let Err(retry_after) = limiter.check(key) {
+            metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
+            metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
+            tracing::warn!(scope, "login rate-limited");
+            return Err(TokenError::RateLimited { retry_after });
+        }
+    }
+    let ok = state
+        .passwords()
+        .verify(&password.0, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await
+        .map_err(|e| TokenError::Internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.ip_failures().record_failure(&ip_key);
+        state.account_failures().record_failure(&account_key);
+        metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
+        tracing::info!("login failed: wrong username or password");
+        return Err(TokenError::InvalidGrant("wrong username or password"));
+    };
+    tracing::Span::current().record("user.id", tracing::field::display(user.id));
+    state.account_failures().reset(&account_key);
+
+    let session = SessionId::generate();
+    let (refresh, refresh_hash) = new_refresh_token();
+    let now = now_ms();
+    {
+        let _gate = state.login_gate().lock().await;
+        if let Some(refusal) = ip_rule::check(state, user.id, ip).await? {
+            metrics::counter!(IP_POLICY_REFUSALS, "rule" => refusal.label()).increment(1);
+            metrics::counter!(LOGINS, "outcome" => "ip_policy").increment(1);
+            tracing::warn!(rule = refusal.label(), "login refused by the IP rule");
+            return Err(TokenError::IpPolicy(
+                refusal.describe(&state.settings().ip_rule),
+            ));
+        }
+        state
+            .store()
+            .create_session(NewSession {
+                id: session,
+                user_id: user.id,
+                ip: ip_key,
+                created_at: now,
+                expires_at: now + ttl_ms(state),
+                refresh_hash,
+            })
+            .await?;
+    }
+    metrics::counter!(LOGINS, "outcome" => "success").increment(1);
+    tracing::info!(session = %session, "logged in");
+    Ok(token_response(
+        state,
+        user.id,
+        session,
+        refresh,
+        req.refresh_cookie.unwrap_or(false),
+    ))
+}
+
+fn ttl_ms(state: &AppState) -> i64 {
+    i64::try_from(state.settings().refresh_ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+#[tracing::instrument(skip_all, fields(user.id = tracing::field::Empty))]
+async fn refresh_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> Result<Response, TokenError> {
+    let from_cookie = req.refresh_token.is_none();
+    let presented = req
+        .refresh_token
+        .as_deref()
+        .or_else(|| cookie_value(headers, REFRESH_COOKIE))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".to_owned()))?;
+    let (refresh, new_hash) = new_refresh_token();
+    let now = now_ms();
+    let outcome = state
+        .store()
+        .rotate_refresh(
+            hash_refresh_token(presented),
+            new_hash,
+            now,
+            now + ttl_ms(state),
+        )
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated { session, user } => {
+            tracing::Span::current().record("user.id", tracing::field::display(user));
+            Ok(token_response(
+                state,
+                user,
+                session,
+                refresh,
+                from_cookie || req.refresh_cookie.unwrap_or(false),
+            ))
+        }
+        RefreshOutcome::Reused { session, user } => {
+            state.sessions().forget(&[session]);
+            metrics::counter!(REFRESH_REUSE).increment(1);
+            tracing::warn!(
+                target: "securechat::security",
+                user = %user,
+                session = %session,
+                "refresh token reused after rotation: session revoked"
+            );
+            Err(TokenError::InvalidGrant(
+                "refresh token was already used; the session is revoked",
+            ))
+        }
+        RefreshOutcome::Invalid => Err(TokenError::InvalidGrant(
+            "refresh token is invalid, expired or revoked",
+        )),
+    }
+}
+
+fn token_response(
+    state: &AppState,
+    user: UserId,
+    session: SessionId,
+    refresh: String,
+    as_cookie: bool,
+) -> Response {
+    let now_secs = now_ms() / 1000;
+    let refresh_ttl = state.settings().refresh_ttl.as_secs();
+    let body = TokenResponse {
+        access_token: state.tokens().issue(user, session, now_secs),
+        token_type: "Bearer".to_owned(),
+        expires_in: state.tokens().access_ttl_secs(),
+        refresh_token: (!as_cookie).then(|| refresh.clone()),
+        refresh_expires_in: refresh_ttl,
+        user_id: user,
+    };
+    let mut response = (StatusCode::OK, no_store(), Json(body)).into_response();
+    if as_cookie {
+        if let Ok(value) = HeaderValue::from_str(&refresh_cookie(&refresh, refresh_ttl)) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics: one process-wide recorder, HTTP middleware labelled by route template,
+//! and the names of the domain counters.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests by method, route template and status.
+pub const HTTP_REQUESTS: &str = "securechat_http_requests_total";
+/// Request latency histogram by method and route template.
+pub const HTTP_DURATION: &str = "securechat_http_request_duration_seconds";
+/// Password logins by outcome.
+pub const LOGINS: &str = "securechat_logins_total";
+/// Logins refused by the IP rule, by which limit.
+pub const IP_POLICY_REFUSALS: &str = "securechat_ip_policy_refusals_total";
+/// Requests refused by the failed-login limiter, by scope.
+pub const RATE_LIMITED: &str = "securechat_rate_limited_total";
+/// Refresh tokens presented after rotation (each revoked a session).
+pub const REFRESH_REUSE: &str = "securechat_refresh_token_reuse_total";
+/// Accounts created.
+pub const REGISTRATIONS: &str = "securechat_registrations_total";
+/// Active login sessions (gauge, read from the store at scrape time).
+pub const ACTIVE_SESSIONS: &str = "securechat_sessions_active";
+
+/// Handle to the process-wide Prometheus recorder.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    /// Installs the recorder on first call (tests start many servers in one process) and
+    /// returns a handle to it.
+    pub fn install() -> Self {
+        static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+        let handle = HANDLE.get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".to_owned()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0, 10.0,
+                    ],
+                )
+                .map_or_else(
+                    |_| PrometheusBuilder::new().build_recorder(),
+                    |b| b.build_recorder(),
+                );
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; ours then stays unused.
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        });
+        Self {
+            handle: handle.clone(),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+/// Middleware counting and timing every request by its route template (low cardinality).
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,80 @@
+//! The server's settings: plain typed values, no globals. The binary builds them from its
+//! command line, environment and config file; tests build them directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// The paper's IP rule at login ("botnet detection").
+#[derive(Debug, Clone)]
+pub struct IpRule {
+    /// Off disables the rule entirely.
+    pub enabled: bool,
+    /// Refuse a login when the user would then have active sessions from more than this many
+    /// distinct IPs (the paper: 3).
+    pub max_ips_per_user: usize,
+    /// Refuse a login when the IP would then carry active sessions of this many or more
+    /// distinct users (the paper: 3).
+    pub refuse_users_per_ip: usize,
+    /// Networks exempt from the rule.
+    pub allow: Vec<IpNet>,
+}
+
+/// Failed-login limits (brute-force protection).
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    /// Failed logins allowed per account within `window`.
+    pub per_account: u32,
+    /// Failed logins allowed per client IP within `window`.
+    pub per_ip: u32,
+    pub window: Duration,
+}
+
+/// Everything the server needs to know at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The data folder (database, token secret, later files and backups).
+    pub data_dir: PathBuf,
+    /// `iss` and `aud` of access tokens.
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub ip_rule: IpRule,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub login_limits: LoginLimits,
+    /// Password hashes computed at once (each holds 19 MiB).
+    pub hash_concurrency: usize,
+    /// How often expired sessions are swept.
+    pub sweep_interval: Duration,
+    /// How long a positive session check is cached (revocations on this node apply at once).
+    pub session_cache_ttl: Duration,
+}
+
+impl Settings {
+    /// The defaults, with the data folder given.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            issuer: "securechat".to_owned(),
+            access_ttl: Duration::from_secs(30 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            ip_rule: IpRule {
+                enabled: true,
+                max_ips_per_user: 3,
+                refuse_users_per_ip: 3,
+                allow: Vec::new(),
+            },
+            trusted_proxies: Vec::new(),
+            login_limits: LoginLimits {
+                per_account: 10,
+                per_ip: 50,
+                window: Duration::from_secs(15 * 60),
+            },
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            sweep_interval: Duration::from_secs(60),
+            session_cache_ttl: Duration::from_secs(10),
+        }
+    }
+}

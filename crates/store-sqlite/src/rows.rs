@@ -1,0 +1,64 @@
+//! Row decoding: database columns to the store's domain types.
+
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::keys::KeyStatus;
+use securechat_store::model::{EncryptionKeyRow, SessionRow, UserListing, UserRow};
+use securechat_store::StoreError;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use crate::map_err;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Other(format!("corrupt row: {what}").into())
+}
+
+fn array<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N], StoreError> {
+    let bytes: Vec<u8> = row.try_get(column).map_err(map_err)?;
+    bytes.try_into().map_err(|_| corrupt(column))
+}
+
+pub(crate) fn user(row: &SqliteRow) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        id: UserId(row.try_get::<Uuid, _>("id").map_err(map_err)?),
+        username: row.try_get("username").map_err(map_err)?,
+        email: row.try_get("email").map_err(map_err)?,
+        password_hash: row.try_get("password_hash").map_err(map_err)?,
+        identity_key: array(row, "identity_key")?,
+        created_at: row.try_get("created_at").map_err(map_err)?,
+    })
+}
+
+pub(crate) fn listing(row: &SqliteRow) -> Result<UserListing, StoreError> {
+    Ok(UserListing {
+        id: UserId(row.try_get::<Uuid, _>("id").map_err(map_err)?),
+        username: row.try_get("username").map_err(map_err)?,
+    })
+}
+
+pub(crate) fn key(row: &SqliteRow) -> Result<EncryptionKeyRow, StoreError> {
+    let status: String = row.try_get("status").map_err(map_err)?;
+    Ok(EncryptionKeyRow {
+        key_id: array(row, "key_id")?,
+        x25519: array(row, "x25519")?,
+        created_at: row.try_get("created_at").map_err(map_err)?,
+        binding_sig: array(row, "binding_sig")?,
+        status: match status.as_str() {
+            "active" => KeyStatus::Active,
+            "retired" => KeyStatus::Retired,
+            _ => return Err(corrupt("status")),
+        },
+    })
+}
+
+pub(crate) fn session(row: &SqliteRow) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id: SessionId(row.try_get::<Uuid, _>("id").map_err(map_err)?),
+        user_id: UserId(row.try_get::<Uuid, _>("user_id").map_err(map_err)?),
+        ip: row.try_get("ip").map_err(map_err)?,
+        created_at: row.try_get("created_at").map_err(map_err)?,
+        expires_at: row.try_get("expires_at").map_err(map_err)?,
+        revoked_at: row.try_get("revoked_at").map_err(map_err)?,
+    })
+}

@@ -1,0 +1,25 @@
+//! The one error type of every store backend.
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UserId,
+    Username,
+    Email,
+    IdentityKey,
+    EncryptionKey,
+}
+
+/// A storage failure, mapped from the backend's errors in exactly one place per backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken.
+    #[error("conflict on {0:?}")]
+    Conflict(Conflict),
+    /// Anything else (connection lost, disk full, corrupt row, …).
+    #[error("storage failure: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -1,0 +1,23 @@
+//! The storage layer's contract. The server holds an `Arc<dyn Store>` and never sees SQL; each
+//! backend crate (SQLite now) implements these traits and owns its migrations.
+//!
+//! Times are Unix milliseconds (`i64`) throughout, which every backend stores natively.
+
+pub mod error;
+pub mod model;
+pub mod sessions;
+pub mod users;
+
+pub use error::StoreError;
+pub use sessions::Sessions;
+pub use users::Users;
+
+/// Everything the server needs from storage.
+#[async_trait::async_trait]
+pub trait Store: Users + Sessions + Send + Sync + 'static {
+    /// Cheap round trip to the database, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Flushes and closes the database (graceful shutdown).
+    async fn close(&self);
+}
