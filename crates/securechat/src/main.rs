@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Print an example configuration file with every option and its default.
     DefaultConfig,
 }
@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => serve::run(cli.serve),
-        Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::DefaultConfig) => {
             print!("{}", config::EXAMPLE);
             Ok(())

@@ -1,0 +1,90 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, TestUser};
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = Client::new()
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers().contains_key("x-request-id"));
+    }
+    let unknown = Client::new()
+        .get(app.url("/nope"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let body: Value = unknown.json().await.expect("json");
+    assert_eq!(body["error"], "not_found");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_logins_and_sessions() {
+    let app = spawn_app().await;
+    let user = TestUser::generate("alice");
+    app.register_ok(&user).await;
+    app.login_ok(&user).await;
+    let _ = app
+        .login_from(&Client::new(), &user.username, "wrong password!")
+        .await;
+
+    let text = Client::new()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+
+    for needle in [
+        "securechat_http_requests_total{method=\"POST\",route=\"/api/v1/auth/token\",status=\"200\"}",
+        "securechat_http_request_duration_seconds_bucket",
+        "securechat_logins_total{outcome=\"success\"}",
+        "securechat_logins_total{outcome=\"invalid_credentials\"}",
+        "securechat_sessions_active",
+        "securechat_registrations_total",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from /metrics");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let doc: Value = Client::new()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/token",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password",
+        "/api/v1/users",
+        "/api/v1/users/online",
+        "/api/v1/users/{id}/keys",
+        "/api/v1/me/keys",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from openapi.json");
+    }
+    assert!(doc["components"]["schemas"]["RegisterRequest"].is_object());
+}

@@ -1,0 +1,227 @@
+//! `spawn_app()` and typed helpers shared by the API tests.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use securechat_crypto::binding::publish_key;
+use securechat_crypto::identity::{EncryptionKeyPair, IdentityKeyPair};
+use securechat_proto::auth::TokenResponse;
+use securechat_proto::b64;
+use securechat_proto::ids::UserId;
+use securechat_server::{setup, AppState, Settings};
+use securechat_store_sqlite::SqliteStore;
+
+/// A running server on a random port with its own data folder.
+pub struct TestApp {
+    pub base: String,
+    pub dir: Arc<TempDir>,
+    pub store: SqliteStore,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Test settings: the defaults, except that loopback is exempt from the IP rule (tests log
+/// many users in from 127.0.0.1); IP-rule tests clear the allow-list.
+pub fn test_settings(dir: PathBuf) -> Settings {
+    let mut settings = Settings::new(dir);
+    settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    spawn_in(dir, configure).await
+}
+
+/// Starts a server on an existing data folder (restart tests).
+pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(dir.path().to_owned());
+    configure(&mut settings);
+    setup::prepare_data_dir(dir.path()).expect("data dir");
+    let secret = setup::token_secret(dir.path(), None).expect("secret");
+    let store = SqliteStore::open(&dir.path().join("securechat.db"))
+        .await
+        .expect("store");
+    let state = AppState::new(settings, Arc::new(store.clone()), &secret);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(securechat_server::serve(listener, state, None, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+
+        dir,
+        store,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and hands back its data folder.
+    pub async fn stop(mut self) -> Arc<TempDir> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("serve");
+        }
+        self.dir.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client whose connections come from the given loopback address (e.g. 127.0.0.2).
+    pub fn client_from(&self, ip: &str) -> Client {
+        Client::builder()
+            .local_address(ip.parse::<IpAddr>().expect("ip"))
+            .build()
+            .expect("client")
+    }
+
+    pub async fn register(&self, user: &TestUser) -> Response {
+        Client::new()
+            .post(self.url("/api/v1/auth/register"))
+            .json(&user.register_body())
+            .send()
+            .await
+            .expect("register request")
+    }
+
+    /// Registers and checks it worked.
+    pub async fn register_ok(&self, user: &TestUser) {
+        let response = self.register(user).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{:?}",
+            response.text().await
+        );
+    }
+
+    pub async fn login_from(&self, client: &Client, login: &str, password: &str) -> Response {
+        client
+            .post(self.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", login),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    pub async fn login(&self, user: &TestUser) -> Response {
+        self.login_from(&Client::new(), &user.username, &user.password)
+            .await
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn login_ok(&self, user: &TestUser) -> TokenResponse {
+        let response = self.login(user).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("token json")
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        Client::new()
+            .post(self.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .expect("refresh request")
+    }
+
+    pub async fn get_authed(&self, path: &str, token: &str) -> Response {
+        Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get")
+    }
+
+    pub async fn post_authed(&self, path: &str, token: &str, body: &Value) -> Response {
+        Client::new()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    /// The server's token signing secret (for forging tokens in tests).
+    pub fn token_secret(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(setup::SECRET_FILE)).expect("secret file")
+    }
+}
+
+/// A user with freshly generated keys.
+pub struct TestUser {
+    pub id: UserId,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub identity: IdentityKeyPair,
+    pub key: EncryptionKeyPair,
+}
+
+impl TestUser {
+    /// A user with a unique name derived from `prefix`.
+    pub fn generate(prefix: &str) -> Self {
+        let suffix: u32 = rand::random::<u32>() % 1_000_000;
+        let username = format!("{prefix}{suffix}");
+        Self {
+            id: UserId::generate(),
+            email: format!("{username}@example.org"),
+            username,
+            password: "correct horse battery".to_owned(),
+            identity: IdentityKeyPair::generate(&mut rand::rngs::OsRng),
+            key: EncryptionKeyPair::generate(&mut rand::rngs::OsRng),
+        }
+    }
+
+    pub fn register_body(&self) -> Value {
+        let key = publish_key(&self.identity, &self.id, &self.key, now_ms());
+        json!({
+            "user_id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "password": self.password,
+            "identity_key": b64::encode(self.identity.public().to_bytes()),
+            "encryption_key": key,
+        })
+    }
+}
+
+pub fn now_ms() -> i64 {
+    securechat_server::clock::now_ms()
+}
+
+/// Reads the JSON body of an error and returns its `error` code.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.expect("error json");
+    body["error"].as_str().unwrap_or_default().to_owned()
+}

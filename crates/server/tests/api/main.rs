@@ -1,0 +1,13 @@
+//! Integration tests: the real server on 127.0.0.1:0 with a temporary data folder, driven over
+//! real HTTP.
+
+mod helpers;
+
+mod accounts;
+mod health;
+mod ip_rule;
+mod keys;
+mod rate_limit;
+mod restart;
+mod sessions;
+mod tokens;
