@@ -9,17 +9,11 @@ use securechat_proto::ids::UserId;
 use securechat_proto::keys::NewEncryptionKey;
 
 use crate::identity::{EncryptionKey, EncryptionKeyPair, IdentityKey, IdentityKeyPair, KeyId};
+use crate::labels::lp;
 use crate::CryptoError;
 
 /// Domain-separation label of key bindings.
 pub const ENC_KEY_LABEL: &[u8] = b"securechat/v1/enc-key\x00";
-
-fn lp(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Fields are short (a UUID, a key id): their length always fits in u32.
-    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(bytes);
-}
 
 /// The exact bytes the identity key signs to bind an encryption key.
 pub fn binding_message(

@@ -58,7 +58,7 @@ pub struct RegisterResponse {
 }
 
 /// `POST /api/v1/auth/token`, form-encoded or JSON (RFC 6749 §4.3 and §6).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     /// `password` or `refresh_token`.
     pub grant_type: String,
@@ -74,6 +74,16 @@ pub struct TokenRequest {
     /// returned in the body (for browsers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_cookie: Option<bool>,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("username", &self.username)
+            .field("refresh_cookie", &self.refresh_cookie)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Successful token response (RFC 6749 §5.1), plus the caller's `user_id`.

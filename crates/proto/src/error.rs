@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// The body is not well-formed JSON or misses a required field.
+    /// The body is not well-formed JSON (a missing or mistyped field is `invalid_field`).
     MalformedBody,
     /// The body has a content type this endpoint does not accept.
     UnsupportedMediaType,
@@ -24,8 +24,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// The current password given is wrong.
     WrongPassword,
+    /// Not allowed here (e.g. a WebSocket from a foreign Origin).
+    Forbidden,
     /// No such resource, or not visible to the caller.
     NotFound,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// Too many attempts; retry after the `Retry-After` header's seconds.
     RateLimited,
     /// The request body is larger than this endpoint accepts.

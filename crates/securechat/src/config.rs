@@ -17,7 +17,7 @@ pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
 
 /// Options of the server. Each is optional here so the config file can fill what the command
 /// line and environment leave out.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML configuration file.
@@ -133,8 +133,7 @@ macro_rules! overlay {
     };
 }
 
-/// The final configuration.
-#[derive(Debug)]
+/// The final configuration (no `Debug`: it holds the token secret).
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// Without a subcommand, runs the server with the options below. Every option can also be set
 /// by its environment variable or in the TOML file given by --config (command line beats
 /// environment, which beats the file).
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(flatten)]
@@ -19,7 +19,7 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
     Serve(Box<config::ServeArgs>),

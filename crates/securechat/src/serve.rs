@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use tracing_subscriber::EnvFilter;
 
+use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState};
 use securechat_store::Store;
 use securechat_store_sqlite::SqliteStore;
@@ -94,7 +95,11 @@ async fn start(config: Config) -> anyhow::Result<()> {
              (browsers only give WebCrypto to secure origins)"
         );
     }
-    let state = AppState::new(config.settings, store, &secret);
+    let blobs = Blobs::open(&data_dir)
+        .with_context(|| format!("cannot create the file store in {}", data_dir.display()))?;
+    let mut settings = config.settings;
+    settings.hsts = tls.is_some();
+    let state = AppState::new(settings, store, blobs, &secret);
     securechat_server::serve(listener, state, tls, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -26,7 +26,10 @@ pub enum ApiError {
     /// A uniqueness rule was broken.
     #[error("already exists: {0:?}")]
     Conflict(Conflict),
-    /// No valid access token.
+    /// No access token was sent.
+    #[error("a Bearer access token is required")]
+    MissingToken,
+    /// The access token is not valid (malformed, expired, revoked).
     #[error("{0}")]
     Unauthorized(&'static str),
     /// The current password given is wrong.
@@ -35,6 +38,9 @@ pub enum ApiError {
     /// Missing, or not visible to the caller.
     #[error("not found")]
     NotFound,
+    /// The path exists, but not with this method.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
     /// Too many failed attempts.
     #[error("too many failed attempts; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
@@ -79,11 +85,14 @@ impl ApiError {
                     Conflict::EncryptionKey => ErrorCode::KeyConflict,
                 },
             ),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::MissingToken | Self::Unauthorized(_) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+            }
             Self::WrongPassword => (StatusCode::FORBIDDEN, ErrorCode::WrongPassword),
             Self::NotFound | Self::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
@@ -130,6 +139,10 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
+            // RFC 6750 §3.1: no error code when the request carried no token at all.
+            Self::MissingToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
             Self::Unauthorized(_) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,

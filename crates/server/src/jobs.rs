@@ -1,23 +1,73 @@
-//! Background jobs: the session sweeper (the paper's "force logout of expired tokens") and
-//! pruning of the failed-login counters.
+//! Background jobs: the session sweeper (the paper's "force logout of expired tokens"),
+//! self-destruct expiry, unreferenced-file cleanup and pruning of in-memory counters.
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use securechat_proto::ws::DeleteReason;
+
 use crate::clock::now_ms;
+use crate::metrics::MESSAGES_EXPIRED;
+use crate::realtime::fanout::announce_removal;
 use crate::state::AppState;
+
+/// Most messages expired per pass.
+const EXPIRY_BATCH: u32 = 1000;
 
 /// Starts the jobs; they end when `stop` is cancelled.
 pub fn spawn(state: AppState, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.settings().sweep_interval);
+        let mut sweep_tick = tokio::time::interval(state.settings().sweep_interval);
+        let mut expiry_tick = tokio::time::interval(state.settings().expiry_interval);
+        expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                _ = tick.tick() => sweep(&state).await,
+                _ = sweep_tick.tick() => sweep(&state).await,
+                _ = expiry_tick.tick() => expire(&state).await,
             }
         }
     })
+}
+
+/// Removes messages whose self-destruct time has come and tells both sides.
+pub async fn expire(state: &AppState) {
+    loop {
+        let removals = match state.store().expire_messages(now_ms(), EXPIRY_BATCH).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "message expiry failed");
+                return;
+            }
+        };
+        for removal in &removals {
+            announce_removal(state, removal, DeleteReason::Expired, None).await;
+        }
+        metrics::counter!(MESSAGES_EXPIRED).increment(removals.len() as u64);
+        if removals.len() < EXPIRY_BATCH as usize {
+            return;
+        }
+    }
+}
+
+/// Deletes files no message took within the configured time.
+async fn sweep_files(state: &AppState) {
+    let ttl = i64::try_from(state.settings().unreferenced_file_ttl.as_millis()).unwrap_or(i64::MAX);
+    match state
+        .store()
+        .take_unreferenced_files(now_ms().saturating_sub(ttl))
+        .await
+    {
+        Ok(files) => {
+            for file in &files {
+                state.blobs().remove(file).await;
+            }
+            if !files.is_empty() {
+                tracing::info!(files = files.len(), "swept files no message referenced");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "file sweep failed"),
+    }
 }
 
 /// One sweep: delete expired and revoked sessions, forget stale failure counters.
@@ -27,6 +77,7 @@ pub async fn sweep(state: &AppState) {
         Ok(n) => tracing::info!(sessions = n, "swept expired and revoked sessions"),
         Err(e) => tracing::error!(error = %e, "session sweep failed"),
     }
+    sweep_files(state).await;
     state.account_failures().prune();
     state.ip_failures().prune();
     state.sessions().prune();

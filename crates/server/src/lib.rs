@@ -4,12 +4,13 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod auth;
+pub mod blobs;
 pub mod clock;
 pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
-pub mod presence;
+pub mod realtime;
 pub mod settings;
 pub mod setup;
 pub mod state;

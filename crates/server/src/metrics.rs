@@ -85,3 +85,23 @@ pub async fn track(request: Request, next: Next) -> Response {
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+/// Open WebSocket connections (gauge).
+pub const WS_CONNECTIONS: &str = "securechat_ws_connections";
+/// Messages stored durably.
+pub const MESSAGES_STORED: &str = "securechat_messages_stored_total";
+/// Message frames queued to live connections.
+pub const MESSAGES_DELIVERED: &str = "securechat_messages_delivered_total";
+/// Time from receiving a message to queueing it to its recipients (includes the commit).
+pub const DELIVERY_LATENCY: &str = "securechat_delivery_latency_seconds";
+/// Messages per grouped commit.
+pub const STORE_BATCH: &str = "securechat_store_batch_messages";
+/// Messages deleted by their sender.
+pub const MESSAGES_DELETED: &str = "securechat_messages_deleted_total";
+/// Self-destructing messages removed at expiry.
+pub const MESSAGES_EXPIRED: &str = "securechat_messages_expired_total";
+/// Files stored, and their bytes.
+pub const FILES_STORED: &str = "securechat_files_stored_total";
+pub const FILE_BYTES_STORED: &str = "securechat_file_bytes_stored_total";
+/// Error frames sent, by code.
+pub const WS_ERRORS: &str = "securechat_ws_errors_total";

@@ -31,6 +31,30 @@ pub struct LoginLimits {
     pub window: Duration,
 }
 
+/// Limits of the real-time channel.
+#[derive(Debug, Clone)]
+pub struct RealtimeLimits {
+    /// Largest envelope accepted, in bytes of its JSON fields (default 64 KiB).
+    pub max_envelope_bytes: usize,
+    /// Largest WebSocket frame read at all; larger ones close the connection (1009).
+    pub max_frame_bytes: usize,
+    /// Sustained client frames per second per connection.
+    pub frames_per_second: u32,
+    /// Burst of client frames above the sustained rate.
+    pub frame_burst: u32,
+    /// Open WebSockets per user.
+    pub max_connections_per_user: usize,
+    /// Frames queued for one connection before it counts as a slow reader and is closed.
+    pub outbound_queue: usize,
+    /// Time allowed for the `auth` frame.
+    pub auth_timeout: Duration,
+    /// Interval of WebSocket pings.
+    pub heartbeat: Duration,
+    /// Origins allowed to open WebSockets (browsers send Origin; clients without it pass).
+    /// Empty: only the server's own origin (same Host).
+    pub allowed_origins: Vec<String>,
+}
+
 /// Everything the server needs to know at start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -50,6 +74,15 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// How long a positive session check is cached (revocations on this node apply at once).
     pub session_cache_ttl: Duration,
+    pub realtime: RealtimeLimits,
+    /// Largest uploaded file, in bytes of ciphertext.
+    pub max_file_bytes: u64,
+    /// Uploaded files no message references are deleted after this long.
+    pub unreferenced_file_ttl: Duration,
+    /// How often self-destructing messages are checked (removal happens within this).
+    pub expiry_interval: Duration,
+    /// Send `Strict-Transport-Security` (set when the server terminates TLS itself).
+    pub hsts: bool,
 }
 
 impl Settings {
@@ -75,6 +108,21 @@ impl Settings {
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             sweep_interval: Duration::from_secs(60),
             session_cache_ttl: Duration::from_secs(10),
+            realtime: RealtimeLimits {
+                max_envelope_bytes: 64 * 1024,
+                max_frame_bytes: 1024 * 1024,
+                frames_per_second: 1000,
+                frame_burst: 4000,
+                max_connections_per_user: 16,
+                outbound_queue: 4096,
+                auth_timeout: Duration::from_secs(5),
+                heartbeat: Duration::from_secs(30),
+                allowed_origins: Vec::new(),
+            },
+            max_file_bytes: 100 * 1024 * 1024,
+            unreferenced_file_ttl: Duration::from_secs(24 * 3600),
+            expiry_interval: Duration::from_millis(250),
+            hsts: false,
         }
     }
 }

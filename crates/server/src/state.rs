@@ -1,15 +1,19 @@
 //! Shared server state, cloned into every handler.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 
-use securechat_store::Store;
+use securechat_proto::ids::UserId;
+use securechat_store::{Store, StoreError};
 
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
+use crate::blobs::Blobs;
 use crate::metrics::Metrics;
-use crate::presence::Presence;
+use crate::realtime::delivery::Delivery;
+use crate::realtime::hub::Hub;
 use crate::settings::Settings;
 
 /// Everything handlers share. Cheap to clone.
@@ -26,7 +30,11 @@ struct Inner {
     sessions: SessionCache,
     account_failures: FailureLimiter,
     ip_failures: FailureLimiter,
-    presence: Presence,
+    hub: Arc<Hub>,
+    delivery: Delivery,
+    blobs: Blobs,
+    /// Users known to exist (users are never deleted), to check recipients without a query.
+    known_users: RwLock<HashSet<UserId>>,
     metrics: Metrics,
     /// Serialises the IP-rule check with the session insert, so concurrent logins cannot both
     /// pass a limit that only one of them may take.
@@ -34,9 +42,17 @@ struct Inner {
 }
 
 impl AppState {
-    /// Builds the state from settings, a store and the token signing secret.
-    pub fn new(settings: Settings, store: Arc<dyn Store>, token_secret: &[u8]) -> Self {
+    /// Builds the state from settings, a store, the file store and the token signing secret.
+    /// Starts the delivery task, so it must run inside a Tokio runtime.
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        blobs: Blobs,
+        token_secret: &[u8],
+    ) -> Self {
         let limits = &settings.login_limits;
+        let hub = Arc::new(Hub::default());
+        let delivery = Delivery::start(store.clone(), hub.clone(), 16 * 1024);
         Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
@@ -44,7 +60,10 @@ impl AppState {
                 sessions: SessionCache::new(settings.session_cache_ttl),
                 account_failures: FailureLimiter::new(limits.per_account, limits.window),
                 ip_failures: FailureLimiter::new(limits.per_ip, limits.window),
-                presence: Presence::default(),
+                hub,
+                delivery,
+                blobs,
+                known_users: RwLock::default(),
                 metrics: Metrics::install(),
                 login_gate: tokio::sync::Mutex::new(()),
                 settings,
@@ -74,8 +93,36 @@ impl AppState {
     pub fn ip_failures(&self) -> &FailureLimiter {
         &self.inner.ip_failures
     }
-    pub fn presence(&self) -> &Presence {
-        &self.inner.presence
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+    pub fn delivery(&self) -> &Delivery {
+        &self.inner.delivery
+    }
+    pub fn blobs(&self) -> &Blobs {
+        &self.inner.blobs
+    }
+
+    /// Whether a user exists: from memory once seen, else asked of the store.
+    pub async fn user_exists(&self, user: UserId) -> Result<bool, StoreError> {
+        let known = self
+            .inner
+            .known_users
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&user);
+        if known {
+            return Ok(true);
+        }
+        let exists = self.store().get_user(user).await?.is_some();
+        if exists {
+            self.inner
+                .known_users
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(user);
+        }
+        Ok(exists)
     }
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics

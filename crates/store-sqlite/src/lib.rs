@@ -5,6 +5,8 @@
 //! transactions never race each other for SQLite's one write lock; reads use a separate pool.
 
 mod errors;
+mod files;
+mod messages;
 mod rows;
 mod sessions;
 mod users;

@@ -62,3 +62,26 @@ pub(crate) fn session(row: &SqliteRow) -> Result<SessionRow, StoreError> {
         revoked_at: row.try_get("revoked_at").map_err(map_err)?,
     })
 }
+
+pub(crate) fn file(row: &SqliteRow) -> Result<securechat_store::model::FileRow, StoreError> {
+    let size: i64 = row.try_get("size").map_err(map_err)?;
+    Ok(securechat_store::model::FileRow {
+        id: array(row, "id")?,
+        uploader: UserId(row.try_get::<Uuid, _>("uploader").map_err(map_err)?),
+        recipient: UserId(row.try_get::<Uuid, _>("recipient").map_err(map_err)?),
+        size: u64::try_from(size).map_err(|_| corrupt("size"))?,
+        created_at: row.try_get("created_at").map_err(map_err)?,
+    })
+}
+
+pub(crate) fn seq(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt("seq"))
+}
+
+pub(crate) fn user_id(row: &SqliteRow, column: &str) -> Result<UserId, StoreError> {
+    Ok(UserId(row.try_get::<Uuid, _>(column).map_err(map_err)?))
+}
+
+pub(crate) fn fixed<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N], StoreError> {
+    array(row, column)
+}

@@ -4,17 +4,21 @@
 //! Times are Unix milliseconds (`i64`) throughout, which every backend stores natively.
 
 pub mod error;
+pub mod files;
+pub mod messages;
 pub mod model;
 pub mod sessions;
 pub mod users;
 
 pub use error::StoreError;
+pub use files::Files;
+pub use messages::Messages;
 pub use sessions::Sessions;
 pub use users::Users;
 
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
-pub trait Store: Users + Sessions + Send + Sync + 'static {
+pub trait Store: Users + Sessions + Messages + Files + Send + Sync + 'static {
     /// Cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -13,8 +13,8 @@ pub struct EncryptionKeyRow {
     pub status: KeyStatus,
 }
 
-/// A new account, fully validated by the server.
-#[derive(Debug, Clone)]
+/// A new account, fully validated by the server (no `Debug`: it holds the password hash).
+#[derive(Clone)]
 pub struct NewUser {
     pub id: UserId,
     /// Canonical username (NFKC, lower case).
@@ -28,8 +28,8 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
-/// A stored account.
-#[derive(Debug, Clone)]
+/// A stored account. Its `Debug` leaves out the password hash.
+#[derive(Clone)]
 pub struct UserRow {
     pub id: UserId,
     pub username: String,
@@ -37,6 +37,15 @@ pub struct UserRow {
     pub password_hash: String,
     pub identity_key: [u8; 32],
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user's id and name, for the directory.
@@ -86,4 +95,99 @@ pub enum RefreshOutcome {
     Reused { session: SessionId, user: UserId },
     /// Unknown token, or its session is revoked or expired.
     Invalid,
+}
+
+/// A file's random 128-bit id.
+pub type FileId = [u8; 16];
+
+/// A message accepted for storage. The server has checked the routing header.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub sender: UserId,
+    pub recipient: UserId,
+    /// The client's 128-bit message id (idempotency key).
+    pub msg_id: [u8; 16],
+    /// The envelope's JSON text, stored and served as is.
+    pub envelope: String,
+    /// SHA-256 of `envelope`: a resend must match it exactly.
+    pub digest: [u8; 32],
+    pub received_at: i64,
+    pub expires_at: Option<i64>,
+    /// Files this message carries; each must have been uploaded by the sender for the
+    /// recipient and not yet be referenced.
+    pub files: Vec<FileId>,
+}
+
+/// What storing one message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Stored; its place in both streams.
+    Stored { sender_seq: u64, recipient_seq: u64 },
+    /// The same sender already sent this `msg_id` with the same content.
+    Duplicate { sender_seq: u64, received_at: i64 },
+    /// The same sender already used this `msg_id` for different content.
+    Conflict,
+    /// A referenced file is unknown, not the sender's for this recipient, or already used.
+    BadFile,
+}
+
+/// A message removed for both sides (deleted or expired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub msg_id: [u8; 16],
+    pub sender: UserId,
+    pub recipient: UserId,
+    pub sender_seq: u64,
+    pub recipient_seq: u64,
+    /// Files the message carried; their records are gone, their bytes must go too.
+    pub files: Vec<FileId>,
+}
+
+/// A live stored message as served in history and replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub from: UserId,
+    pub ts: i64,
+    pub envelope: String,
+    pub expires_at: Option<i64>,
+}
+
+/// One event of a user's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxEvent {
+    Message(StoredMessage),
+    Deleted {
+        seq: u64,
+        msg_id: [u8; 16],
+        from: UserId,
+        /// The tombstone envelope's JSON text; `None` when the message expired.
+        tombstone: Option<String>,
+    },
+    Read {
+        seq: u64,
+        peer: UserId,
+        up_to: i64,
+    },
+}
+
+/// An uploaded file's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: FileId,
+    pub uploader: UserId,
+    /// The one other user allowed to download it.
+    pub recipient: UserId,
+    pub size: u64,
+    pub created_at: i64,
+}
+
+/// A page of a user's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<InboxEvent>,
+    /// The last seq scanned (events left out included); `since` when nothing was.
+    pub last_scanned: u64,
+    /// True when the scan stopped at `limit` and more entries may follow.
+    pub more: bool,
 }

@@ -15,6 +15,8 @@ use crate::state::AppState;
 pub struct AuthUser {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// When the access token expires, Unix seconds.
+    pub expires_at: i64,
 }
 
 /// Extracts the token of an `Authorization: Bearer …` header.
@@ -50,6 +52,7 @@ impl AuthUser {
         Ok(Self {
             user_id: claims.sub,
             session_id: claims.sid,
+            expires_at: claims.exp,
         })
     }
 }
@@ -58,8 +61,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token =
-            bearer(parts).ok_or(ApiError::Unauthorized("a Bearer access token is required"))?;
+        let token = bearer(parts).ok_or(ApiError::MissingToken)?;
         Self::from_token(state, token).await
     }
 }

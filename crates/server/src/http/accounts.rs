@@ -11,6 +11,7 @@ use securechat_proto::auth::{ChangePasswordRequest, RegisterRequest, RegisterRes
 use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
+use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{EncryptionKeyRow, NewUser};
 
 use crate::auth::extract::AuthUser;
@@ -78,6 +79,12 @@ pub async fn register(
     let identity = parse_identity_key(&req.identity_key).map_err(|r| key_rejection("", &r))?;
     let key = verify_published_key(&identity, &req.user_id, &req.encryption_key)
         .map_err(|r| key_rejection("encryption_key.", &r))?;
+    if key.created_at > now_ms() + crate::http::users::CLOCK_SKEW_MS {
+        return Err(ApiError::field(
+            "encryption_key.created_at",
+            "created_at is in the future",
+        ));
+    }
     let password_hash = state
         .passwords()
         .hash(&req.password.0)
@@ -180,6 +187,11 @@ pub async fn logout(
         .revoke_session(auth.session_id, now_ms())
         .await?;
     state.sessions().forget(&[auth.session_id]);
+    state.hub().close_sessions(
+        &[auth.session_id],
+        WsErrorCode::SessionRevoked,
+        "signed out",
+    );
     tracing::info!("logged out");
     Ok((
         StatusCode::NO_CONTENT,

@@ -1,11 +1,14 @@
 //! The HTTP router: routes per resource, then the layers every request passes through.
 
 pub mod accounts;
+pub mod files;
 pub mod health;
 pub mod json;
+pub mod messages;
 pub mod openapi;
 pub mod token;
 pub mod users;
+pub mod ws;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -49,6 +52,10 @@ async fn not_found() -> impl IntoResponse {
     ApiError::NotFound
 }
 
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::MethodNotAllowed
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -57,13 +64,23 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(health::routes())
         .merge(openapi::routes())
+        .merge(messages::routes())
+        .merge(files::routes())
+        .merge(ws::routes())
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
             HeaderValue::from_static(value),
+        ));
+    }
+    if state.settings().hsts {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         ));
     }
     router

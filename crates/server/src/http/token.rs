@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
+use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{NewSession, RefreshOutcome};
 use securechat_store::StoreError;
 
@@ -139,8 +140,9 @@ pub async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, TokenError> {
+    let body = body.map_err(|e| TokenError::InvalidRequest(e.body_text()))?;
     let req = parse_request(&headers, &body)?;
     match req.grant_type.as_str() {
         "password" => password_grant(&state, peer, &headers, req).await,
@@ -173,6 +175,7 @@ async fn password_grant(
     let ip = client_ip(peer, headers, &state.settings().trusted_proxies);
     tracing::Span::current().record("ip", tracing::field::display(ip));
     let ip_key = ip.to_string();
+    let typed = login.trim().to_lowercase();
     let login = canonical_login(login);
     let user = match &login {
         Some(login) => state.store().find_user_by_login(login).await?,
@@ -183,7 +186,7 @@ async fn password_grant(
         .as_ref()
         .map(|u| u.id.to_string())
         .or(login)
-        .unwrap_or_default();
+        .unwrap_or(typed);
     for (limiter, key, scope) in [
         (state.ip_failures(), &ip_key, "ip"),
         (state.account_failures(), &account_key, "account"),
@@ -287,6 +290,11 @@ async fn refresh_grant(
         }
         RefreshOutcome::Reused { session, user } => {
             state.sessions().forget(&[session]);
+            state.hub().close_sessions(
+                &[session],
+                WsErrorCode::SessionRevoked,
+                "session revoked: refresh token reuse",
+            );
             metrics::counter!(REFRESH_REUSE).increment(1);
             tracing::warn!(
                 target: "securechat::security",

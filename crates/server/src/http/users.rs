@@ -14,10 +14,14 @@ use securechat_proto::users::UserSummary;
 use securechat_store::model::EncryptionKeyRow;
 
 use crate::auth::extract::AuthUser;
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::accounts::key_rejection;
 use crate::http::json::ApiJson;
 use crate::state::AppState;
+
+/// How far in the future a key's `created_at` may be (client clocks drift).
+pub(crate) const CLOCK_SKEW_MS: i64 = 24 * 3600 * 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,7 +38,7 @@ async fn directory(state: &AppState) -> Result<Vec<UserSummary>, ApiError> {
         .await?
         .into_iter()
         .map(|u| UserSummary {
-            online: state.presence().is_online(u.id),
+            online: state.hub().is_online(u.id),
             id: u.id,
             username: u.username,
         })
@@ -127,6 +131,9 @@ pub async fn publish_key(
         return Err(ApiError::Conflict(
             securechat_store::error::Conflict::EncryptionKey,
         ));
+    }
+    if verified.created_at > now_ms() + CLOCK_SKEW_MS {
+        return Err(ApiError::field("created_at", "created_at is in the future"));
     }
     if existing.iter().any(|k| k.created_at >= verified.created_at) {
         return Err(ApiError::field(

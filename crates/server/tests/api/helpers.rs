@@ -15,6 +15,7 @@ use securechat_crypto::identity::{EncryptionKeyPair, IdentityKeyPair};
 use securechat_proto::auth::TokenResponse;
 use securechat_proto::b64;
 use securechat_proto::ids::UserId;
+use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState, Settings};
 use securechat_store_sqlite::SqliteStore;
 
@@ -53,7 +54,8 @@ pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) 
     let store = SqliteStore::open(&dir.path().join("securechat.db"))
         .await
         .expect("store");
-    let state = AppState::new(settings, Arc::new(store.clone()), &secret);
+    let blobs = Blobs::open(dir.path()).expect("file store");
+    let state = AppState::new(settings, Arc::new(store.clone()), blobs, &secret);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

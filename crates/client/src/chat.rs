@@ -1,0 +1,334 @@
+//! End-to-end encrypted 1:1 conversations: pinning contacts' identity keys (trust on first
+//! use), sealing messages, files and tombstones, and opening what arrives.
+
+use std::collections::{HashMap, HashSet};
+
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use securechat_crypto::binding::{parse_identity_key, verify_published_key};
+use securechat_crypto::envelope::{
+    open, parse_header, seal, Content, Delivery, Kind, MessageMeta, OpenedMessage, OutgoingMessage,
+    Receiver, RecipientKey, SealedEnvelope, Sender,
+};
+use securechat_crypto::file_stream::{decrypt_file, encrypt_file, FileDescriptor};
+use securechat_crypto::identity::IdentityKey;
+use securechat_crypto::ids::{ConvId, FileId, MsgId};
+use securechat_crypto::CryptoError;
+use securechat_proto::b64;
+use securechat_proto::envelope::Envelope;
+use securechat_proto::ids::UserId;
+use securechat_proto::keys::KeyStatus;
+
+use crate::{now_ms, Api, ClientError, KeyRing};
+
+/// What a client remembers between runs besides its keys. Persisted by the CLI.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ChatState {
+    /// Pinned identity keys (base64url) by user: trust on first use.
+    pins: HashMap<UserId, String>,
+    /// Accepted message ids (base64url): the replay defence.
+    seen: HashSet<String>,
+    /// Messages accepted, by id: what authorises a later tombstone.
+    metas: HashMap<String, (ConvIdText, UserId)>,
+    /// Next `sender_ctr` per conversation.
+    counters: HashMap<ConvIdText, u64>,
+    /// The last stream seq this client holds (resume point).
+    pub last_seq: u64,
+}
+
+type ConvIdText = String;
+
+/// A verified, decrypted message.
+pub enum Received {
+    Text {
+        body: String,
+    },
+    File {
+        caption: String,
+        file: FileDescriptor,
+    },
+    /// The sender deleted one of their messages.
+    Delete {
+        target: MsgId,
+    },
+    Receipt {
+        target: MsgId,
+    },
+}
+
+/// An opened message with its metadata.
+pub struct Opened {
+    pub msg_id: MsgId,
+    pub from: UserId,
+    pub hidden: bool,
+    pub content: Received,
+    pub expires_at: Option<i64>,
+}
+
+/// A conversation engine for one logged-in user.
+pub struct Chat {
+    pub api: Api,
+    pub keys: KeyRing,
+    pub state: ChatState,
+}
+
+fn conv_text(conv: &ConvId) -> String {
+    conv.0.hyphenated().to_string()
+}
+
+impl Chat {
+    pub fn new(api: Api, keys: KeyRing, state: ChatState) -> Self {
+        Self { api, keys, state }
+    }
+
+    fn me(&self) -> UserId {
+        self.keys.user_id()
+    }
+
+    fn pinned(&self, user: &UserId) -> Option<IdentityKey> {
+        if *user == self.me() {
+            return Some(self.keys.identity().public());
+        }
+        let text = self.state.pins.get(user)?;
+        parse_identity_key(text).ok()
+    }
+
+    /// Fetches a contact's keys, pins the identity key on first use (refusing a changed one),
+    /// and returns their active encryption keys whose bindings verify.
+    pub async fn contact_keys(&mut self, peer: UserId) -> Result<Vec<RecipientKey>, ClientError> {
+        let keys = self.api.user_keys(peer).await?;
+        let identity = parse_identity_key(&keys.identity_key)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        match self.pinned(&peer) {
+            Some(pinned) if pinned != identity => {
+                return Err(CryptoError::IdentityKeyChanged.into())
+            }
+            Some(_) => {}
+            None => {
+                self.state.pins.insert(peer, keys.identity_key.clone());
+            }
+        }
+        let mut active = Vec::new();
+        for record in keys
+            .encryption_keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+        {
+            let published = securechat_proto::keys::NewEncryptionKey {
+                key_id: record.key_id.clone(),
+                x25519: record.x25519.clone(),
+                created_at: record.created_at,
+                binding_sig: record.binding_sig.clone(),
+            };
+            let verified = verify_published_key(&identity, &peer, &published)
+                .map_err(|r| ClientError::Crypto(r.error))?;
+            active.push(RecipientKey::verified(peer, &verified));
+        }
+        if active.is_empty() {
+            return Err(ClientError::Invalid(
+                "the contact has no valid active key".into(),
+            ));
+        }
+        Ok(active)
+    }
+
+    /// The pinned identity key of a contact (after `contact_keys`).
+    pub fn pinned_identity(&self, user: &UserId) -> Option<IdentityKey> {
+        self.pinned(user)
+    }
+
+    async fn seal_content(
+        &mut self,
+        peer: UserId,
+        content: &Content,
+        hidden: bool,
+        expires_in_ms: Option<i64>,
+    ) -> Result<SealedEnvelope, ClientError> {
+        let recipients = self.contact_keys(peer).await?;
+        let conv = ConvId::direct(&self.me(), &peer);
+        let counter = self.state.counters.entry(conv_text(&conv)).or_insert(0);
+        *counter += 1;
+        let sender_ctr = *counter;
+        let own_keys = self.keys.active_public();
+        let sealed = seal(
+            &mut OsRng,
+            &Sender {
+                user_id: self.me(),
+                identity: self.keys.identity(),
+                own_keys: &own_keys,
+            },
+            &OutgoingMessage {
+                conv_id: conv,
+                sender_ctr,
+                sent_at_ms: now_ms(),
+                expires_in_ms,
+                hidden,
+                content,
+                recipients: &recipients,
+            },
+        )?;
+        let id = sealed.msg_id.to_b64();
+        self.state.seen.insert(id.clone());
+        self.state.metas.insert(id, (conv_text(&conv), self.me()));
+        Ok(sealed)
+    }
+
+    /// Seals a text message for `peer`.
+    pub async fn seal_text(
+        &mut self,
+        peer: UserId,
+        body: &str,
+        hidden: bool,
+        expires_in_ms: Option<i64>,
+    ) -> Result<SealedEnvelope, ClientError> {
+        let content = Content::Text {
+            body: body.to_owned(),
+        };
+        self.seal_content(peer, &content, hidden, expires_in_ms)
+            .await
+    }
+
+    /// Seals a tombstone deleting my message `target` in the conversation with `peer`.
+    pub async fn seal_delete(
+        &mut self,
+        peer: UserId,
+        target: MsgId,
+    ) -> Result<SealedEnvelope, ClientError> {
+        self.seal_content(peer, &Content::Delete { target }, false, None)
+            .await
+    }
+
+    /// Encrypts and uploads a file for `peer`, then seals the file message carrying its key.
+    pub async fn seal_file(
+        &mut self,
+        peer: UserId,
+        bytes: &[u8],
+        name: &str,
+        mime: &str,
+        caption: &str,
+    ) -> Result<SealedEnvelope, ClientError> {
+        let (ciphertext, mut file) = encrypt_file(&mut OsRng, bytes, mime, name)?;
+        let uploaded = self.api.upload(peer, ciphertext).await?;
+        file.file_id = FileId::from_b64(&uploaded.file_id)?;
+        let content = Content::File {
+            body: caption.to_owned(),
+            file,
+        };
+        self.seal_content(peer, &content, false, None).await
+    }
+
+    /// Downloads and decrypts a received file, checking its ciphertext hash.
+    pub async fn fetch_file(&self, file: &FileDescriptor) -> Result<Vec<u8>, ClientError> {
+        let ciphertext = self.api.download(&file.file_id.to_b64()).await?;
+        let digest: [u8; 32] = Sha256::digest(&ciphertext).into();
+        if digest != file.ct_sha256 {
+            return Err(ClientError::Invalid(
+                "the file's ciphertext hash does not match".into(),
+            ));
+        }
+        Ok(decrypt_file(file, &ciphertext)?.to_vec())
+    }
+
+    /// Verifies and decrypts a delivered envelope (`from` and `ts` as the server said),
+    /// fetching and pinning the sender's identity key on first contact.
+    pub async fn open(
+        &mut self,
+        from: UserId,
+        ts: i64,
+        envelope: &Envelope,
+    ) -> Result<Opened, ClientError> {
+        // The conversation the envelope arrived in: with the sender, or for my own copies
+        // with the other party named in the header.
+        let header = parse_header(envelope)?;
+        let other = if from == self.me() {
+            header
+                .recipients
+                .iter()
+                .copied()
+                .find(|u| *u != self.me())
+                .unwrap_or(from)
+        } else {
+            from
+        };
+        if self.pinned(&from).is_none() {
+            self.contact_keys(from).await?;
+        }
+        let delivery = Delivery {
+            sender: from,
+            conv_id: ConvId::direct(&self.me(), &other),
+            server_received_at_ms: ts,
+        };
+        let opened = open(
+            envelope,
+            &Receiver {
+                user_id: self.me(),
+                keys: self.keys.pairs(),
+            },
+            &delivery,
+            now_ms(),
+            |user| self.pinned(user),
+            |id| self.state.seen.contains(&id.to_b64()),
+        )?;
+        self.accept(opened)
+    }
+
+    fn accept(&mut self, opened: OpenedMessage) -> Result<Opened, ClientError> {
+        let header = &opened.header;
+        let id = header.msg_id.to_b64();
+        if header.kind == Kind::Delete {
+            let target = header
+                .reference
+                .ok_or_else(|| ClientError::Invalid("a tombstone without ref".into()))?;
+            let (conv, sender) =
+                self.state
+                    .metas
+                    .get(&target.to_b64())
+                    .cloned()
+                    .ok_or_else(|| {
+                        ClientError::Invalid("the tombstone names an unknown message".into())
+                    })?;
+            let target_meta = MessageMeta {
+                msg_id: target,
+                conv_id: ConvId(
+                    uuid::Uuid::parse_str(&conv)
+                        .map_err(|e| ClientError::Invalid(e.to_string()))?,
+                ),
+                sender,
+            };
+            securechat_crypto::envelope::authorize_delete(&opened, &target_meta)?;
+        }
+        self.state.seen.insert(id.clone());
+        self.state
+            .metas
+            .insert(id, (conv_text(&header.conv_id), header.sender));
+        let (msg_id, from) = (header.msg_id, header.sender);
+        let content = match opened.content {
+            Content::Text { body } => Received::Text { body },
+            Content::File { body, file } => Received::File {
+                caption: body,
+                file,
+            },
+            Content::Delete { target } => Received::Delete { target },
+            Content::Receipt { target } => Received::Receipt { target },
+        };
+        Ok(Opened {
+            msg_id,
+            from,
+            hidden: opened.hidden,
+            content,
+            expires_at: opened.expires_at_ms,
+        })
+    }
+
+    /// Records the highest stream seq seen.
+    pub fn saw_seq(&mut self, seq: u64) {
+        self.state.last_seq = self.state.last_seq.max(seq);
+    }
+}
+
+/// The base64url text of a message id.
+pub fn msg_id_text(id: &MsgId) -> String {
+    b64::encode(id.0)
+}

@@ -1,0 +1,62 @@
+//! Client errors.
+
+use securechat_proto::ws::WsErrorCode;
+
+/// A client operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error status.
+    #[error("server refused ({status}): {code}: {message}")]
+    Http {
+        status: u16,
+        /// `error` of the body (`ErrorBody` or the OAuth2 shape).
+        code: String,
+        message: String,
+    },
+    /// The server sent an error frame on the WebSocket.
+    #[error("server error frame {code:?}: {message}")]
+    Ws { code: WsErrorCode, message: String },
+    /// Network or protocol failure.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A cryptographic check failed.
+    #[error("crypto: {0}")]
+    Crypto(#[from] securechat_crypto::CryptoError),
+    /// Not logged in (no tokens).
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// Anything else the client cannot make sense of.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        Self::Transport(e.to_string())
+    }
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for ClientError {
+    fn from(e: tokio_tungstenite::tungstenite::Error) -> Self {
+        Self::Transport(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for ClientError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Invalid(format!("unexpected JSON: {e}"))
+    }
+}
+
+impl ClientError {
+    /// The server's error code, for HTTP and WebSocket errors.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            Self::Http { code, .. } => Some(code.clone()),
+            Self::Ws { code, .. } => serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! WebSocket frames at `/api/v1/ws`: JSON text frames tagged by `type`.
+//!
+//! The client's first frame must be `auth` (within 5 s); the token never appears in a URL.
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Envelope;
+use crate::ids::UserId;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Authenticate (first frame), or re-authenticate with a fresh token before the current
+    /// one expires. `since` is the last `seq` the client holds (0 or absent: everything).
+    Auth {
+        token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+    },
+    /// Send a message envelope (kind `msg` or `file`).
+    Send { envelope: Envelope },
+    /// Delete one of my messages for everyone: a tombstone envelope (kind `delete`) I signed.
+    Delete { envelope: Envelope },
+    /// I have read `peer`'s messages up to server time `up_to` (ms).
+    Read { peer: UserId, up_to: i64 },
+    /// Keep-alive; answered with `pong`.
+    Ping,
+}
+
+/// Why a message or a delete notice was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteReason {
+    /// Its sender deleted it (the tombstone envelope is attached).
+    Deleted,
+    /// Its self-destruct time passed.
+    Expired,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// Authentication succeeded; replay of everything after `since` follows.
+    Ready { user_id: UserId },
+    /// My message is stored durably. `seq` is its place in my own stream.
+    Ack { msg_id: String, seq: u64, ts: i64 },
+    /// A message for me, or one I sent from another session.
+    Message {
+        seq: u64,
+        from: UserId,
+        ts: i64,
+        envelope: Envelope,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<i64>,
+    },
+    /// A message was removed for both sides.
+    Deleted {
+        msg_id: String,
+        seq: u64,
+        /// The message's sender.
+        from: UserId,
+        reason: DeleteReason,
+        /// The sender-signed tombstone, when `reason` is `deleted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        envelope: Option<Envelope>,
+    },
+    /// A user came online or went offline.
+    Presence { user_id: UserId, online: bool },
+    /// A read receipt in the conversation with `peer`: `by` has read the other side's
+    /// messages up to server time `up_to`. `by` is `peer` when the other side read mine, and
+    /// is me when I read theirs in another session. Stored receipts carry a `seq`.
+    Read {
+        peer: UserId,
+        by: UserId,
+        up_to: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Replay is complete: everything up to `seq` has been sent.
+    CaughtUp { seq: u64 },
+    /// A frame was refused (`ref` names it where possible); see `WsErrorCode`.
+    Error {
+        code: WsErrorCode,
+        message: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+/// Machine-readable WebSocket error codes. Those marked "closes" end the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsErrorCode {
+    /// No `auth` frame within 5 s (closes).
+    AuthTimeout,
+    /// The first frame was not `auth` (closes).
+    AuthRequired,
+    /// The token is invalid, expired or its session revoked (closes).
+    Unauthorized,
+    /// The session was revoked (logout, password change) (closes).
+    SessionRevoked,
+    /// The access token expired without re-authentication (closes).
+    TokenExpired,
+    /// Not a JSON frame of a known type.
+    MalformedFrame,
+    /// The envelope is larger than the server accepts.
+    EnvelopeTooLarge,
+    /// The envelope or its header is invalid (sender, recipients, sizes, expiry).
+    InvalidEnvelope,
+    /// A recipient does not exist.
+    UnknownRecipient,
+    /// The same `msg_id` was already used for different content.
+    DuplicateConflict,
+    /// No such message of mine (delete).
+    NotFound,
+    /// Not allowed (deleting someone else's message).
+    Forbidden,
+    /// Too many frames; this one was dropped.
+    RateLimited,
+    /// Too many open connections for this user (closes).
+    TooManyConnections,
+    /// The client did not read fast enough (closes).
+    SlowReader,
+    /// Server fault; retry later.
+    Internal,
+}

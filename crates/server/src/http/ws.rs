@@ -1,0 +1,113 @@
+//! `GET /api/v1/ws`: the WebSocket upgrade. Authentication happens in the first frame, never
+//! in the URL; browsers' `Origin` must be allowed.
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use securechat_proto::error::{ErrorBody, ErrorCode};
+
+use crate::realtime::connection;
+use crate::state::AppState;
+
+/// Bytes read from a socket at a time; small, since most connections are idle.
+const READ_BUFFER: usize = 4 * 1024;
+/// Bytes buffered for writing before a flush.
+const WRITE_BUFFER: usize = 8 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/ws", get(upgrade))
+}
+
+/// Same-origin, or listed in the allowed origins. Clients that send no `Origin` (not
+/// browsers) pass: the check only stops other web pages from using a visitor's browser.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.is_empty() {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .unwrap_or_default();
+        return !host.is_empty() && origin_host.eq_ignore_ascii_case(host);
+    }
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+}
+
+/// `GET /api/v1/ws`: upgrades to a WebSocket speaking the frames of docs/PROTOCOL.md.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "messages",
+    responses(
+        (status = 101, description = "switching to WebSocket; the first frame must be `auth`"),
+        (status = 403, description = "Origin not allowed", body = ErrorBody)))]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let limits = &state.settings().realtime;
+    if !origin_allowed(&headers, &limits.allowed_origins) {
+        tracing::warn!("WebSocket refused: Origin not allowed");
+        let body = ErrorBody {
+            error: ErrorCode::Forbidden,
+            message: "this Origin may not open a WebSocket here".to_owned(),
+            field: None,
+        };
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes)
+        .on_upgrade(move |socket| connection::run(socket, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            map.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_same_or_listed_origins_may_connect() {
+        assert!(origin_allowed(&headers(None, "chat.example.org"), &[]));
+        assert!(origin_allowed(
+            &headers(Some("https://chat.example.org"), "chat.example.org"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://evil.example"), "chat.example.org"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("null"), "chat.example.org"),
+            &[]
+        ));
+        let listed = vec!["https://app.example.org".to_owned()];
+        assert!(origin_allowed(
+            &headers(Some("https://app.example.org"), "api.example.org"),
+            &listed
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://chat.example.org"), "chat.example.org"),
+            &listed
+        ));
+    }
+}

@@ -1,0 +1,37 @@
+//! Serialising server events once, into frames any number of connections can share.
+
+use axum::extract::ws::Utf8Bytes;
+
+use securechat_proto::ws::{ServerEvent, WsErrorCode};
+
+use crate::realtime::hub::Outbound;
+
+/// Serialises an event. `ServerEvent` holds only strings, numbers and ids, so this cannot
+/// fail; a failure would yield an `internal` error frame.
+pub fn encode(event: &ServerEvent) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(event).unwrap_or_else(|_| {
+        r#"{"type":"error","code":"internal","message":"could not encode event"}"#.to_owned()
+    }))
+}
+
+/// A shareable frame; `seq` is the event's place in the recipient's stream, if it has one.
+pub fn outbound(event: &ServerEvent) -> Outbound {
+    let seq = match event {
+        ServerEvent::Message { seq, .. } | ServerEvent::Deleted { seq, .. } => Some(*seq),
+        ServerEvent::Read { seq, .. } => *seq,
+        _ => None,
+    };
+    Outbound {
+        seq,
+        text: encode(event),
+    }
+}
+
+/// An error frame.
+pub fn error(code: WsErrorCode, message: impl Into<String>, reference: Option<String>) -> Outbound {
+    outbound(&ServerEvent::Error {
+        code,
+        message: message.into(),
+        reference,
+    })
+}

@@ -1,0 +1,234 @@
+//! Who is connected: user → open WebSockets, each with a bounded outbound queue. A user is
+//! online while at least one of their connections is registered.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::ws::WsErrorCode;
+
+use crate::metrics::WS_CONNECTIONS;
+
+/// A connection's id, unique within the process.
+pub type ConnId = u64;
+
+/// A serialised frame for one connection. `seq` (when the event has one) lets a connection
+/// drop live events its replay already covered.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub seq: Option<u64>,
+    pub text: Utf8Bytes,
+}
+
+/// Ends one connection from outside its task, saying why.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub stop: CancellationToken,
+    reason: OnceLock<(WsErrorCode, &'static str)>,
+}
+
+impl Control {
+    /// Asks the connection to close; the first reason given wins.
+    pub fn close(&self, code: WsErrorCode, message: &'static str) {
+        let _ = self.reason.set((code, message));
+        self.stop.cancel();
+    }
+
+    /// The reason given to `close`.
+    pub fn reason(&self) -> Option<(WsErrorCode, &'static str)> {
+        self.reason.get().copied()
+    }
+}
+
+struct Conn {
+    id: ConnId,
+    session: SessionId,
+    tx: mpsc::Sender<Outbound>,
+    control: Arc<Control>,
+}
+
+/// The connection registry.
+#[derive(Default)]
+pub struct Hub {
+    next_id: AtomicU64,
+    users: RwLock<HashMap<UserId, Vec<Conn>>>,
+    total: Mutex<usize>,
+}
+
+/// Registration refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyConnections;
+
+impl Hub {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Conn>>> {
+        self.users
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<UserId, Vec<Conn>>> {
+        self.users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self, delta: isize) {
+        let mut total = self
+            .total
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *total = total.saturating_add_signed(delta);
+        #[allow(clippy::cast_precision_loss)] // connection counts are far below 2^52
+        metrics::gauge!(WS_CONNECTIONS).set(*total as f64);
+    }
+
+    /// Registers a connection. Returns its id and whether the user just came online.
+    pub fn register(
+        &self,
+        user: UserId,
+        session: SessionId,
+        tx: mpsc::Sender<Outbound>,
+        control: Arc<Control>,
+        max_per_user: usize,
+    ) -> Result<(ConnId, bool), TooManyConnections> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut users = self.write();
+        let conns = users.entry(user).or_default();
+        if conns.len() >= max_per_user {
+            return Err(TooManyConnections);
+        }
+        let came_online = conns.is_empty();
+        conns.push(Conn {
+            id,
+            session,
+            tx,
+            control,
+        });
+        drop(users);
+        self.count(1);
+        Ok((id, came_online))
+    }
+
+    /// Removes a connection; true when the user just went offline.
+    pub fn unregister(&self, user: UserId, conn: ConnId) -> bool {
+        let mut users = self.write();
+        let Some(conns) = users.get_mut(&user) else {
+            return false;
+        };
+        let before = conns.len();
+        conns.retain(|c| c.id != conn);
+        let removed = conns.len() < before;
+        let went_offline = conns.is_empty();
+        if went_offline {
+            users.remove(&user);
+        }
+        drop(users);
+        if removed {
+            self.count(-1);
+        }
+        removed && went_offline
+    }
+
+    /// Whether the user has an open connection.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.read().contains_key(&user)
+    }
+
+    /// Queues a frame on every connection of `user` but `except`. A connection whose queue
+    /// is full is a slow reader: it is closed rather than buffered without bound.
+    pub fn send_to_user(&self, user: UserId, frame: &Outbound, except: Option<ConnId>) -> usize {
+        let users = self.read();
+        let Some(conns) = users.get(&user) else {
+            return 0;
+        };
+        let mut sent = 0;
+        for conn in conns.iter().filter(|c| Some(c.id) != except) {
+            if offer(conn, frame) {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Queues a frame on every connection of every user but `except_user`.
+    pub fn broadcast(&self, frame: &Outbound, except_user: UserId) {
+        let users = self.read();
+        for conn in users
+            .iter()
+            .filter(|(user, _)| **user != except_user)
+            .flat_map(|(_, conns)| conns)
+        {
+            offer(conn, frame);
+        }
+    }
+
+    /// Closes every connection of the given sessions (logout, password change, reuse).
+    pub fn close_sessions(&self, sessions: &[SessionId], code: WsErrorCode, message: &'static str) {
+        if sessions.is_empty() {
+            return;
+        }
+        let users = self.read();
+        for conn in users.values().flatten() {
+            if sessions.contains(&conn.session) {
+                conn.control.close(code, message);
+            }
+        }
+    }
+}
+
+fn offer(conn: &Conn, frame: &Outbound) -> bool {
+    match conn.tx.try_send(frame.clone()) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            conn.control.close(
+                WsErrorCode::SlowReader,
+                "the client did not read its frames fast enough",
+            );
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Outbound {
+        Outbound {
+            seq: None,
+            text: Utf8Bytes::from(text.to_owned()),
+        }
+    }
+
+    #[test]
+    fn presence_follows_connections_and_full_queues_close_slow_readers() {
+        let hub = Hub::default();
+        let user = UserId::generate();
+        let session = SessionId::generate();
+        let (tx, mut rx) = mpsc::channel(1);
+        let control = Arc::new(Control::default());
+        let (a, online) = hub.register(user, session, tx, control.clone(), 2).unwrap();
+        assert!(online && hub.is_online(user));
+        let (tx2, _rx2) = mpsc::channel(1);
+        let (b, online) = hub.register(user, session, tx2, Arc::default(), 2).unwrap();
+        assert!(!online);
+        let (tx3, _rx3) = mpsc::channel(1);
+        assert!(hub.register(user, session, tx3, Arc::default(), 2).is_err());
+
+        assert_eq!(hub.send_to_user(user, &frame("1"), Some(b)), 1);
+        assert_eq!(rx.try_recv().unwrap().text.as_str(), "1");
+        hub.send_to_user(user, &frame("2"), Some(b));
+        hub.send_to_user(user, &frame("3"), Some(b));
+        assert_eq!(control.reason().map(|r| r.0), Some(WsErrorCode::SlowReader));
+
+        assert!(!hub.unregister(user, a));
+        assert!(hub.unregister(user, b));
+        assert!(!hub.is_online(user));
+    }
+}

@@ -1,0 +1,402 @@
+//! `Messages` on SQLite. All writes go through the single writer connection, which is what
+//! makes `MAX(seq) + 1` a gap-free, race-free sequence.
+
+use securechat_proto::ids::UserId;
+use securechat_store::model::{
+    AppendOutcome, EventPage, FileId, InboxEvent, NewMessage, Removal, StoredMessage,
+};
+use securechat_store::{Messages, StoreError};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, SqliteConnection};
+
+use crate::{map_err, rows, SqliteStore};
+
+/// One new event of a user's stream.
+struct Event<'a> {
+    user: UserId,
+    kind: &'static str,
+    peer: UserId,
+    message: Option<i64>,
+    tombstone: Option<&'a str>,
+    up_to: Option<i64>,
+    ts: i64,
+}
+
+async fn push_event(conn: &mut SqliteConnection, event: Event<'_>) -> Result<u64, StoreError> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts) \
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM inbox WHERE user_id = $1), \
+                 $2, $3, $4, $5, $6, $7) \
+         RETURNING seq",
+    )
+    .bind(event.user.0)
+    .bind(event.kind)
+    .bind(event.peer.0)
+    .bind(event.message)
+    .bind(event.tombstone)
+    .bind(event.up_to)
+    .bind(event.ts)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    rows::seq(seq)
+}
+
+/// Whether every file may be attached by `m`: uploaded by its sender for its recipient and
+/// not yet carried by a message.
+async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<bool, StoreError> {
+    for file in &m.files {
+        let row = sqlx::query("SELECT uploader, recipient, message FROM files WHERE id = $1")
+            .bind(&file[..])
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(false) };
+        let message: Option<i64> = row.try_get("message").map_err(map_err)?;
+        if rows::user_id(&row, "uploader")? != m.sender
+            || rows::user_id(&row, "recipient")? != m.recipient
+            || message.is_some()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The outcome for a `(sender, msg_id)` that is already stored.
+async fn existing(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, digest, received_at FROM messages WHERE sender = $1 AND msg_id = $2",
+    )
+    .bind(m.sender.0)
+    .bind(&m.msg_id[..])
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let digest: [u8; 32] = rows::fixed(&row, "digest")?;
+    if digest != m.digest {
+        return Ok(Some(AppendOutcome::Conflict));
+    }
+    let id: i64 = row.try_get("id").map_err(map_err)?;
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT seq FROM inbox WHERE user_id = $1 AND kind = 'message' AND message = $2",
+    )
+    .bind(m.sender.0)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(Some(AppendOutcome::Duplicate {
+        sender_seq: rows::seq(seq)?,
+        received_at: row.try_get("received_at").map_err(map_err)?,
+    }))
+}
+
+async fn append_one(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+) -> Result<AppendOutcome, StoreError> {
+    if !m.files.is_empty() {
+        if let Some(outcome) = existing(conn, m).await? {
+            return Ok(outcome);
+        }
+        if !files_usable(conn, m).await? {
+            return Ok(AppendOutcome::BadFile);
+        }
+    }
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (sender, msg_id, recipient, envelope, digest, received_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender, msg_id) DO NOTHING RETURNING id",
+    )
+    .bind(m.sender.0)
+    .bind(&m.msg_id[..])
+    .bind(m.recipient.0)
+    .bind(&m.envelope)
+    .bind(&m.digest[..])
+    .bind(m.received_at)
+    .bind(m.expires_at)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let Some(id) = inserted else {
+        return existing(conn, m)
+            .await?
+            .ok_or_else(|| StoreError::Other("message vanished during insert".into()));
+    };
+    for file in &m.files {
+        sqlx::query("UPDATE files SET message = $1 WHERE id = $2")
+            .bind(id)
+            .bind(&file[..])
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    }
+    let event = |user, peer| Event {
+        user,
+        kind: "message",
+        peer,
+        message: Some(id),
+        tombstone: None,
+        up_to: None,
+        ts: m.received_at,
+    };
+    let sender_seq = push_event(conn, event(m.sender, m.recipient)).await?;
+    let recipient_seq = push_event(conn, event(m.recipient, m.sender)).await?;
+    Ok(AppendOutcome::Stored {
+        sender_seq,
+        recipient_seq,
+    })
+}
+
+/// Records a removal (the envelope is already cleared) in both streams and drops the
+/// message's files.
+async fn record_removal(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+    tombstone: Option<&str>,
+    now: i64,
+) -> Result<Removal, StoreError> {
+    let id: i64 = row.try_get("id").map_err(map_err)?;
+    let sender = rows::user_id(row, "sender")?;
+    let recipient = rows::user_id(row, "recipient")?;
+    let event = |user, peer| Event {
+        user,
+        kind: "deleted",
+        peer,
+        message: Some(id),
+        tombstone,
+        up_to: None,
+        ts: now,
+    };
+    let sender_seq = push_event(conn, event(sender, recipient)).await?;
+    let recipient_seq = push_event(conn, event(recipient, sender)).await?;
+    let files = sqlx::query("DELETE FROM files WHERE message = $1 RETURNING id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| rows::fixed::<16>(r, "id"))
+        .collect::<Result<Vec<FileId>, _>>()?;
+    Ok(Removal {
+        msg_id: rows::fixed(row, "msg_id")?,
+        sender,
+        recipient,
+        sender_seq,
+        recipient_seq,
+        files,
+    })
+}
+
+fn stored(row: &SqliteRow, seq: u64) -> Result<StoredMessage, StoreError> {
+    Ok(StoredMessage {
+        seq,
+        from: rows::user_id(row, "sender")?,
+        ts: row.try_get("received_at").map_err(map_err)?,
+        envelope: row.try_get("envelope").map_err(map_err)?,
+        expires_at: row.try_get("expires_at").map_err(map_err)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Messages for SqliteStore {
+    async fn append_messages(
+        &self,
+        batch: &[NewMessage],
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for m in batch {
+            outcomes.push(append_one(&mut tx, m).await?);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcomes)
+    }
+
+    async fn delete_message(
+        &self,
+        sender: UserId,
+        msg_id: [u8; 16],
+        tombstone: &str,
+        now: i64,
+    ) -> Result<Option<Removal>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let row = sqlx::query(
+            "UPDATE messages SET envelope = NULL, removed_at = $1 \
+             WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL \
+             RETURNING id, sender, msg_id, recipient",
+        )
+        .bind(now)
+        .bind(sender.0)
+        .bind(&msg_id[..])
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let removal = record_removal(&mut tx, &row, Some(tombstone), now).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(removal))
+    }
+
+    async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Removal>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        let expired = sqlx::query(
+            "UPDATE messages SET envelope = NULL, removed_at = $1 WHERE id IN ( \
+                 SELECT id FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL \
+                 AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
+             RETURNING id, sender, msg_id, recipient",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut removals = Vec::with_capacity(expired.len());
+        for row in &expired {
+            removals.push(record_removal(&mut tx, row, None, now).await?);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(removals)
+    }
+
+    async fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT MIN(expires_at) FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn record_read(
+        &self,
+        reader: UserId,
+        peer: UserId,
+        up_to: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        push_event(
+            &mut conn,
+            Event {
+                user: peer,
+                kind: "read",
+                peer: reader,
+                message: None,
+                tombstone: None,
+                up_to: Some(up_to),
+                ts: now,
+            },
+        )
+        .await
+    }
+
+    async fn events_since(
+        &self,
+        user: UserId,
+        since: u64,
+        limit: u32,
+        now: i64,
+    ) -> Result<EventPage, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.seq, i.kind, i.peer, i.tombstone, i.up_to, \
+                    m.sender, m.msg_id, m.envelope, m.received_at, m.expires_at \
+             FROM inbox i LEFT JOIN messages m ON m.id = i.message \
+             WHERE i.user_id = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3",
+        )
+        .bind(user.0)
+        .bind(i64::try_from(since).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        let mut page = EventPage {
+            events: Vec::with_capacity(rows.len()),
+            last_scanned: since,
+            more: rows.len() >= limit as usize,
+        };
+        for row in &rows {
+            let seq = rows::seq(row.try_get("seq").map_err(map_err)?)?;
+            page.last_scanned = seq;
+            let kind: String = row.try_get("kind").map_err(map_err)?;
+            match kind.as_str() {
+                "message" => {
+                    let envelope: Option<String> = row.try_get("envelope").map_err(map_err)?;
+                    let expires_at: Option<i64> = row.try_get("expires_at").map_err(map_err)?;
+                    if envelope.is_some() && expires_at.is_none_or(|t| t > now) {
+                        page.events.push(InboxEvent::Message(stored(row, seq)?));
+                    }
+                }
+                "deleted" => page.events.push(InboxEvent::Deleted {
+                    seq,
+                    msg_id: rows::fixed(row, "msg_id")?,
+                    from: rows::user_id(row, "sender")?,
+                    tombstone: row.try_get("tombstone").map_err(map_err)?,
+                }),
+                _ => page.events.push(InboxEvent::Read {
+                    seq,
+                    peer: rows::user_id(row, "peer")?,
+                    up_to: row
+                        .try_get::<Option<i64>, _>("up_to")
+                        .map_err(map_err)?
+                        .unwrap_or(0),
+                }),
+            }
+        }
+        Ok(page)
+    }
+
+    async fn last_seq(&self, user: UserId) -> Result<u64, StoreError> {
+        let seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user_id = $1")
+                .bind(user.0)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_err)?;
+        rows::seq(seq)
+    }
+
+    async fn history(
+        &self,
+        user: UserId,
+        peer: UserId,
+        before: Option<u64>,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        sqlx::query(
+            "SELECT i.seq, m.sender, m.received_at, m.envelope, m.expires_at \
+             FROM inbox i JOIN messages m ON m.id = i.message \
+             WHERE i.user_id = $1 AND i.peer = $2 AND i.kind = 'message' AND i.seq < $3 \
+               AND m.envelope IS NOT NULL AND (m.expires_at IS NULL OR m.expires_at > $4) \
+             ORDER BY i.seq DESC LIMIT $5",
+        )
+        .bind(user.0)
+        .bind(peer.0)
+        .bind(before)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|row| stored(row, rows::seq(row.try_get("seq").map_err(map_err)?)?))
+        .collect()
+    }
+
+    async fn take_unreferenced_files(&self, cutoff: i64) -> Result<Vec<FileId>, StoreError> {
+        sqlx::query("DELETE FROM files WHERE message IS NULL AND created_at < $1 RETURNING id")
+            .bind(cutoff)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| rows::fixed::<16>(r, "id"))
+            .collect()
+    }
+}
