@@ -227,3 +227,88 @@ pub async fn error_code(response: Response) -> String {
     let body: Value = response.json().await.expect("error json");
     body["error"].as_str().unwrap_or_default().to_owned()
 }
+
+/// A registered, logged-in user driven through the real client library.
+pub struct Peer {
+    pub chat: securechat_client::chat::Chat,
+    pub username: String,
+    pub password: String,
+}
+
+impl TestApp {
+    /// Registers a user with fresh keys and logs them in.
+    pub async fn peer(&self, prefix: &str) -> Peer {
+        let keys = securechat_client::KeyRing::generate();
+        let username = format!("{prefix}{}", rand::random::<u32>() % 1_000_000);
+        let password = "correct horse battery".to_owned();
+        let api = securechat_client::Api::new(&self.base).expect("api");
+        let request = keys
+            .registration(&username, &format!("{username}@example.org"), &password)
+            .expect("registration");
+        api.register(&request).await.expect("register");
+        api.login(&username, &password).await.expect("login");
+        Peer {
+            chat: securechat_client::chat::Chat::new(api, keys, Default::default()),
+            username,
+            password,
+        }
+    }
+}
+
+impl Peer {
+    pub fn id(&self) -> UserId {
+        self.chat.keys.user_id()
+    }
+
+    /// Opens an authenticated WebSocket resuming after `since`.
+    pub async fn socket(&self, since: u64) -> securechat_client::Socket {
+        let token = self.chat.api.access_token().await.expect("token");
+        securechat_client::Socket::connect(self.chat.api.base(), &token, since)
+            .await
+            .expect("socket")
+    }
+
+    /// The same account on a new device: same keys, fresh local state, new session.
+    pub async fn new_device(&self) -> Peer {
+        let keys = securechat_client::KeyRing::from_local_json(&self.chat.keys.to_local_json())
+            .expect("keys");
+        let api = securechat_client::Api::new(self.chat.api.base()).expect("api");
+        api.login(&self.username, &self.password)
+            .await
+            .expect("login");
+        Peer {
+            chat: securechat_client::chat::Chat::new(api, keys, Default::default()),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+/// The next event within 5 s (a test that waits longer has failed).
+pub async fn next_event(
+    socket: &mut securechat_client::Socket,
+) -> securechat_proto::ws::ServerEvent {
+    tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+        .await
+        .expect("no event within 5 s")
+        .expect("socket closed")
+        .expect("event")
+}
+
+/// Skips events (presence, receipts, …) until one matches; 10 s at most.
+pub async fn wait_for<T>(
+    socket: &mut securechat_client::Socket,
+    mut pick: impl FnMut(securechat_proto::ws::ServerEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the expected event did not come within 10 s")
+            .expect("socket closed")
+            .expect("event");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}

@@ -4,10 +4,13 @@
 mod helpers;
 
 mod accounts;
+mod files;
 mod health;
 mod ip_rule;
 mod keys;
+mod messaging;
 mod rate_limit;
 mod restart;
 mod sessions;
 mod tokens;
+mod websocket;
