@@ -513,3 +513,79 @@ async fn a_restart_mid_conversation_loses_no_acknowledged_message() {
     }
     assert_eq!(received, acked);
 }
+
+#[tokio::test]
+async fn tampered_replayed_reflected_and_forged_envelopes_are_rejected_by_the_receiver() {
+    let app = spawn_app().await;
+    let mut alice = app.peer("alice").await;
+    let mut bob = app.peer("bob").await;
+    let mallory = app.peer("mallory").await;
+    let mut a = alice.socket(0).await;
+    let mut b = bob.socket(0).await;
+    caught_up(&mut a).await;
+    caught_up(&mut b).await;
+    send_text(&mut alice, &mut a, bob.id(), "genuine").await;
+    let (_, from, ts, envelope) = next_message(&mut b).await;
+
+    // Tampered ciphertext and tampered signature.
+    let mut tampered = envelope.clone();
+    let mut ct = securechat_proto::b64::decode(&tampered.ct).expect("ct");
+    ct[10] ^= 0x80;
+    tampered.ct = securechat_proto::b64::encode(ct);
+    assert!(
+        bob.chat.open(from, ts, &tampered).await.is_err(),
+        "tampered ct"
+    );
+    let mut bad_sig = envelope.clone();
+    let mut sig = securechat_proto::b64::decode(&bad_sig.sig).expect("sig");
+    sig[0] ^= 1;
+    bad_sig.sig = securechat_proto::b64::encode(sig);
+    assert!(
+        bob.chat.open(from, ts, &bad_sig).await.is_err(),
+        "bad signature"
+    );
+
+    // Reflected: the server claims bob's own contact sent it from someone else.
+    assert!(
+        bob.chat.open(mallory.id(), ts, &envelope).await.is_err(),
+        "sender mismatch"
+    );
+
+    // The genuine one opens once; a replay of it is refused.
+    bob.chat
+        .open(from, ts, &envelope)
+        .await
+        .expect("genuine opens");
+    assert!(bob.chat.open(from, ts, &envelope).await.is_err(), "replay");
+
+    // Substituted identity: mallory's envelope claiming to be alice (mallory's own key
+    // signs it) fails against alice's pinned key.
+    let mut mallory_as_alice = Peer {
+        chat: securechat_client::chat::Chat::new(
+            securechat_client::Api::new(&app.base).expect("api"),
+            securechat_client::KeyRing::from_local_json(&mallory.chat.keys.to_local_json())
+                .expect("keys"),
+            Default::default(),
+        ),
+        username: mallory.username.clone(),
+        password: mallory.password.clone(),
+    };
+    mallory_as_alice
+        .chat
+        .api
+        .login(&mallory.username, &mallory.password)
+        .await
+        .expect("login");
+    let forged = mallory_as_alice
+        .chat
+        .seal_text(bob.id(), "it's me, alice", false, None)
+        .await
+        .expect("seal");
+    assert!(
+        bob.chat
+            .open(alice.id(), ts, &forged.envelope)
+            .await
+            .is_err(),
+        "forged sender"
+    );
+}
