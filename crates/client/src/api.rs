@@ -94,6 +94,15 @@ impl Api {
         })
     }
 
+    /// A client using a prepared HTTP client (e.g. bound to a source address).
+    pub fn with_http(base: &str, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            session: Mutex::new(None),
+        }
+    }
+
     /// A client resuming a saved session.
     pub fn with_session(base: &str, session: Session) -> Result<Self, ClientError> {
         let api = Self::new(base)?;

@@ -112,6 +112,25 @@ pub struct ServeArgs {
     /// Seconds between sweeps of expired sessions [default: 60].
     #[arg(long, env = "SECURECHAT_SWEEP_INTERVAL_SECS", value_name = "SECS")]
     pub sweep_interval_secs: Option<u64>,
+    /// Largest message envelope accepted, in bytes [default: 65536].
+    #[arg(long, env = "SECURECHAT_MAX_ENVELOPE_BYTES", value_name = "BYTES")]
+    pub max_envelope_bytes: Option<usize>,
+    /// Largest uploaded file, in bytes [default: 104857600].
+    #[arg(long, env = "SECURECHAT_MAX_FILE_BYTES", value_name = "BYTES")]
+    pub max_file_bytes: Option<u64>,
+    /// Sustained WebSocket frames per second per connection [default: 1000].
+    #[arg(long, env = "SECURECHAT_FRAMES_PER_SECOND", value_name = "N")]
+    pub frames_per_second: Option<u32>,
+    /// Burst of WebSocket frames above the sustained rate [default: 4000].
+    #[arg(long, env = "SECURECHAT_FRAME_BURST", value_name = "N")]
+    pub frame_burst: Option<u32>,
+    /// Open WebSockets per user [default: 16].
+    #[arg(long, env = "SECURECHAT_MAX_CONNECTIONS_PER_USER", value_name = "N")]
+    pub max_connections_per_user: Option<usize>,
+    /// Origins allowed to open WebSockets besides the server's own, comma-separated
+    /// (e.g. https://chat.example.org) [default: same origin only].
+    #[arg(long, env = "SECURECHAT_ALLOWED_ORIGINS", value_name = "ORIGIN,…", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
     /// Log format: text or json [default: text]. Levels come from RUST_LOG (default info).
     #[arg(long, env = "SECURECHAT_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -173,6 +192,12 @@ impl ServeArgs {
                 login_failure_window_secs,
                 hash_concurrency,
                 sweep_interval_secs,
+                max_envelope_bytes,
+                max_file_bytes,
+                frames_per_second,
+                frame_burst,
+                max_connections_per_user,
+                allowed_origins,
                 log_format,
             );
         }
@@ -206,6 +231,15 @@ impl ServeArgs {
         settings.sweep_interval = self
             .sweep_interval_secs
             .map_or(d.sweep_interval, Duration::from_secs);
+        let rt = &mut settings.realtime;
+        rt.max_envelope_bytes = self.max_envelope_bytes.unwrap_or(d.realtime.max_envelope_bytes);
+        rt.frames_per_second = self.frames_per_second.unwrap_or(d.realtime.frames_per_second);
+        rt.frame_burst = self.frame_burst.unwrap_or(d.realtime.frame_burst);
+        rt.max_connections_per_user = self
+            .max_connections_per_user
+            .unwrap_or(d.realtime.max_connections_per_user);
+        rt.allowed_origins = self.allowed_origins.unwrap_or_default();
+        settings.max_file_bytes = self.max_file_bytes.unwrap_or(d.max_file_bytes);
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));

@@ -246,7 +246,23 @@ impl Connection {
     async fn start(&mut self, since: u64) -> Result<(), Gone> {
         self.send(encode(&ServerEvent::Ready { user_id: self.user }))
             .await?;
-        let mut cursor = since;
+        // A client claiming more than the stream holds (a broken client, or a server
+        // restored from an older backup) resumes from the stream's real end; `caught_up`
+        // tells it where that is.
+        let last = match self.state.store().last_seq(self.user).await {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the stream position failed");
+                self.error(
+                    WsErrorCode::Internal,
+                    "could not replay your messages; reconnect",
+                    None,
+                )
+                .await;
+                return Err(Gone);
+            }
+        };
+        let mut cursor = since.min(last);
         loop {
             let page = self
                 .state

@@ -1,0 +1,156 @@
+//! `securechat-bench`: reproduces the paper's evaluation against a running server and beats
+//! it. Every scenario is bounded in count and time, targets loopback only, and stops by itself.
+
+mod net;
+mod plot;
+mod procinfo;
+mod progress;
+mod report;
+mod scenarios;
+mod sealer;
+mod stats;
+mod users;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::scenarios::{accounts, connections, messages, upload, Ctx};
+
+/// Load tool for securechat (see docs/PERFORMANCE.md).
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The server, on loopback: http://127.0.0.1:8080.
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:8080",
+        env = "SECURECHAT_SERVER"
+    )]
+    server: String,
+    /// The server's pid: its RSS and CPU are read from /proc.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// Write the report as JSON.
+    #[arg(long, global = true, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the scenario's plot (SVG), where it has one.
+    #[arg(long, global = true, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// First loopback source address index (use different ones for runs against one server).
+    #[arg(long, global = true, default_value_t = 0)]
+    first_source: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Registration throughput against concurrency (Fig. 4).
+    Register {
+        #[arg(long, value_delimiter = ',', default_value = "10,50,100,200,500")]
+        levels: Vec<usize>,
+        /// Registrations per level = factor × level.
+        #[arg(long, default_value_t = 2)]
+        factor: usize,
+    },
+    /// N concurrent password logins (Tables I–II).
+    Login {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+    },
+    /// One Argon2id hash at the server's parameters, and the login bound it sets.
+    Hash {
+        #[arg(long, default_value_t = 20)]
+        iterations: u32,
+    },
+    /// N concurrent encrypted uploads of S MiB, checked by download (Table III).
+    Upload {
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        #[arg(long, default_value_t = 1.0)]
+        size_mib: f64,
+    },
+    /// Senders × messages to one online receiver (Table IV).
+    Burst {
+        #[arg(long, default_value_t = 2)]
+        senders: usize,
+        #[arg(long, default_value_t = 4000)]
+        messages: usize,
+    },
+    /// Ramp authenticated WebSockets, probing latency (Fig. 9).
+    Connections {
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1000,2000,5000,10000,15000,19000"
+        )]
+        steps: Vec<usize>,
+        /// Connections per user (the server's --max-connections-per-user must allow it).
+        #[arg(long, default_value_t = 16)]
+        per_user: usize,
+        /// Probe messages per step.
+        #[arg(long, default_value_t = 200)]
+        probe: usize,
+    },
+    /// P pairs chatting at a total offered rate for T seconds.
+    Sustained {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 5000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx {
+        server: net::server_addr(&cli.server)?,
+        base: cli.server.trim_end_matches('/').to_owned(),
+        pid: cli.server_pid,
+        prefix: users::run_prefix(),
+        first_source: cli.first_source,
+    };
+    let report = match cli.scenario {
+        Scenario::Register { levels, factor } => {
+            accounts::register_levels(&ctx, &levels, factor.max(1)).await?
+        }
+        Scenario::Login { users } => accounts::login(&ctx, users).await?,
+        Scenario::Hash { iterations } => accounts::hash(iterations.max(1))?,
+        Scenario::Upload { clients, size_mib } => upload::upload(&ctx, clients, size_mib).await?,
+        Scenario::Burst { senders, messages } => messages::burst(&ctx, senders, messages).await?,
+        Scenario::Connections {
+            steps,
+            per_user,
+            probe,
+        } => connections::connections(&ctx, &steps, per_user.max(1), probe.max(1)).await?,
+        Scenario::Sustained {
+            pairs,
+            rate,
+            seconds,
+        } => {
+            messages::sustained(&ctx, pairs.max(1), rate.max(1.0), seconds.clamp(1.0, 600.0))
+                .await?
+        }
+    };
+    print!("{}", report.render());
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), Some(svg)) = (&cli.plot, &report.plot) {
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}

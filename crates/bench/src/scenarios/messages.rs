@@ -1,0 +1,97 @@
+//! `burst` (the paper's Table IV) and `sustained` (many pairs chatting).
+
+use std::time::Duration;
+
+use crate::procinfo::Watcher;
+use crate::progress::bar;
+use crate::report::Report;
+use crate::scenarios::flows::{self, Flow, Outcome};
+use crate::scenarios::Ctx;
+use crate::sealer::{recipient_keys, seal_many};
+use crate::stats::Summary;
+use crate::users::{create, BenchUser};
+
+fn account(report: &mut Report, label: &str, outcome: &Outcome) {
+    report.rows.push(Summary::of(label, &outcome.latency));
+    report.count("sent", outcome.sent as f64);
+    report.count("acked", outcome.acked as f64);
+    report.count("failed", outcome.failed as f64);
+    report.count("delivered", outcome.delivered as f64);
+    report.count("lost (sent - delivered)", outcome.lost() as f64);
+    report.count("duplicated", outcome.duplicated as f64);
+    report.count("out_of_order (per sender)", outcome.out_of_order as f64);
+}
+
+/// Seals `count` messages for each (sender, receiver) pair, in parallel on blocking threads.
+async fn prepare(
+    users: &std::sync::Arc<Vec<BenchUser>>,
+    pairs: &[(usize, usize)],
+    count: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Vec<Flow>> {
+    let progress = bar(
+        pairs.len() as u64,
+        &format!("pre-sealing {} envelopes", pairs.len() * count),
+    );
+    let mut handles = Vec::new();
+    for &(s, r) in pairs {
+        let keys = recipient_keys(&users[s], users[r].id()).await?;
+        let users = users.clone();
+        handles.push(tokio::task::spawn_blocking(move || {
+            seal_many(&users[s], users[r].id(), &keys, count, 64).map(|messages| Flow {
+                sender: s,
+                receiver: r,
+                messages,
+                rate_per_s: rate,
+            })
+        }));
+    }
+    let mut flows = Vec::new();
+    for h in handles {
+        flows.push(h.await??);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(flows)
+}
+
+/// `senders` users each send `per_sender` messages as fast as they can to one online receiver.
+pub async fn burst(ctx: &Ctx, senders: usize, per_sender: usize) -> anyhow::Result<Report> {
+    let mut report = Report::new("burst");
+    report.note(format!("{senders} senders × {per_sender} messages to one online receiver, as fast as the senders can write"));
+    report.note("envelopes are sealed with the real crypto (HPKE wraps + Ed25519) before the timed phase; latency = send → arrival at the receiver");
+    let users = std::sync::Arc::new(
+        create(&ctx.base, &ctx.prefix, senders + 1, ctx.first_source, 16).await?,
+    );
+    let pairs: Vec<(usize, usize)> = (1..=senders).map(|s| (s, 0)).collect();
+    let flows = prepare(&users, &pairs, per_sender, None).await?;
+    let watcher = ctx.pid.and_then(Watcher::start);
+    let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
+    report.server = watcher.and_then(Watcher::finish);
+    account(&mut report, "delivery latency", &outcome);
+    Ok(report)
+}
+
+/// `pairs` pairs, each sender paced so that together they offer `rate` messages/s, for
+/// `seconds`.
+pub async fn sustained(ctx: &Ctx, pairs: usize, rate: f64, seconds: f64) -> anyhow::Result<Report> {
+    let mut report = Report::new("sustained");
+    let per_sender = ((rate * seconds) / pairs as f64).ceil() as usize;
+    report.note(format!(
+        "{pairs} pairs; offered load {rate:.0} msgs/s for {seconds:.0} s ({per_sender} messages per sender, paced)"
+    ));
+    report.note("every message is fsynced by the server before its ack; envelopes pre-sealed before the timed phase");
+    let users =
+        std::sync::Arc::new(create(&ctx.base, &ctx.prefix, pairs * 2, ctx.first_source, 16).await?);
+    let pair_list: Vec<(usize, usize)> = (0..pairs).map(|p| (2 * p, 2 * p + 1)).collect();
+    let flows = prepare(&users, &pair_list, per_sender, Some(rate / pairs as f64)).await?;
+    let watcher = ctx.pid.and_then(Watcher::start);
+    let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
+    report.server = watcher.and_then(Watcher::finish);
+    account(&mut report, "delivery latency", &outcome);
+    report.count(
+        "delivered_per_s",
+        outcome.delivered as f64 / outcome.latency.elapsed.as_secs_f64().max(1e-9),
+    );
+    Ok(report)
+}

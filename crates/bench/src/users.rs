@@ -1,0 +1,85 @@
+//! Simulated users: registered and logged in through the real client library, each from its
+//! own loopback source address.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use futures_util::stream::{self, StreamExt as _};
+
+use securechat_client::{Api, KeyRing};
+use securechat_proto::ids::UserId;
+
+use crate::net::{http_client, source};
+use crate::progress::bar;
+
+/// One simulated user.
+pub struct BenchUser {
+    pub api: Api,
+    pub keys: KeyRing,
+    pub src: IpAddr,
+    pub username: String,
+    pub password: String,
+}
+
+impl BenchUser {
+    pub fn id(&self) -> UserId {
+        self.keys.user_id()
+    }
+
+    /// A current access token.
+    pub async fn token(&self) -> anyhow::Result<String> {
+        Ok(self.api.access_token().await?)
+    }
+}
+
+/// A name prefix unique to this run, so runs against the same server never collide.
+pub fn run_prefix() -> String {
+    format!("b{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+/// Registers a user (not logged in yet).
+pub async fn register(base: &str, name: String, src: IpAddr) -> anyhow::Result<BenchUser> {
+    let api = Api::with_http(base, http_client(src)?);
+    let keys = KeyRing::generate();
+    let password = format!("bench password {name}");
+    let request = keys.registration(&name, &format!("{name}@bench.invalid"), &password)?;
+    api.register(&request)
+        .await
+        .with_context(|| format!("registering {name}"))?;
+    Ok(BenchUser {
+        api,
+        keys,
+        src,
+        username: name,
+        password,
+    })
+}
+
+/// Registers and logs in `count` users, `concurrency` at a time; sources start at
+/// `first_source`.
+pub async fn create(
+    base: &str,
+    prefix: &str,
+    count: usize,
+    first_source: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<BenchUser>> {
+    let progress = Arc::new(bar(count as u64, "creating users (register + login)"));
+    let users: Vec<anyhow::Result<BenchUser>> = stream::iter(0..count)
+        .map(|i| {
+            let progress = progress.clone();
+            async move {
+                let user =
+                    register(base, format!("{prefix}u{i}"), source(first_source + i)).await?;
+                user.api.login(&user.username, &user.password).await?;
+                progress.inc(1);
+                Ok(user)
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    users.into_iter().collect()
+}
