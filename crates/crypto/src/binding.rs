@@ -106,6 +106,13 @@ pub fn verify_published_key(
             error: CryptoError::KeyIdMismatch,
         });
     }
+    if key.created_at < 0 {
+        // The binding encodes the time as u64: a negative one would not be covered.
+        return Err(KeyRejection {
+            field: "created_at",
+            error: CryptoError::invalid("created_at", "must not be before 1970"),
+        });
+    }
     let binding_sig = decode::<64>("binding_sig", &key.binding_sig)?;
     identity
         .verify(

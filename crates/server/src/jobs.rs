@@ -4,15 +4,9 @@
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use securechat_proto::ws::DeleteReason;
-
 use crate::clock::now_ms;
-use crate::metrics::MESSAGES_EXPIRED;
-use crate::realtime::fanout::announce_removal;
+use crate::realtime::delivery::Job;
 use crate::state::AppState;
-
-/// Most messages expired per pass.
-const EXPIRY_BATCH: u32 = 1000;
 
 /// Starts the jobs; they end when `stop` is cancelled.
 pub fn spawn(state: AppState, stop: CancellationToken) -> JoinHandle<()> {
@@ -24,30 +18,16 @@ pub fn spawn(state: AppState, stop: CancellationToken) -> JoinHandle<()> {
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = sweep_tick.tick() => sweep(&state).await,
-                _ = expiry_tick.tick() => expire(&state).await,
+                _ = expiry_tick.tick() => expire(&state),
             }
         }
     })
 }
 
-/// Removes messages whose self-destruct time has come and tells both sides.
-pub async fn expire(state: &AppState) {
-    loop {
-        let removals = match state.store().expire_messages(now_ms(), EXPIRY_BATCH).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "message expiry failed");
-                return;
-            }
-        };
-        for removal in &removals {
-            announce_removal(state, removal, DeleteReason::Expired, None).await;
-        }
-        metrics::counter!(MESSAGES_EXPIRED).increment(removals.len() as u64);
-        if removals.len() < EXPIRY_BATCH as usize {
-            return;
-        }
-    }
+/// Asks the delivery task to remove messages whose self-destruct time has come (it owns
+/// every write to users' streams, which keeps their events in order).
+pub fn expire(state: &AppState) {
+    state.delivery().offer(Job::Expire);
 }
 
 /// Deletes files no message took within the configured time.

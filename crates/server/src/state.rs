@@ -52,7 +52,7 @@ impl AppState {
     ) -> Self {
         let limits = &settings.login_limits;
         let hub = Arc::new(Hub::default());
-        let delivery = Delivery::start(store.clone(), hub.clone(), 16 * 1024);
+        let delivery = Delivery::start(store.clone(), hub.clone(), blobs.clone(), 16 * 1024);
         Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),

@@ -167,6 +167,11 @@ pub async fn change_password(
         .revoke_user_sessions(auth.user_id, Some(auth.session_id), now_ms())
         .await?;
     state.sessions().forget(&revoked);
+    state.hub().close_sessions(
+        &revoked,
+        WsErrorCode::SessionRevoked,
+        "signed out: the password was changed",
+    );
     tracing::info!(
         revoked = revoked.len(),
         "password changed; other sessions revoked"

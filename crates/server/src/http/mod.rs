@@ -1,6 +1,7 @@
 //! The HTTP router: routes per resource, then the layers every request passes through.
 
 pub mod accounts;
+pub mod assets;
 pub mod files;
 pub mod health;
 pub mod json;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::routes())
         .merge(files::routes())
         .merge(ws::routes())
+        .merge(assets::routes())
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -18,9 +18,8 @@ use securechat_store::model::{InboxEvent, NewMessage};
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::metrics::{MESSAGES_DELETED, WS_ERRORS};
-use crate::realtime::delivery::{Origin, Pending};
-use crate::realtime::fanout::announce_removal;
+use crate::metrics::WS_ERRORS;
+use crate::realtime::delivery::{Deletion, Job, Origin, Pending, Receipt};
 use crate::realtime::frames::{encode, outbound};
 use crate::realtime::hub::{ConnId, Control, Outbound};
 use crate::realtime::routing::{self, Kind, Routing};
@@ -501,13 +500,16 @@ impl Connection {
             },
             envelope,
             msg_id: routing.msg_id_text,
-            origin: Origin {
-                conn: self.conn_id,
-                tx: self.tx.clone(),
-            },
+            origin: self.origin(),
             received: Instant::now(),
         };
-        if self.state.delivery().submit(pending).await.is_err() {
+        if self
+            .state
+            .delivery()
+            .submit(Job::Append(pending))
+            .await
+            .is_err()
+        {
             self.error(
                 WsErrorCode::Internal,
                 "the server is shutting down",
@@ -540,32 +542,20 @@ impl Connection {
                 )
                 .await;
         }
-        let text = serde_json::to_string(&envelope).unwrap_or_default();
-        match self
-            .state
-            .store()
-            .delete_message(self.user, target, &text, now_ms())
-            .await
-        {
-            Ok(Some(removal)) => {
-                metrics::counter!(MESSAGES_DELETED).increment(1);
-                announce_removal(
-                    &self.state,
-                    &removal,
-                    DeleteReason::Deleted,
-                    Some(&envelope),
-                )
-                .await;
-            }
-            Ok(None) => {
-                self.error(WsErrorCode::NotFound, "you have no such message", reference)
-                    .await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "delete failed");
-                self.error(WsErrorCode::Internal, "retry later", reference)
-                    .await;
-            }
+        let job = Job::Delete(Deletion {
+            sender: self.user,
+            target,
+            tombstone: envelope,
+            msg_id: routing.msg_id_text,
+            origin: self.origin(),
+        });
+        if self.state.delivery().submit(job).await.is_err() {
+            self.error(
+                WsErrorCode::Internal,
+                "the server is shutting down",
+                reference,
+            )
+            .await;
         }
     }
 
@@ -587,34 +577,23 @@ impl Connection {
                     .await
             }
         }
-        let seq = match self
-            .state
-            .store()
-            .record_read(self.user, peer, up_to, now_ms())
-            .await
-        {
-            Ok(seq) => seq,
-            Err(e) => {
-                tracing::error!(error = %e, "read receipt failed");
-                return self.error(WsErrorCode::Internal, "retry later", None).await;
-            }
-        };
-        let to_peer = outbound(&ServerEvent::Read {
-            peer: self.user,
-            by: self.user,
-            up_to,
-            seq: Some(seq),
-        });
-        self.state.hub().send_to_user(peer, &to_peer, None);
-        let to_me = outbound(&ServerEvent::Read {
+        let job = Job::Read(Receipt {
+            reader: self.user,
             peer,
-            by: self.user,
             up_to,
-            seq: None,
+            origin: self.origin(),
         });
-        self.state
-            .hub()
-            .send_to_user(self.user, &to_me, Some(self.conn_id));
+        if self.state.delivery().submit(job).await.is_err() {
+            self.error(WsErrorCode::Internal, "the server is shutting down", None)
+                .await;
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            conn: self.conn_id,
+            tx: self.tx.clone(),
+        }
     }
 }
 

@@ -5,13 +5,15 @@ use securechat_proto::envelope::Envelope;
 use securechat_proto::ws::{DeleteReason, ServerEvent};
 use securechat_store::model::Removal;
 
+use crate::blobs::Blobs;
 use crate::realtime::frames::outbound;
-use crate::state::AppState;
+use crate::realtime::hub::Hub;
 
-/// Tells every live session of sender and recipient that a message is gone, and removes
-/// the bytes of its files. Offline sessions learn it from their stream on reconnect.
-pub async fn announce_removal(
-    state: &AppState,
+/// Tells every live session of sender and recipient that a message is gone, and removes the
+/// bytes of its files (in the background). Offline sessions learn it from their stream.
+pub fn announce_removal(
+    hub: &Hub,
+    blobs: &Blobs,
     removal: &Removal,
     reason: DeleteReason,
     tombstone: Option<&Envelope>,
@@ -28,9 +30,15 @@ pub async fn announce_removal(
             reason,
             envelope: tombstone.cloned(),
         });
-        state.hub().send_to_user(user, &frame, None);
+        hub.send_to_user(user, &frame, None);
     }
-    for file in &removal.files {
-        state.blobs().remove(file).await;
+    if !removal.files.is_empty() {
+        let blobs = blobs.clone();
+        let files = removal.files.clone();
+        tokio::spawn(async move {
+            for file in &files {
+                blobs.remove(file).await;
+            }
+        });
     }
 }

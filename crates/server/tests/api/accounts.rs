@@ -170,6 +170,11 @@ async fn invalid_fields_are_refused_with_422_naming_the_field() {
             }),
         ),
         (
+            "created_at before 1970",
+            "encryption_key.created_at",
+            Box::new(|b| b["encryption_key"]["created_at"] = json!(-5)),
+        ),
+        (
             "created_at of the wrong type",
             "encryption_key.created_at",
             Box::new(|b| b["encryption_key"]["created_at"] = json!("yesterday")),

@@ -332,3 +332,31 @@ async fn a_foreign_origin_cannot_open_a_websocket() {
         .insert("origin", origin.parse().expect("header"));
     assert!(tokio_tungstenite::connect_async(same).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_password_change_closes_the_other_sessions_websockets() {
+    let app = spawn_app().await;
+    let alice = app.peer("alice").await;
+    let laptop = alice.new_device().await;
+    let mut other = laptop.socket(0).await;
+    let mut own = alice.socket(0).await;
+    wait_for(&mut other, |e| {
+        matches!(e, ServerEvent::CaughtUp { .. }).then_some(())
+    })
+    .await;
+    wait_for(&mut own, |e| {
+        matches!(e, ServerEvent::CaughtUp { .. }).then_some(())
+    })
+    .await;
+
+    alice
+        .chat
+        .api
+        .change_password(&alice.password, "a brand new passphrase")
+        .await
+        .expect("change password");
+
+    assert_eq!(error_of(&mut other).await, WsErrorCode::SessionRevoked);
+    // The session that changed the password keeps its socket.
+    still_usable(&mut own).await;
+}
