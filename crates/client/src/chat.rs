@@ -239,6 +239,43 @@ impl Chat {
         ts: i64,
         envelope: &Envelope,
     ) -> Result<Opened, ClientError> {
+        let opened = self.verify(from, ts, envelope, true).await?;
+        self.accept(opened)
+    }
+
+    /// Verifies and decrypts a stored envelope for display (history, or a saved file message
+    /// opened again to download its file): every check of [`Chat::open`] runs except the
+    /// replay check, so a message already accepted opens again. Nothing is marked seen; the
+    /// message's metadata is kept so a later tombstone for it can be authorised. Tombstones
+    /// are refused here: they must go through [`Chat::open`].
+    pub async fn open_history(
+        &mut self,
+        from: UserId,
+        ts: i64,
+        envelope: &Envelope,
+    ) -> Result<Opened, ClientError> {
+        let opened = self.verify(from, ts, envelope, false).await?;
+        let header = &opened.header;
+        if header.kind == Kind::Delete {
+            return Err(ClientError::Invalid(
+                "a tombstone cannot be opened as history".into(),
+            ));
+        }
+        self.state.metas.insert(
+            header.msg_id.to_b64(),
+            (conv_text(&header.conv_id), header.sender),
+        );
+        Ok(Self::opened(opened))
+    }
+
+    /// The verification procedure, with or without the replay check.
+    async fn verify(
+        &mut self,
+        from: UserId,
+        ts: i64,
+        envelope: &Envelope,
+        check_replay: bool,
+    ) -> Result<OpenedMessage, ClientError> {
         // The conversation the envelope arrived in: with the sender, or for my own copies
         // with the other party named in the header.
         let header = parse_header(envelope)?;
@@ -269,9 +306,9 @@ impl Chat {
             &delivery,
             now_ms(),
             |user| self.pinned(user),
-            |id| self.state.seen.contains(&id.to_b64()),
+            |id| check_replay && self.state.seen.contains(&id.to_b64()),
         )?;
-        self.accept(opened)
+        Ok(opened)
     }
 
     fn accept(&mut self, opened: OpenedMessage) -> Result<Opened, ClientError> {
@@ -303,7 +340,11 @@ impl Chat {
         self.state
             .metas
             .insert(id, (conv_text(&header.conv_id), header.sender));
-        let (msg_id, from) = (header.msg_id, header.sender);
+        Ok(Self::opened(opened))
+    }
+
+    fn opened(opened: OpenedMessage) -> Opened {
+        let (msg_id, from) = (opened.header.msg_id, opened.header.sender);
         let content = match opened.content {
             Content::Text { body } => Received::Text { body },
             Content::File { body, file } => Received::File {
@@ -313,13 +354,13 @@ impl Chat {
             Content::Delete { target } => Received::Delete { target },
             Content::Receipt { target } => Received::Receipt { target },
         };
-        Ok(Opened {
+        Opened {
             msg_id,
             from,
             hidden: opened.hidden,
             content,
             expires_at: opened.expires_at_ms,
-        })
+        }
     }
 
     /// Records the highest stream seq seen.

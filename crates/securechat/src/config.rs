@@ -129,7 +129,12 @@ pub struct ServeArgs {
     pub max_connections_per_user: Option<usize>,
     /// Origins allowed to open WebSockets besides the server's own, comma-separated
     /// (e.g. https://chat.example.org) [default: same origin only].
-    #[arg(long, env = "SECURECHAT_ALLOWED_ORIGINS", value_name = "ORIGIN,…", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SECURECHAT_ALLOWED_ORIGINS",
+        value_name = "ORIGIN,…",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Option<Vec<String>>,
     /// Log format: text or json [default: text]. Levels come from RUST_LOG (default info).
     #[arg(long, env = "SECURECHAT_LOG_FORMAT", value_name = "FORMAT")]
@@ -232,8 +237,12 @@ impl ServeArgs {
             .sweep_interval_secs
             .map_or(d.sweep_interval, Duration::from_secs);
         let rt = &mut settings.realtime;
-        rt.max_envelope_bytes = self.max_envelope_bytes.unwrap_or(d.realtime.max_envelope_bytes);
-        rt.frames_per_second = self.frames_per_second.unwrap_or(d.realtime.frames_per_second);
+        rt.max_envelope_bytes = self
+            .max_envelope_bytes
+            .unwrap_or(d.realtime.max_envelope_bytes);
+        rt.frames_per_second = self
+            .frames_per_second
+            .unwrap_or(d.realtime.frames_per_second);
         rt.frame_burst = self.frame_burst.unwrap_or(d.realtime.frame_burst);
         rt.max_connections_per_user = self
             .max_connections_per_user

@@ -1,5 +1,7 @@
-//! The `securechat` binary. Without a subcommand it runs the server.
+//! The `securechat` binary. Without a subcommand it runs the server; the other subcommands
+//! are the command-line client (`cli`).
 
+mod cli;
 mod config;
 mod serve;
 
@@ -10,6 +12,9 @@ use clap::{Parser, Subcommand};
 /// Without a subcommand, runs the server with the options below. Every option can also be set
 /// by its environment variable or in the TOML file given by --config (command line beats
 /// environment, which beats the file).
+///
+/// The other subcommands are the client: `securechat register`, `send`, `listen`, … (see
+/// `securechat help COMMAND`).
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -25,6 +30,8 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Print an example configuration file with every option and its default.
     DefaultConfig,
+    #[command(flatten)]
+    Client(cli::ClientCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +43,6 @@ fn main() -> anyhow::Result<()> {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
+        Some(Command::Client(command)) => cli::run(command),
     }
 }
