@@ -79,6 +79,9 @@ enum Scenario {
         senders: usize,
         #[arg(long, default_value_t = 4000)]
         messages: usize,
+        /// Unacknowledged messages each sender allows itself (0: no limit, all at once).
+        #[arg(long, default_value_t = 16)]
+        window: usize,
     },
     /// Ramp authenticated WebSockets, probing latency (Fig. 9).
     Connections {
@@ -121,7 +124,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::Login { users } => accounts::login(&ctx, users).await?,
         Scenario::Hash { iterations } => accounts::hash(iterations.max(1))?,
         Scenario::Upload { clients, size_mib } => upload::upload(&ctx, clients, size_mib).await?,
-        Scenario::Burst { senders, messages } => messages::burst(&ctx, senders, messages).await?,
+        Scenario::Burst {
+            senders,
+            messages,
+            window,
+        } => messages::burst(&ctx, senders, messages, window).await?,
         Scenario::Connections {
             steps,
             per_user,

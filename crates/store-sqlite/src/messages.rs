@@ -9,6 +9,7 @@ use securechat_store::{Messages, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 
+use crate::batch::append_run;
 use crate::{map_err, rows, SqliteStore};
 
 /// One new event of a user's stream.
@@ -64,7 +65,7 @@ async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<boo
 }
 
 /// The outcome for a `(sender, msg_id)` that is already stored.
-async fn existing(
+pub(crate) async fn existing(
     conn: &mut SqliteConnection,
     m: &NewMessage,
 ) -> Result<Option<AppendOutcome>, StoreError> {
@@ -210,8 +211,22 @@ impl Messages for SqliteStore {
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         let mut tx = self.writer.begin().await.map_err(map_err)?;
         let mut outcomes = Vec::with_capacity(batch.len());
+        // Runs of file-less messages take the batched path; file messages (rare, with access
+        // checks on their files) go one by one. Order, and so `seq` order, is kept.
+        let mut run: Vec<&NewMessage> = Vec::new();
         for m in batch {
+            if m.files.is_empty() {
+                run.push(m);
+                continue;
+            }
+            if !run.is_empty() {
+                outcomes.extend(append_run(&mut tx, &run).await?);
+                run.clear();
+            }
             outcomes.push(append_one(&mut tx, m).await?);
+        }
+        if !run.is_empty() {
+            outcomes.extend(append_run(&mut tx, &run).await?);
         }
         tx.commit().await.map_err(map_err)?;
         Ok(outcomes)

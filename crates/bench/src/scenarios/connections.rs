@@ -141,6 +141,7 @@ pub async fn connections(
                 receiver: probe_r,
                 messages,
                 rate_per_s: Some(100.0),
+                window: None,
             }],
             Duration::from_secs(5),
         )

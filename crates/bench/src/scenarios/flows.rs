@@ -27,6 +27,9 @@ pub struct Flow {
     pub messages: Vec<Prepared>,
     /// Messages per second, or as fast as possible.
     pub rate_per_s: Option<f64>,
+    /// At most this many sent but not yet acknowledged (like clients that wait for the
+    /// server), or unlimited.
+    pub window: Option<usize>,
 }
 
 /// What happened to every message.
@@ -148,6 +151,10 @@ pub async fn run(
         let (mut sink, mut stream) = ws.split();
         let (acked, failed) = (acked.clone(), failed.clone());
         let mut stop = stop_rx.clone();
+        let window = flow
+            .window
+            .map(|w| Arc::new(tokio::sync::Semaphore::new(w.max(1))));
+        let ack_window = window.clone();
         ack_tasks.push(tokio::spawn(async move {
             loop {
                 let message = tokio::select! {
@@ -163,9 +170,15 @@ pub async fn run(
                 match serde_json::from_str::<ServerEvent>(text.as_str()) {
                     Ok(ServerEvent::Ack { .. }) => {
                         acked.fetch_add(1, Ordering::Relaxed);
+                        if let Some(w) = &ack_window {
+                            w.add_permits(1);
+                        }
                     }
                     Ok(ServerEvent::Error { .. }) => {
                         failed.fetch_add(1, Ordering::Relaxed);
+                        if let Some(w) = &ack_window {
+                            w.add_permits(1);
+                        }
                     }
                     _ => {}
                 }
@@ -178,6 +191,12 @@ pub async fn run(
                 if let Some(rate) = flow.rate_per_s {
                     let due = start + Duration::from_secs_f64(k as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
+                }
+                if let Some(w) = &window {
+                    match w.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => break,
+                    }
                 }
                 let Some(&(i, _)) = shared.index.get(&p.msg_id) else {
                     continue;

@@ -28,6 +28,7 @@ async fn prepare(
     pairs: &[(usize, usize)],
     count: usize,
     rate: Option<f64>,
+    window: Option<usize>,
 ) -> anyhow::Result<Vec<Flow>> {
     let progress = bar(
         pairs.len() as u64,
@@ -43,6 +44,7 @@ async fn prepare(
                 receiver: r,
                 messages,
                 rate_per_s: rate,
+                window,
             })
         }));
     }
@@ -55,16 +57,36 @@ async fn prepare(
     Ok(flows)
 }
 
-/// `senders` users each send `per_sender` messages as fast as they can to one online receiver.
-pub async fn burst(ctx: &Ctx, senders: usize, per_sender: usize) -> anyhow::Result<Report> {
+/// `senders` users each send `per_sender` messages to one online receiver, keeping at most
+/// `window` unacknowledged (0: all at once).
+pub async fn burst(
+    ctx: &Ctx,
+    senders: usize,
+    per_sender: usize,
+    window: usize,
+) -> anyhow::Result<Report> {
     let mut report = Report::new("burst");
-    report.note(format!("{senders} senders × {per_sender} messages to one online receiver, as fast as the senders can write"));
+    let pace = if window == 0 {
+        "writing as fast as they can, without waiting for acks".to_owned()
+    } else {
+        format!("each keeping at most {window} messages unacknowledged (as clients that wait for the server)")
+    };
+    report.note(format!(
+        "{senders} senders × {per_sender} messages to one online receiver, {pace}"
+    ));
     report.note("envelopes are sealed with the real crypto (HPKE wraps + Ed25519) before the timed phase; latency = send → arrival at the receiver");
     let users = std::sync::Arc::new(
         create(&ctx.base, &ctx.prefix, senders + 1, ctx.first_source, 16).await?,
     );
     let pairs: Vec<(usize, usize)> = (1..=senders).map(|s| (s, 0)).collect();
-    let flows = prepare(&users, &pairs, per_sender, None).await?;
+    let flows = prepare(
+        &users,
+        &pairs,
+        per_sender,
+        None,
+        (window > 0).then_some(window),
+    )
+    .await?;
     let watcher = ctx.pid.and_then(Watcher::start);
     let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
     report.server = watcher.and_then(Watcher::finish);
@@ -84,7 +106,14 @@ pub async fn sustained(ctx: &Ctx, pairs: usize, rate: f64, seconds: f64) -> anyh
     let users =
         std::sync::Arc::new(create(&ctx.base, &ctx.prefix, pairs * 2, ctx.first_source, 16).await?);
     let pair_list: Vec<(usize, usize)> = (0..pairs).map(|p| (2 * p, 2 * p + 1)).collect();
-    let flows = prepare(&users, &pair_list, per_sender, Some(rate / pairs as f64)).await?;
+    let flows = prepare(
+        &users,
+        &pair_list,
+        per_sender,
+        Some(rate / pairs as f64),
+        None,
+    )
+    .await?;
     let watcher = ctx.pid.and_then(Watcher::start);
     let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
     report.server = watcher.and_then(Watcher::finish);
