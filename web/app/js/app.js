@@ -1,0 +1,205 @@
+// The application: which screen shows, the session (login, silent refresh, end of session
+// back to the login screen with a message), the keys of this browser, and the live chat.
+
+import { Api, SessionEnded } from './api.js';
+import { Socket } from './socket.js';
+import { KeyRing } from './keyring.js';
+import { Chat } from './chat.js';
+import { Conversations } from './conversations.js';
+import * as store from './store.js';
+import * as b64 from './crypto/b64.js';
+import { equal } from './crypto/bytes.js';
+import { importKeyFile } from './crypto/keyfile.js';
+import { h, replace } from './ui/dom.js';
+import { toast } from './ui/dialog.js';
+import { renderLogin, renderRegister } from './views/auth.js';
+import { renderImportKeys, renderKeySetup } from './views/firstrun.js';
+import { Shell } from './views/shell.js';
+import { openKeysDialog } from './views/account.js';
+import { openDialog } from './ui/dialog.js';
+import { importForm } from './views/keyfile-forms.js';
+
+export class App {
+  constructor(root) {
+    this.root = root;
+    this.api = new Api();
+    this.session = null;
+  }
+
+  async start() {
+    this.api.addEventListener('ended', (e) => this.ended(e.detail));
+    if (!this.api.maybeSession) return this.showLogin();
+    try {
+      await this.api.refresh();
+    } catch (e) {
+      if (e instanceof SessionEnded) return this.showLogin(e.message);
+      return this.showLogin('The server cannot be reached right now. Check your connection, then reload.');
+    }
+    await this.enter();
+  }
+
+  // ---- screens -----------------------------------------------------------------------------
+
+  showLogin(message) {
+    this.teardown();
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    document.title = 'Log in · securechat';
+    renderLogin(this.root, {
+      message,
+      onLogin: async (username, password) => {
+        await this.api.login(username, password);
+        await this.enter();
+      },
+      onShowRegister: () => this.showRegister(),
+    });
+  }
+
+  showRegister() {
+    document.title = 'Create account · securechat';
+    renderRegister(this.root, {
+      onShowLogin: () => this.showLogin(),
+      onRegister: async ({ username, email, password }) => {
+        const keys = await KeyRing.generate();
+        await this.api.register(await keys.registration(username, email, password));
+        await keys.save(username);
+        await this.api.login(username, password);
+        document.title = 'Your keys · securechat';
+        await renderKeySetup(this.root, { keys, username, password, onContinue: () => this.enter() });
+      },
+    });
+  }
+
+  async showImport(me) {
+    document.title = 'Import your keys · securechat';
+    renderImportKeys(this.root, {
+      username: me.username,
+      onImport: async (text, passphrase) => {
+        await this.importKeys(text, passphrase, me);
+        await this.enter();
+      },
+      onSkip: () => this.enter({ withoutKeys: true }),
+      onLogout: () => this.logout({ forget: false }),
+    });
+  }
+
+  // ---- session -----------------------------------------------------------------------------
+
+  /** After login (or a restored session): keys, state, directory, socket, then the shell. */
+  async enter({ withoutKeys = false } = {}) {
+    this.teardown();
+    replace(this.root, h('main', { class: 'boot' }, h('p', { text: 'Opening your conversations…' })));
+    try {
+      const users = await this.api.users();
+      const meUser = users.find((u) => u.id === this.api.userId);
+      const me = { id: this.api.userId, username: meUser?.username || 'me' };
+      const keys = await KeyRing.load(me.id);
+      if (!keys && !withoutKeys) return this.showImport(me);
+      const session = { api: this.api, me, keys, users, actions: this.actions() };
+      if (keys) {
+        if (keys.record.username !== me.username) await keys.save(me.username);
+        session.chat = await Chat.load(this.api, keys);
+        session.socket = new Socket(this.api, () => session.chat.state.lastSeq);
+        session.convs = new Conversations(this.api, session.chat, session.socket);
+        session.convs.addEventListener('ended', (e) => this.ended(e.detail));
+        session.socket.addEventListener('ended', (e) => this.ended(e.detail));
+        await session.convs.init();
+        session.socket.start();
+      }
+      this.session = session;
+      session.shell = new Shell(this.root, session);
+    } catch (e) {
+      if (e instanceof SessionEnded) {
+        this.api.clear();
+        return this.showLogin(e.message);
+      }
+      replace(this.root, h('main', { class: 'auth' }, h('div', { class: 'auth-card', role: 'alert' },
+        h('h1', { text: 'securechat could not start' }),
+        h('p', { text: e.message || String(e) }),
+        h('button', { type: 'button', class: 'button primary', onclick: () => this.enter() }, 'Try again'))));
+    }
+  }
+
+  actions() {
+    return {
+      logout: (choice) => this.logout(choice),
+      manageKeys: () => this.manageKeys(),
+      importKeys: () => this.importDialog(),
+    };
+  }
+
+  /** Reads a key file and stores its keys, after checking they are this account's. */
+  async importKeys(text, passphrase, me) {
+    const imported = await importKeyFile(text, passphrase);
+    if (imported.userId !== me.id) throw new Error('This key file belongs to another account.');
+    const published = await this.api.userKeys(me.id);
+    if (!equal(b64.decode(published.identity_key, 32), imported.ikPublic)) {
+      throw new Error('The identity key in this file is not the one of your account.');
+    }
+    const active = published.encryption_keys.find((k) => k.status === 'active');
+    const keys = KeyRing.fromImport(imported);
+    const existing = await KeyRing.load(me.id);
+    if (existing) keys.record.wrapKey = existing.record.wrapKey;
+    await keys.save(me.username);
+    if (active && !imported.encKeys.some((k) => b64.encode(k.keyId) === active.key_id)) {
+      toast('This key file is older than your newest key: messages sent to the newer key cannot be read here. Import a newer key file.', { error: true, ms: 10000 });
+    }
+    return keys;
+  }
+
+  importDialog() {
+    const me = this.session.me;
+    openDialog('Import key file', (close) => importForm(async (text, passphrase) => {
+      await this.importKeys(text, passphrase, me);
+      close();
+      await this.enter();
+    }));
+  }
+
+  async manageKeys() {
+    const s = this.session;
+    if (!s.keys) return this.importDialog();
+    let reenter = false;
+    await openKeysDialog({
+      keys: s.keys,
+      api: this.api,
+      username: s.me.username,
+      onImport: async (text, passphrase) => {
+        s.keys = await this.importKeys(text, passphrase, s.me);
+        reenter = true;
+      },
+      onRotated: () => s.shell.updateBackup(),
+      onBackedUp: () => s.shell.updateBackup(),
+    });
+    if (reenter) await this.enter();
+    else s.shell?.updateBackup();
+  }
+
+  async logout({ forget }) {
+    const userId = this.api.userId;
+    await this.session?.chat?.flush().catch(() => {});
+    this.teardown();
+    try {
+      await this.api.logout();
+    } catch {
+      // the session is gone either way
+    }
+    if (forget && userId) await store.forgetAccount(userId);
+    this.showLogin(forget ? 'You are logged out, and your keys were removed from this browser.' : 'You are logged out.');
+  }
+
+  ended(error) {
+    if (!this.session) return;
+    this.api.clear();
+    this.showLogin(error?.message || 'Your session has ended. Please log in again.');
+  }
+
+  teardown() {
+    const s = this.session;
+    this.session = null;
+    if (!s) return;
+    s.socket?.stop();
+    s.convs?.stop();
+    s.chat?.flush().catch(() => {});
+    s.shell?.destroy();
+  }
+}

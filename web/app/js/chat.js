@@ -1,0 +1,171 @@
+// End-to-end encrypted 1:1 conversations (mirrors crates/client/src/chat.rs): pinning
+// contacts' identity keys on first use, sealing messages, files and tombstones, and opening
+// what arrives with the full verification procedure of docs/PROTOCOL.md §8.
+
+import * as b64 from './crypto/b64.js';
+import { equal } from './crypto/bytes.js';
+import { directConvId } from './crypto/ids.js';
+import { parseIdentityKey } from './crypto/identity.js';
+import { verifyPublishedKey } from './crypto/binding.js';
+import { seal } from './crypto/envelope/seal.js';
+import { open } from './crypto/envelope/open.js';
+import { peekHeader } from './crypto/envelope/envelope.js';
+import { authorizeDelete } from './crypto/envelope/tombstone.js';
+import { CryptoError } from './crypto/errors.js';
+import * as store from './store.js';
+
+function emptyState(userId) {
+  return { userId, pins: {}, counters: {}, lastSeq: 0, readUpTo: {}, peerRead: {} };
+}
+
+export class Chat {
+  constructor(api, keys, state) {
+    this.api = api;
+    this.keys = keys;
+    this.state = state;
+    this.recipients = new Map();
+    this.convIds = new Map();
+    this.saveTimer = null;
+  }
+
+  static async load(api, keys) {
+    const state = (await store.loadState(keys.userId)) || emptyState(keys.userId);
+    return new Chat(api, keys, { ...emptyState(keys.userId), ...state });
+  }
+
+  get me() {
+    return this.keys.userId;
+  }
+
+  /** Saves the state soon (pins, counters, cursor, read positions). */
+  persist() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => store.saveState(this.state).catch(() => {}), 150);
+  }
+
+  async flush() {
+    clearTimeout(this.saveTimer);
+    await store.saveState(this.state);
+  }
+
+  async convId(peer) {
+    if (!this.convIds.has(peer)) this.convIds.set(peer, await directConvId(this.me, peer));
+    return this.convIds.get(peer);
+  }
+
+  /** The pinned identity key of a user (my own is my key), or null. */
+  pinned(userId) {
+    if (userId === this.me) return this.keys.identityPublic;
+    const pin = this.state.pins[userId];
+    return pin ? b64.decode(pin.ik, 32) : null;
+  }
+
+  /** { ik, verified, changedTo } of a contact's pin, or null. */
+  pin(userId) {
+    return this.state.pins[userId] || null;
+  }
+
+  /**
+   * Fetches a contact's keys, pins the identity key on first use, refuses a changed one
+   * (recording it, so the UI can warn), and returns the active keys whose bindings verify.
+   */
+  async contactKeys(peer) {
+    let keys;
+    try {
+      keys = await this.api.userKeys(peer);
+    } catch (e) {
+      if (e instanceof TypeError && this.recipients.has(peer)) return this.recipients.get(peer);
+      throw e;
+    }
+    const identity = parseIdentityKey(keys.identity_key);
+    const pin = this.state.pins[peer];
+    if (!pin) {
+      this.state.pins[peer] = { ik: keys.identity_key, verified: false, changedTo: null };
+      this.persist();
+    } else if (!equal(b64.decode(pin.ik, 32), identity)) {
+      if (pin.changedTo !== keys.identity_key) {
+        pin.changedTo = keys.identity_key;
+        this.persist();
+      }
+      throw new CryptoError('IdentityKeyChanged', "this contact's security key changed");
+    }
+    const active = [];
+    for (const record of keys.encryption_keys.filter((k) => k.status === 'active')) {
+      const verified = await verifyPublishedKey(identity, peer, record);
+      active.push({ userId: peer, publicKey: verified.publicKey, keyId: verified.keyId });
+    }
+    if (!active.length) throw new CryptoError('NoActiveKey', 'the contact has no valid active key');
+    this.recipients.set(peer, active);
+    return active;
+  }
+
+  /** Trusts a contact's new identity key after a change (and clears "verified"). */
+  acceptNewKey(peer, verified = false) {
+    const pin = this.state.pins[peer];
+    if (!pin?.changedTo) return;
+    this.state.pins[peer] = { ik: pin.changedTo, verified, changedTo: null };
+    this.recipients.delete(peer);
+    this.persist();
+  }
+
+  setVerified(peer, verified) {
+    const pin = this.state.pins[peer];
+    if (pin) {
+      pin.verified = verified;
+      this.persist();
+    }
+  }
+
+  /** Seals content for `peer`: { envelope, msgId (base64url), convId }. */
+  async seal(peer, content, { hidden = false, expiresInMs = null } = {}) {
+    if (this.state.pins[peer]?.changedTo) throw new CryptoError('IdentityKeyChanged', "this contact's security key changed");
+    const recipients = await this.contactKeys(peer);
+    const convId = await this.convId(peer);
+    const counter = (this.state.counters[convId] || 0) + 1;
+    this.state.counters[convId] = counter;
+    this.persist();
+    const sealed = await seal(
+      { userId: this.me, identityPrivate: this.keys.identityPrivate, identityPublic: this.keys.identityPublic, ownKeys: this.keys.activePublic() },
+      { convId, senderCtr: counter, sentAt: Date.now(), expiresInMs, hidden, content, recipients },
+    );
+    const msgId = b64.encode(sealed.msgId);
+    await store.saveSeen({ userId: this.me, msgId, convId, sender: this.me, removed: false });
+    return { envelope: sealed.envelope, msgId, convId };
+  }
+
+  /**
+   * Verifies and decrypts a delivered envelope (`from` and `ts` as the server said). `peer`
+   * is the conversation for my own copies when known. Tombstones are authorised against the
+   * message they delete. A message this browser saw removed is refused (replay).
+   * Returns { msgId, header, hidden, content, expiresAt, peer }.
+   */
+  async open(from, ts, envelope, { peer = null } = {}) {
+    const header = peekHeader(envelope);
+    const other = from === this.me ? peer || header.wraps.map((w) => w.userId).find((u) => u !== this.me) || from : from;
+    if (!this.pinned(from)) await this.contactKeys(from);
+    const msgId = b64.encode(header.msgId);
+    const seen = await store.loadSeen(this.me, msgId);
+    const opened = await open(
+      envelope,
+      { userId: this.me, keys: this.keys.receiverKeys() },
+      { sender: from, convId: await this.convId(other), serverReceivedAt: ts },
+      Date.now(),
+      (user) => this.pinned(user),
+      () => !!seen?.removed,
+    );
+    if (header.kind === 'delete') {
+      const target = await store.loadSeen(this.me, b64.encode(header.ref));
+      if (!target) throw new CryptoError('UnknownTarget', 'the tombstone names an unknown message');
+      authorizeDelete(opened, { msgId: header.ref, convId: target.convId, sender: target.sender });
+    } else if (!seen) {
+      await store.saveSeen({ userId: this.me, msgId, convId: header.convId, sender: header.sender, removed: false });
+    }
+    return { msgId, header: opened.header, hidden: opened.hidden, content: opened.content, expiresAt: opened.expiresAt, peer: other };
+  }
+
+  /** Records that a message is gone (deleted or expired): it is never shown again. */
+  async markRemoved(msgId) {
+    const record = (await store.loadSeen(this.me, msgId)) || { userId: this.me, msgId, convId: '', sender: '' };
+    await store.saveSeen({ ...record, removed: true });
+  }
+}

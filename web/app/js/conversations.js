@@ -1,0 +1,524 @@
+// The conversations of the logged-in user: contacts and presence, messages (decrypted in
+// memory only), history with scroll-back, live events from the socket, the outbox that
+// sends what was typed (also while offline), receipts, deletes and self-destruct timers.
+// Views listen to 'contacts', 'change' ({ peer }) and 'status' events.
+
+import * as b64 from './crypto/b64.js';
+import { decryptFile, encryptFile } from './crypto/file_stream.js';
+import { CryptoError } from './crypto/errors.js';
+import { SessionEnded } from './api.js';
+
+const HISTORY_PAGE = 30;
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+let localCounter = 0;
+
+export class Conversations extends EventTarget {
+  constructor(api, chat, socket) {
+    super();
+    this.api = api;
+    this.chat = chat;
+    this.socket = socket;
+    this.me = chat.me;
+    this.users = new Map();
+    this.convs = new Map();
+    this.outbox = [];
+    this.queue = Promise.resolve();
+    this.tick = null;
+    this.active = null;
+    socket.addEventListener('frame', (e) => this.#enqueue(() => this.#onFrame(e.detail)));
+    socket.addEventListener('state', () => {
+      if (socket.online) {
+        this.#pump();
+        // Presence changes while offline were missed: ask again.
+        this.refreshUsers().catch(() => {});
+      } else {
+        for (const u of this.users.values()) u.online = false;
+        this.dispatchEvent(new Event('contacts'));
+      }
+      this.dispatchEvent(new Event('status'));
+    });
+  }
+
+  // ---- contacts --------------------------------------------------------------------------
+
+  /** Loads the directory and the newest page of every conversation. */
+  async init() {
+    await this.refreshUsers();
+    const peers = [...this.users.keys()].filter((id) => id !== this.me);
+    let maxSeq = 0;
+    const worker = async () => {
+      while (peers.length) {
+        const peer = peers.pop();
+        try {
+          maxSeq = Math.max(maxSeq, await this.loadOlder(peer, true));
+        } catch (e) {
+          if (e instanceof SessionEnded) throw e;
+          this.conv(peer).error = 'Could not load this conversation.';
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    if (!this.chat.state.lastSeq) this.chat.state.lastSeq = maxSeq;
+    this.tick = setInterval(() => this.#expire(), 1000);
+    this.#checkPinnedKeys();
+  }
+
+  /** Compares every pinned contact's key with the directory, so a change shows at once. */
+  async #checkPinnedKeys() {
+    for (const peer of Object.keys(this.chat.state.pins)) {
+      if (!this.users.has(peer)) continue;
+      try {
+        await this.chat.contactKeys(peer);
+      } catch {
+        // a changed key is recorded on the pin and shown
+      }
+    }
+    this.dispatchEvent(new Event('contacts'));
+  }
+
+  stop() {
+    clearInterval(this.tick);
+  }
+
+  async refreshUsers() {
+    const list = await this.api.users();
+    for (const u of list) {
+      const known = this.users.get(u.id);
+      this.users.set(u.id, { ...(known || {}), id: u.id, username: u.username, online: u.online });
+    }
+    this.dispatchEvent(new Event('contacts'));
+  }
+
+  username(id) {
+    return this.users.get(id)?.username || 'unknown user';
+  }
+
+  /** Contacts (everyone but me), with last message and unread count, newest first. */
+  contacts() {
+    return [...this.users.values()]
+      .filter((u) => u.id !== this.me)
+      .map((u) => {
+        const conv = this.conv(u.id);
+        const last = this.messages(u.id).at(-1) || null;
+        return { ...u, last, unread: this.unread(u.id), keyChanged: !!this.chat.pin(u.id)?.changedTo, loaded: conv.loaded };
+      })
+      .sort((a, b) => (b.last?.ts || 0) - (a.last?.ts || 0) || a.username.localeCompare(b.username));
+  }
+
+  conv(peer) {
+    if (!this.convs.has(peer)) {
+      this.convs.set(peer, { peer, messages: new Map(), nextBefore: null, hasMore: true, loaded: false, loading: false, error: null });
+    }
+    return this.convs.get(peer);
+  }
+
+  /** The messages of a conversation in display order. */
+  messages(peer) {
+    return [...this.conv(peer).messages.values()].sort((a, b) => a.order - b.order);
+  }
+
+  unread(peer) {
+    const since = this.chat.state.readUpTo[peer] || 0;
+    return this.messages(peer).filter((m) => !m.mine && m.ts > since).length;
+  }
+
+  #changed(peer) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { peer } }));
+    this.dispatchEvent(new Event('contacts'));
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  #find(msgId) {
+    for (const conv of this.convs.values()) {
+      const m = conv.messages.get(msgId);
+      if (m) return m;
+    }
+    return null;
+  }
+
+  #statusOf(m) {
+    if (!m.mine) return null;
+    if (m.error) return 'failed';
+    if (!m.seq && !m.acked) return 'sending';
+    return m.ts <= (this.chat.state.peerRead[m.peer] || 0) ? 'read' : 'sent';
+  }
+
+  /** Adds an opened message (history, replay or live). */
+  #add(opened, from, ts, seq) {
+    if (opened.content.type !== 'text' && opened.content.type !== 'file') return null;
+    const peer = from === this.me ? opened.peer : from;
+    const conv = this.conv(peer);
+    const existing = conv.messages.get(opened.msgId);
+    if (existing) {
+      existing.seq ||= seq;
+      return existing;
+    }
+    if (opened.expiresAt !== null && opened.expiresAt <= Date.now()) return null;
+    const m = {
+      key: opened.msgId,
+      id: opened.msgId,
+      peer,
+      mine: from === this.me,
+      from,
+      ts,
+      order: ts,
+      seq,
+      sentAt: opened.header.sentAt,
+      type: opened.content.type,
+      body: opened.content.body,
+      file: opened.content.file || null,
+      hidden: opened.hidden,
+      revealed: false,
+      expiresAt: opened.expiresAt,
+      progress: null,
+      error: null,
+    };
+    m.status = this.#statusOf(m);
+    conv.messages.set(m.id, m);
+    return m;
+  }
+
+  /** Loads the next older page of a conversation; returns the highest seq seen. */
+  async loadOlder(peer, first = false) {
+    const conv = this.conv(peer);
+    if (conv.loading || (!first && !conv.hasMore)) return 0;
+    conv.loading = true;
+    let maxSeq = 0;
+    try {
+      const page = await this.api.history(peer, conv.nextBefore, HISTORY_PAGE);
+      for (const item of page.messages) {
+        maxSeq = Math.max(maxSeq, item.seq);
+        try {
+          const opened = await this.chat.open(item.from, item.ts, item.envelope, { peer });
+          this.#add(opened, item.from, item.ts, item.seq);
+        } catch (e) {
+          this.#unreadable(peer, item, e);
+        }
+      }
+      conv.nextBefore = page.next_before ?? null;
+      conv.hasMore = page.next_before != null;
+      conv.loaded = true;
+      conv.error = null;
+    } finally {
+      conv.loading = false;
+      this.#changed(peer);
+    }
+    return maxSeq;
+  }
+
+  /** Reloads a conversation from the server (after a contact's new key was accepted). */
+  async reload(peer) {
+    const conv = this.conv(peer);
+    for (const [key, m] of conv.messages) if (!key.startsWith('local:') && m.status !== 'sending') conv.messages.delete(key);
+    conv.nextBefore = null;
+    conv.hasMore = true;
+    await this.loadOlder(peer, true);
+  }
+
+  /** A message that does not verify or open is shown as such, never its content. */
+  #unreadable(peer, item, error) {
+    if (error instanceof SessionEnded) throw error;
+    const code = error?.code || 'Error';
+    if (code === 'Replay' || code === 'Expired') return;
+    if (code === 'IdentityKeyChanged' && item.from !== this.me) {
+      this.chat.contactKeys(item.from).catch(() => this.dispatchEvent(new Event('contacts')));
+    }
+    const conv = this.conv(peer);
+    const key = `bad:${item.seq}`;
+    if (conv.messages.has(key)) return;
+    const text =
+      code === 'IdentityKeyChanged' ? "This message is signed with a key that does not match this contact's security key." :
+      code === 'NoMatchingKey' ? 'This message is encrypted to a key this browser does not have. Import your newest key file.' :
+      'This message could not be verified and is not shown.';
+    conv.messages.set(key, { key, id: null, peer, mine: item.from === this.me, from: item.from, ts: item.ts, order: item.ts, seq: item.seq, type: 'error', body: text, status: null, expiresAt: null });
+  }
+
+  // ---- live events -----------------------------------------------------------------------
+
+  #enqueue(fn) {
+    this.queue = this.queue.then(fn).catch((e) => {
+      if (e instanceof SessionEnded) this.dispatchEvent(new CustomEvent('ended', { detail: e }));
+      else console.warn('event handling failed', e);
+    });
+  }
+
+  #seq(seq) {
+    if (seq && seq > this.chat.state.lastSeq) {
+      this.chat.state.lastSeq = seq;
+      this.chat.persist();
+    }
+  }
+
+  async #onFrame(f) {
+    switch (f.type) {
+      case 'message':
+        await this.#onMessage(f);
+        break;
+      case 'ack':
+        this.#onAck(f);
+        break;
+      case 'deleted':
+        await this.#onDeleted(f);
+        break;
+      case 'read':
+        this.#onRead(f);
+        break;
+      case 'presence': {
+        const u = this.users.get(f.user_id);
+        if (u) u.online = f.online;
+        else await this.refreshUsers().catch(() => {});
+        this.dispatchEvent(new Event('contacts'));
+        break;
+      }
+      case 'caught_up':
+        this.#seq(f.seq);
+        this.#pump();
+        break;
+      case 'error':
+        this.#onError(f);
+        break;
+      default:
+        break;
+    }
+  }
+
+  async #onMessage(f) {
+    if (!this.users.has(f.from)) await this.refreshUsers().catch(() => {});
+    try {
+      const opened = await this.chat.open(f.from, f.ts, f.envelope);
+      const m = this.#add(opened, f.from, f.ts, f.seq);
+      if (m) {
+        this.#changed(m.peer);
+        if (!m.mine) this.dispatchEvent(new CustomEvent('incoming', { detail: m }));
+      }
+    } catch (e) {
+      const peer = f.from === this.me ? null : f.from;
+      if (peer) {
+        this.#unreadable(peer, f, e);
+        this.#changed(peer);
+      }
+    }
+    this.#seq(f.seq);
+  }
+
+  #onAck(f) {
+    const item = this.outbox.find((o) => o.msgId === f.msg_id);
+    if (item) this.outbox.splice(this.outbox.indexOf(item), 1);
+    const m = this.#find(f.msg_id);
+    if (m) {
+      m.ts = f.ts;
+      m.order = f.ts;
+      m.seq = f.seq;
+      m.acked = true;
+      if (m.expiresInMs) m.expiresAt = f.ts + m.expiresInMs;
+      m.status = this.#statusOf(m);
+      this.#changed(m.peer);
+    }
+    this.#seq(f.seq);
+    this.#pump();
+  }
+
+  async #onDeleted(f) {
+    const m = this.#find(f.msg_id);
+    if (f.reason === 'deleted' && f.envelope) {
+      try {
+        await this.chat.open(f.from, Date.now(), f.envelope, { peer: m?.peer });
+        await this.#remove(f.msg_id);
+      } catch (e) {
+        console.warn('a tombstone could not be authorised', e?.code || e);
+      }
+    } else if (f.reason === 'expired') {
+      await this.#remove(f.msg_id);
+    }
+    this.#seq(f.seq);
+  }
+
+  async #remove(msgId) {
+    const m = this.#find(msgId);
+    if (m) {
+      this.conv(m.peer).messages.delete(msgId);
+      this.#changed(m.peer);
+    }
+    await this.chat.markRemoved(msgId);
+  }
+
+  #onRead(f) {
+    const state = this.chat.state;
+    if (f.by === this.me) {
+      state.readUpTo[f.peer] = Math.max(state.readUpTo[f.peer] || 0, f.up_to);
+    } else {
+      state.peerRead[f.peer] = Math.max(state.peerRead[f.peer] || 0, f.up_to);
+      for (const m of this.conv(f.peer).messages.values()) if (m.mine) m.status = this.#statusOf(m);
+    }
+    this.chat.persist();
+    this.#seq(f.seq);
+    this.#changed(f.peer);
+  }
+
+  #onError(f) {
+    const item = f.ref && this.outbox.find((o) => o.msgId === f.ref);
+    if (item) {
+      this.outbox.splice(this.outbox.indexOf(item), 1);
+      const m = this.#find(f.ref);
+      if (m) {
+        m.error = f.message;
+        m.status = 'failed';
+        this.#changed(m.peer);
+      }
+    } else if (f.ref || f.code === 'not_found' || f.code === 'forbidden') {
+      this.dispatchEvent(new CustomEvent('notice', { detail: f.message }));
+    }
+  }
+
+  #expire() {
+    const now = Date.now();
+    for (const conv of this.convs.values()) {
+      for (const m of conv.messages.values()) {
+        if (m.expiresAt && m.expiresAt <= now) this.#remove(m.id);
+      }
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  #local(peer, fields) {
+    localCounter += 1;
+    const key = `local:${localCounter}`;
+    const m = {
+      key, id: key, peer, mine: true, from: this.me, ts: Date.now(), order: 1e15 + localCounter, seq: 0,
+      sentAt: Date.now(), hidden: false, revealed: false, expiresAt: null, progress: null, error: null, status: 'sending', file: null, ...fields,
+    };
+    this.conv(peer).messages.set(key, m);
+    this.#changed(peer);
+    return m;
+  }
+
+  /** Queues a text message; it goes out now, or as soon as the connection is back. */
+  sendText(peer, body, { hidden = false, expiresInMs = null } = {}) {
+    const m = this.#local(peer, { type: 'text', body, hidden, expiresInMs });
+    this.outbox.push({ message: m, content: { type: 'text', body }, hidden, expiresInMs, envelope: null, msgId: null });
+    this.#pump();
+    return m;
+  }
+
+  /** Encrypts and uploads a file, then queues its message. */
+  async sendFile(peer, file, caption = '') {
+    if (file.size > MAX_FILE_BYTES) throw new Error(`${file.name} is larger than 100 MiB.`);
+    const m = this.#local(peer, { type: 'file', body: caption, file: { name: file.name, size: file.size, mime: file.type || 'application/octet-stream' } });
+    const progress = (stage) => (done, total) => {
+      m.progress = { stage, done, total };
+      this.#changed(peer);
+    };
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const { ciphertext, descriptor } = await encryptFile(bytes, file.type || 'application/octet-stream', file.name, { onProgress: progress('Encrypting') });
+      progress('Uploading')(0, ciphertext.length);
+      const uploaded = await this.api.upload(peer, ciphertext, progress('Uploading'));
+      descriptor.fileId = b64.decode(uploaded.file_id, 16);
+      m.file = descriptor;
+      m.progress = null;
+      this.#changed(peer);
+      this.outbox.push({ message: m, content: { type: 'file', body: caption, file: descriptor }, hidden: false, expiresInMs: null, envelope: null, msgId: null });
+      this.#pump();
+    } catch (e) {
+      m.progress = null;
+      m.error = e.message || 'The file could not be sent.';
+      m.status = 'failed';
+      this.#changed(peer);
+      if (e instanceof SessionEnded) throw e;
+    }
+    return m;
+  }
+
+  /** Retries a failed message. */
+  retry(m) {
+    if (m.status !== 'failed' || (m.type === 'file' && !m.file?.fileId)) return;
+    m.error = null;
+    m.status = 'sending';
+    const content = m.type === 'file' ? { type: 'file', body: m.body, file: m.file } : { type: 'text', body: m.body };
+    this.outbox.push({ message: m, content, hidden: m.hidden, expiresInMs: m.expiresInMs ?? null, envelope: null, msgId: null });
+    this.#changed(m.peer);
+    this.#pump();
+  }
+
+  /** Seals and sends what is queued, in order, while the socket is up. */
+  async #pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (const item of this.outbox) {
+        if (!this.socket.online) break;
+        if (item.sent && item.sentOn === this.socket.ws) continue;
+        if (!item.envelope) {
+          try {
+            const sealed = await this.chat.seal(item.message.peer, item.content, { hidden: item.hidden, expiresInMs: item.expiresInMs });
+            item.envelope = sealed.envelope;
+            item.msgId = sealed.msgId;
+            const conv = this.conv(item.message.peer);
+            conv.messages.delete(item.message.id);
+            item.message.id = sealed.msgId;
+            conv.messages.set(sealed.msgId, item.message);
+          } catch (e) {
+            if (e instanceof TypeError) break;
+            this.outbox.splice(this.outbox.indexOf(item), 1);
+            item.message.error = e.code === 'IdentityKeyChanged' ? "Not sent: this contact's security key changed." : e.message;
+            item.message.status = 'failed';
+            this.#changed(item.message.peer);
+            if (e instanceof SessionEnded) throw e;
+            return this.#pumpLater();
+          }
+        }
+        if (this.socket.send({ type: 'send', envelope: item.envelope })) {
+          item.sent = true;
+          item.sentOn = this.socket.ws;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  #pumpLater() {
+    setTimeout(() => this.#pump(), 0);
+  }
+
+  /** Deletes one of my messages for both sides (needs the connection). */
+  async deleteMessage(m) {
+    if (!m.mine || !m.id || m.id.startsWith('local:')) return;
+    if (!this.socket.online) throw new Error('You are offline: the message can be deleted once the connection is back.');
+    const ref = b64.decode(m.id, 16);
+    const sealed = await this.chat.seal(m.peer, { type: 'delete', target: ref });
+    if (!this.socket.send({ type: 'delete', envelope: sealed.envelope })) throw new Error('The connection dropped; try again.');
+  }
+
+  /** Tells the server (and so the peer) that I read the conversation up to its newest message. */
+  markRead(peer) {
+    const newest = this.messages(peer).filter((m) => !m.mine && m.ts).reduce((t, m) => Math.max(t, m.ts), 0);
+    const state = this.chat.state;
+    if (!newest || newest <= (state.readUpTo[peer] || 0)) return;
+    if (!this.socket.send({ type: 'read', peer, up_to: newest })) return;
+    state.readUpTo[peer] = newest;
+    this.chat.persist();
+    this.dispatchEvent(new Event('contacts'));
+  }
+
+  /** Downloads and decrypts a file message: { bytes, name, mime }. */
+  async downloadFile(m) {
+    const progress = (stage) => (done, total) => {
+      m.progress = { stage, done, total };
+      this.#changed(m.peer);
+    };
+    try {
+      const ct = await this.api.download(b64.encode(m.file.fileId), progress('Downloading'));
+      const bytes = await decryptFile(m.file, ct, { onProgress: progress('Decrypting') });
+      return { bytes, name: m.file.name, mime: m.file.mime };
+    } catch (e) {
+      if (e instanceof CryptoError) throw new Error('The file failed its integrity check and was not saved.');
+      throw e;
+    } finally {
+      m.progress = null;
+      this.#changed(m.peer);
+    }
+  }
+}

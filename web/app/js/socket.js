@@ -1,0 +1,169 @@
+// The WebSocket (/api/v1/ws, crates/proto/src/ws.rs): authenticates with its first frame,
+// re-authenticates when the access token is refreshed, keeps itself alive, and reconnects
+// with exponential backoff after a drop. Emits 'state' ({ online, retryIn }) and 'frame'.
+
+import { SessionEnded } from './api.js';
+
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const PING_EVERY_MS = 25000;
+const PONG_WITHIN_MS = 10000;
+const ENDS_SESSION = new Set(['session_revoked', 'unauthorized', 'token_expired', 'auth_required', 'auth_timeout']);
+
+export class Socket extends EventTarget {
+  /** `since()` gives the last stream seq the client holds. */
+  constructor(api, since) {
+    super();
+    this.api = api;
+    this.since = since;
+    this.ws = null;
+    this.ready = false;
+    this.stopped = true;
+    this.attempt = 0;
+    this.timer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+    this.retryAt = 0;
+    this.authError = null;
+    this.onToken = (e) => this.ready && this.#send({ type: 'auth', token: e.detail });
+    this.onOnline = () => this.reconnectNow();
+  }
+
+  start() {
+    this.stopped = false;
+    this.api.addEventListener('token', this.onToken);
+    window.addEventListener('online', this.onOnline);
+    this.#connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.api.removeEventListener('token', this.onToken);
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.timer);
+    this.#stopPing();
+    if (this.ws) {
+      this.ws.onclose = null;
+      this.ws.close();
+      this.ws = null;
+    }
+    this.ready = false;
+  }
+
+  get online() {
+    return this.ready;
+  }
+
+  /** Sends a frame if connected and authenticated; false otherwise (the caller queues it). */
+  send(frame) {
+    if (!this.ready) return false;
+    return this.#send(frame);
+  }
+
+  /** Skips the backoff wait. */
+  reconnectNow() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.timer);
+    this.#connect();
+  }
+
+  #send(frame) {
+    try {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #emitState() {
+    this.dispatchEvent(new CustomEvent('state', { detail: { online: this.ready, retryAt: this.retryAt } }));
+  }
+
+  async #connect() {
+    if (this.stopped) return;
+    let token = this.api.token;
+    try {
+      if (!token || this.authError) token = (await this.api.refresh()).access_token;
+    } catch (e) {
+      if (e instanceof SessionEnded) return this.#end(e);
+      return this.#scheduleReconnect();
+    }
+    this.authError = null;
+    if (this.stopped) return;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token, since: this.since() }));
+    ws.onmessage = (e) => this.#onFrame(e.data);
+    ws.onclose = () => this.#onClose(ws);
+    ws.onerror = () => {};
+  }
+
+  #onFrame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (frame.type === 'ready') {
+      this.ready = true;
+      this.attempt = 0;
+      this.retryAt = 0;
+      this.#startPing();
+      this.#emitState();
+    } else if (frame.type === 'pong') {
+      clearTimeout(this.pongTimer);
+      return;
+    } else if (frame.type === 'error' && ENDS_SESSION.has(frame.code)) {
+      this.authError = frame.code;
+    } else if (frame.type === 'error' && frame.code === 'too_many_connections') {
+      this.attempt = Math.max(this.attempt, 3);
+    }
+    this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
+  }
+
+  #onClose(ws) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    const wasReady = this.ready;
+    this.ready = false;
+    this.#stopPing();
+    if (this.stopped) return;
+    if (this.authError === 'session_revoked') {
+      return this.#end(new SessionEnded('Your session was ended (you logged out elsewhere or changed your password). Please log in again.'));
+    }
+    if (wasReady) this.attempt = 0;
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect() {
+    if (this.stopped) return;
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.attempt += 1;
+    this.retryAt = Date.now() + delay;
+    this.#emitState();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #end(error) {
+    this.stop();
+    this.dispatchEvent(new CustomEvent('ended', { detail: error }));
+  }
+
+  #startPing() {
+    this.#stopPing();
+    this.pingTimer = setInterval(() => {
+      if (!this.#send({ type: 'ping' })) return;
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => this.ws?.close(), PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  #stopPing() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+  }
+}

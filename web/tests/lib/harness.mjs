@@ -1,0 +1,132 @@
+// Shared test harness: starts the real securechat server on loopback with a temporary data
+// folder, launches Debian's Chromium through playwright-core (never a downloaded browser),
+// and collects console errors, page errors and CSP violations of every page.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const BIN = resolve(ROOT, process.env.SECURECHAT_BIN || 'target/debug/securechat');
+export const SCREENSHOTS = join(ROOT, 'target', 'screenshots');
+
+/** Why the browser suite cannot run here, or false. With CI set, a missing browser fails. */
+export function skipReason() {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI) throw new Error(`Chromium is required in CI but ${CHROMIUM} is missing (apt-get install chromium)`);
+    console.log('browser tests skipped: Chromium not installed');
+    return 'Chromium not installed';
+  }
+  if (!existsSync(BIN)) throw new Error(`the server binary ${BIN} is missing: cargo build -p securechat first`);
+  return false;
+}
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A running server: { url, port, dataDir, stop(), restart(), logs() }. */
+export async function startServer({ args = [] } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'securechat-web-'));
+  const port = await freePort();
+  let proc = null;
+  let output = '';
+  const url = `http://127.0.0.1:${port}`;
+  const launch = async () => {
+    proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--ip-allow', '127.0.0.0/8', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    });
+    proc.stdout.on('data', (d) => (output += d));
+    proc.stderr.on('data', (d) => (output += d));
+    const exited = new Promise((r) => proc.once('exit', r));
+    for (let i = 0; i < 200; i++) {
+      try {
+        const res = await fetch(`${url}/healthz`);
+        if (res.ok) return;
+      } catch {
+        // not up yet
+      }
+      if (proc.exitCode !== null) break;
+      await sleep(50);
+    }
+    await Promise.race([exited, sleep(10)]);
+    throw new Error(`the server did not start:\n${output}`);
+  };
+  const stop = async () => {
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  };
+  await launch();
+  return {
+    url,
+    port,
+    dataDir,
+    logs: () => output,
+    stop,
+    restart: launch,
+    async close() {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches Chromium headless with the flags that work as root in this sandbox. */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * A new browser context and page that record problems: console errors, uncaught page
+ * errors and Content-Security-Policy violations. `page.problems` lists them.
+ */
+export async function openPage(browser, baseURL, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', allow = [] } = {}) {
+  const context = await browser.newContext({ baseURL, viewport, colorScheme, acceptDownloads: true });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
+  const page = await context.newPage();
+  page.problems = [];
+  // Errors a test expects (a refused login logs the 400 response, a stopped server the
+  // refused connections): tests push patterns here for the steps that cause them.
+  page.allowErrors = [...allow];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (!text.startsWith('CSP violation') && page.allowErrors.some((re) => re.test(text))) return;
+    page.problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (err) => page.problems.push(`page error: ${err.message}`));
+  return page;
+}
+
+/** Saves a screenshot as target/screenshots/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
