@@ -141,16 +141,25 @@ async fn last_seqs(
     if users.is_empty() {
         return Ok(last);
     }
-    let mut query: QueryBuilder<'_, Sqlite> =
-        QueryBuilder::new("SELECT user_id, MAX(seq) AS seq FROM inbox WHERE user_id IN (");
+    // A correlated MAX per user lets SQLite answer each from the (user_id, seq) key in
+    // O(log n); `MAX … GROUP BY` over an IN list would scan every entry of every user.
+    let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+        "SELECT column1 AS user_id, \
+         (SELECT MAX(seq) FROM inbox WHERE user_id = column1) AS seq FROM (VALUES ",
+    );
     let mut list = query.separated(", ");
     for user in &users {
-        list.push_bind(*user);
+        list.push("(");
+        list.push_bind_unseparated(*user);
+        list.push_unseparated(")");
     }
-    query.push(") GROUP BY user_id");
+    query.push(")");
     for row in query.build().fetch_all(&mut *conn).await.map_err(map_err)? {
-        let seq: i64 = row.try_get("seq").map_err(map_err)?;
-        last.insert(rows::user_id(&row, "user_id")?, rows::seq(seq)?);
+        let seq: Option<i64> = row.try_get("seq").map_err(map_err)?;
+        last.insert(
+            rows::user_id(&row, "user_id")?,
+            rows::seq(seq.unwrap_or(0))?,
+        );
     }
     Ok(last)
 }

