@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod serve;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

@@ -9,6 +9,24 @@ use crate::{map_err, rows, SqliteStore};
 const INSERT_KEY: &str = "INSERT INTO encryption_keys \
     (user_id, key_id, x25519, created_at, binding_sig, status) VALUES ($1, $2, $3, $4, $5, $6)";
 
+async fn insert_key(
+    conn: &mut sqlx::SqliteConnection,
+    user: UserId,
+    key: &EncryptionKeyRow,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_KEY)
+        .bind(user.0)
+        .bind(&key.key_id[..])
+        .bind(&key.x25519[..])
+        .bind(key.created_at)
+        .bind(&key.binding_sig[..])
+        .bind(key.status.as_str())
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Users for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
@@ -26,17 +44,7 @@ impl Users for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let key = &user.first_key;
-        sqlx::query(INSERT_KEY)
-            .bind(user.id.0)
-            .bind(&key.key_id[..])
-            .bind(&key.x25519[..])
-            .bind(key.created_at)
-            .bind(&key.binding_sig[..])
-            .bind(key.status.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        insert_key(&mut tx, user.id, &user.first_key).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -103,16 +111,7 @@ impl Users for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        sqlx::query(INSERT_KEY)
-            .bind(id.0)
-            .bind(&key.key_id[..])
-            .bind(&key.x25519[..])
-            .bind(key.created_at)
-            .bind(&key.binding_sig[..])
-            .bind(key.status.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        insert_key(&mut tx, id, &key).await?;
         tx.commit().await.map_err(map_err)
     }
 }
