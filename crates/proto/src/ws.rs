@@ -91,6 +91,30 @@ pub enum ServerEvent {
     Pong,
 }
 
+impl WsErrorCode {
+    /// The wire spelling (as serialised), e.g. for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthTimeout => "auth_timeout",
+            Self::AuthRequired => "auth_required",
+            Self::Unauthorized => "unauthorized",
+            Self::SessionRevoked => "session_revoked",
+            Self::TokenExpired => "token_expired",
+            Self::MalformedFrame => "malformed_frame",
+            Self::EnvelopeTooLarge => "envelope_too_large",
+            Self::InvalidEnvelope => "invalid_envelope",
+            Self::UnknownRecipient => "unknown_recipient",
+            Self::DuplicateConflict => "duplicate_conflict",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::TooManyConnections => "too_many_connections",
+            Self::SlowReader => "slow_reader",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 /// Machine-readable WebSocket error codes. Those marked "closes" end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,4 +151,33 @@ pub enum WsErrorCode {
     SlowReader,
     /// Server fault; retry later.
     Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_code_names_match_their_serialisation() {
+        for code in [
+            WsErrorCode::AuthTimeout,
+            WsErrorCode::AuthRequired,
+            WsErrorCode::Unauthorized,
+            WsErrorCode::SessionRevoked,
+            WsErrorCode::TokenExpired,
+            WsErrorCode::MalformedFrame,
+            WsErrorCode::EnvelopeTooLarge,
+            WsErrorCode::InvalidEnvelope,
+            WsErrorCode::UnknownRecipient,
+            WsErrorCode::DuplicateConflict,
+            WsErrorCode::NotFound,
+            WsErrorCode::Forbidden,
+            WsErrorCode::RateLimited,
+            WsErrorCode::TooManyConnections,
+            WsErrorCode::SlowReader,
+            WsErrorCode::Internal,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
 }

@@ -127,8 +127,8 @@ pub struct ServeArgs {
     /// Open WebSockets per user [default: 16].
     #[arg(long, env = "SECURECHAT_MAX_CONNECTIONS_PER_USER", value_name = "N")]
     pub max_connections_per_user: Option<usize>,
-    /// Origins allowed to open WebSockets besides the server's own, comma-separated
-    /// (e.g. https://chat.example.org) [default: same origin only].
+    /// Origins allowed to open WebSockets, comma-separated (e.g. https://chat.example.org);
+    /// when set, only these pass [default: the server's own origin only].
     #[arg(
         long,
         env = "SECURECHAT_ALLOWED_ORIGINS",

@@ -46,6 +46,12 @@ impl Metrics {
                         5.0, 10.0,
                     ],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(STORE_BATCH.to_owned()),
+                        &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 512.0],
+                    )
+                })
                 .map_or_else(
                     |_| PrometheusBuilder::new().build_recorder(),
                     |b| b.build_recorder(),

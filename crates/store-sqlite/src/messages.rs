@@ -278,15 +278,6 @@ impl Messages for SqliteStore {
         Ok(removals)
     }
 
-    async fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT MIN(expires_at) FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL",
-        )
-        .fetch_one(&self.reader)
-        .await
-        .map_err(map_err)
-    }
-
     async fn record_read(
         &self,
         reader: UserId,

@@ -31,9 +31,6 @@ pub trait Messages {
     /// recording an expiry event in both streams.
     async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Removal>, StoreError>;
 
-    /// Earliest self-destruct time of a live message, if any.
-    async fn next_expiry(&self) -> Result<Option<i64>, StoreError>;
-
     /// Records that `reader` has read `peer`'s messages up to server time `up_to`; the event
     /// goes into `peer`'s stream. Returns its seq there.
     async fn record_read(

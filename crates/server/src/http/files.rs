@@ -1,7 +1,7 @@
 //! Encrypted file transfer: upload for one recipient, download by uploader or recipient.
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use crate::auth::extract::AuthUser;
 use crate::blobs::BlobError;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::http::json::ApiQuery;
 use crate::metrics::{FILES_STORED, FILE_BYTES_STORED};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ pub struct UploadQuery {
 pub async fn upload(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(query): Query<UploadQuery>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileUploaded>), ApiError> {

@@ -1,6 +1,6 @@
 //! Conversation history.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use securechat_proto::messages::{HistoryItem, HistoryPage, HISTORY_MAX_LIMIT};
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::http::json::ApiQuery;
 use crate::state::AppState;
 
 /// Messages per page when `limit` is not given.
@@ -42,7 +43,7 @@ pub async fn history(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(peer): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let peer: UserId = peer
         .parse()

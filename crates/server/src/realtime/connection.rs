@@ -18,9 +18,8 @@ use securechat_store::model::{InboxEvent, NewMessage};
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::metrics::WS_ERRORS;
 use crate::realtime::delivery::{Deletion, Job, Origin, Pending, Receipt};
-use crate::realtime::frames::{encode, outbound};
+use crate::realtime::frames::{encode, error_text, outbound};
 use crate::realtime::hub::{ConnId, Control, Outbound};
 use crate::realtime::routing::{self, Kind, Routing};
 use crate::state::AppState;
@@ -77,13 +76,9 @@ async fn next_text(stream: &mut Stream) -> Option<Utf8Bytes> {
 }
 
 async fn send_error(sink: &mut Sink, code: WsErrorCode, message: &str, reference: Option<String>) {
-    metrics::counter!(WS_ERRORS, "code" => format!("{code:?}")).increment(1);
-    let frame = encode(&ServerEvent::Error {
-        code,
-        message: message.to_owned(),
-        reference,
-    });
-    let _ = sink.send(Message::Text(frame)).await;
+    let _ = sink
+        .send(Message::Text(error_text(code, message, reference)))
+        .await;
 }
 
 async fn refuse(mut sink: Sink, code: WsErrorCode, message: &str) {

@@ -4,6 +4,7 @@ use axum::extract::ws::Utf8Bytes;
 
 use securechat_proto::ws::{ServerEvent, WsErrorCode};
 
+use crate::metrics::WS_ERRORS;
 use crate::realtime::hub::Outbound;
 
 /// Serialises an event. `ServerEvent` holds only strings, numbers and ids, so this cannot
@@ -29,7 +30,20 @@ pub fn outbound(event: &ServerEvent) -> Outbound {
 
 /// An error frame.
 pub fn error(code: WsErrorCode, message: impl Into<String>, reference: Option<String>) -> Outbound {
-    outbound(&ServerEvent::Error {
+    Outbound {
+        seq: None,
+        text: error_text(code, message, reference),
+    }
+}
+
+/// An error frame's text; every error frame sent is counted here, by code.
+pub fn error_text(
+    code: WsErrorCode,
+    message: impl Into<String>,
+    reference: Option<String>,
+) -> Utf8Bytes {
+    metrics::counter!(WS_ERRORS, "code" => code.as_str()).increment(1);
+    encode(&ServerEvent::Error {
         code,
         message: message.into(),
         reference,

@@ -88,3 +88,36 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert!(doc["components"]["schemas"]["RegisterRequest"].is_object());
 }
+
+#[tokio::test]
+async fn bad_query_strings_get_a_json_error_naming_the_query() {
+    let app = spawn_app().await;
+    let user = TestUser::generate("alice");
+    app.register_ok(&user).await;
+    let tokens = app.login_ok(&user).await;
+
+    for path in [
+        format!("/api/v1/conversations/{}/messages?limit=lots", user.id),
+        format!("/api/v1/conversations/{}/messages?before=-1", user.id),
+    ] {
+        let response = app.get_authed(&path, &tokens.access_token).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_field");
+        assert_eq!(body["field"], "query");
+    }
+    let no_recipient = Client::new()
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&tokens.access_token)
+        .body(vec![1u8, 2, 3])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(no_recipient.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = no_recipient.json().await.expect("json");
+    assert_eq!(body["field"], "query");
+}
