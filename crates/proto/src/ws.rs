@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::envelope::Envelope;
 use crate::ids::UserId;
 
-/// Frames a client sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Frames a client sends. Its `Debug` never shows the `auth` token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Authenticate (first frame), or re-authenticate with a fresh token before the current
@@ -26,6 +26,29 @@ pub enum ClientFrame {
     Read { peer: UserId, up_to: i64 },
     /// Keep-alive; answered with `pong`.
     Ping,
+}
+
+impl std::fmt::Debug for ClientFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auth { since, .. } => f
+                .debug_struct("Auth")
+                .field("token", &"<redacted>")
+                .field("since", since)
+                .finish(),
+            Self::Send { envelope } => f.debug_struct("Send").field("envelope", envelope).finish(),
+            Self::Delete { envelope } => f
+                .debug_struct("Delete")
+                .field("envelope", envelope)
+                .finish(),
+            Self::Read { peer, up_to } => f
+                .debug_struct("Read")
+                .field("peer", peer)
+                .field("up_to", up_to)
+                .finish(),
+            Self::Ping => f.write_str("Ping"),
+        }
+    }
 }
 
 /// Why a message or a delete notice was removed.
@@ -156,6 +179,16 @@ pub enum WsErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let frame = ClientFrame::Auth {
+            token: "secret-token".to_owned(),
+            since: Some(3),
+        };
+        let shown = format!("{frame:?}");
+        assert!(!shown.contains("secret-token") && shown.contains("redacted"));
+    }
 
     #[test]
     fn error_code_names_match_their_serialisation() {
