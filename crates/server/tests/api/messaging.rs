@@ -50,6 +50,24 @@ async fn caught_up(socket: &mut securechat_client::Socket) -> u64 {
     .await
 }
 
+/// Alice and Bob, registered, each with a WebSocket that has caught up.
+struct Online {
+    alice: Peer,
+    bob: Peer,
+    a: securechat_client::Socket,
+    b: securechat_client::Socket,
+}
+
+async fn online_pair(app: &crate::helpers::TestApp) -> Online {
+    let alice = app.peer("alice").await;
+    let bob = app.peer("bob").await;
+    let mut a = alice.socket(0).await;
+    let mut b = bob.socket(0).await;
+    caught_up(&mut a).await;
+    caught_up(&mut b).await;
+    Online { alice, bob, a, b }
+}
+
 fn text(received: &Received) -> &str {
     match received {
         Received::Text { body } => body,
@@ -76,12 +94,12 @@ async fn send_text(
 #[tokio::test]
 async fn text_messages_flow_both_ways_and_only_ciphertext_is_stored() {
     let app = spawn_app().await;
-    let mut alice = app.peer("alice").await;
-    let mut bob = app.peer("bob").await;
-    let mut a = alice.socket(0).await;
-    let mut b = bob.socket(0).await;
-    caught_up(&mut a).await;
-    caught_up(&mut b).await;
+    let Online {
+        mut alice,
+        mut bob,
+        mut a,
+        mut b,
+    } = online_pair(&app).await;
 
     send_text(&mut alice, &mut a, bob.id(), "hello bob").await;
     let (_, from, ts, envelope) = next_message(&mut b).await;
@@ -225,12 +243,12 @@ async fn a_repeated_msg_id_is_acknowledged_again_and_stored_once() {
 #[tokio::test]
 async fn hidden_flag_round_trips_inside_the_ciphertext() {
     let app = spawn_app().await;
-    let mut alice = app.peer("alice").await;
-    let mut bob = app.peer("bob").await;
-    let mut a = alice.socket(0).await;
-    let mut b = bob.socket(0).await;
-    caught_up(&mut a).await;
-    caught_up(&mut b).await;
+    let Online {
+        mut alice,
+        mut bob,
+        mut a,
+        mut b,
+    } = online_pair(&app).await;
 
     let sealed = alice
         .chat
@@ -252,12 +270,12 @@ async fn hidden_flag_round_trips_inside_the_ciphertext() {
 #[tokio::test]
 async fn a_delete_reaches_both_sides_live_and_offline_sessions_on_reconnect() {
     let app = spawn_app().await;
-    let mut alice = app.peer("alice").await;
-    let mut bob = app.peer("bob").await;
-    let mut a = alice.socket(0).await;
-    let mut b = bob.socket(0).await;
-    caught_up(&mut a).await;
-    caught_up(&mut b).await;
+    let Online {
+        mut alice,
+        mut bob,
+        mut a,
+        mut b,
+    } = online_pair(&app).await;
     let (id, _) = send_text(&mut alice, &mut a, bob.id(), "regret").await;
     let (_, from, ts, envelope) = next_message(&mut b).await;
     bob.chat.open(from, ts, &envelope).await.expect("open");
@@ -320,12 +338,12 @@ async fn a_delete_reaches_both_sides_live_and_offline_sessions_on_reconnect() {
 #[tokio::test]
 async fn only_the_sender_can_delete_a_message() {
     let app = spawn_app().await;
-    let mut alice = app.peer("alice").await;
-    let mut bob = app.peer("bob").await;
-    let mut a = alice.socket(0).await;
-    let mut b = bob.socket(0).await;
-    caught_up(&mut a).await;
-    caught_up(&mut b).await;
+    let Online {
+        mut alice,
+        mut bob,
+        mut a,
+        mut b,
+    } = online_pair(&app).await;
     let (id, _) = send_text(&mut alice, &mut a, bob.id(), "mine").await;
     let target = securechat_crypto::ids::MsgId::from_b64(&id).expect("id");
     let (_, from, ts, envelope) = next_message(&mut b).await;
@@ -382,12 +400,12 @@ async fn only_the_sender_can_delete_a_message() {
 #[tokio::test]
 async fn a_self_destructing_message_vanishes_for_both_sides() {
     let app = spawn_app().await;
-    let mut alice = app.peer("alice").await;
-    let mut bob = app.peer("bob").await;
-    let mut a = alice.socket(0).await;
-    let mut b = bob.socket(0).await;
-    caught_up(&mut a).await;
-    caught_up(&mut b).await;
+    let Online {
+        mut alice,
+        mut bob,
+        mut a,
+        mut b,
+    } = online_pair(&app).await;
 
     let sealed = alice
         .chat
