@@ -94,7 +94,7 @@ pub async fn connections(
         "ramp to {target} authenticated WebSockets ({per_user} per user, each user from its own loopback address)"
     ));
     report.note(format!(
-        "at each step a probe pair exchanges {probe} messages at 100/s; latency = send → arrival"
+        "at each step a probe pair (online throughout) exchanges {probe} messages at 100/s; latency = send → arrival"
     ));
     let user_count = target.div_ceil(per_user) + 2;
     let users = Arc::new(create(&ctx.base, &ctx.prefix, user_count, ctx.first_source, 16).await?);
@@ -106,6 +106,24 @@ pub async fn connections(
     let (probe_s, probe_r) = (user_count - 2, user_count - 1);
     let probe_keys = recipient_keys(&users[probe_s], users[probe_r].id()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The probe users stay online for the whole ramp (one idle socket each), like steady
+    // users in the paper's figure: the probe then measures message latency with N sockets
+    // open, not the presence fan-out of its own users coming online at every step (that cost
+    // shows in the connect rate instead).
+    let mut anchors = Vec::new();
+    for p in [probe_s, probe_r] {
+        let mut ws = ws_connect(ctx.server, users[p].src, &tokens[p], u64::MAX / 2).await?;
+        until_caught_up(&mut ws).await?;
+        let mut stop = stop_rx.clone();
+        anchors.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    e = next_event(&mut ws) => if !matches!(e, Ok(Some(_))) { break },
+                }
+            }
+        }));
+    }
     let baseline = ctx.pid.and_then(usage);
     let mut open_count = 0;
     let mut holders = Vec::new();
@@ -169,7 +187,7 @@ pub async fn connections(
         report.rows.push(summary);
     }
     let _ = stop_tx.send(true);
-    for h in holders {
+    for h in holders.into_iter().chain(anchors) {
         let _ = h.await;
     }
     report
