@@ -5,13 +5,13 @@ use anyhow::Context as _;
 use rand::rngs::OsRng;
 use serde::Deserialize;
 
-use securechat_crypto::binding::{parse_identity_key, verify_published_key};
+use securechat_client::chat::active_recipient_keys;
+use securechat_crypto::binding::parse_identity_key;
 use securechat_crypto::envelope::{seal, Content, OutgoingMessage, RecipientKey, Sender};
 use securechat_crypto::identity::EncryptionKey;
 use securechat_crypto::ids::ConvId;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
-use securechat_proto::keys::{KeyStatus, NewEncryptionKey};
 
 use crate::users::BenchUser;
 
@@ -25,21 +25,7 @@ pub struct Prepared {
 pub async fn recipient_keys(from: &BenchUser, to: UserId) -> anyhow::Result<Vec<RecipientKey>> {
     let keys = from.api.user_keys(to).await?;
     let identity = parse_identity_key(&keys.identity_key).map_err(|e| anyhow::anyhow!("{e}"))?;
-    keys.encryption_keys
-        .iter()
-        .filter(|k| k.status == KeyStatus::Active)
-        .map(|k| {
-            let published = NewEncryptionKey {
-                key_id: k.key_id.clone(),
-                x25519: k.x25519.clone(),
-                created_at: k.created_at,
-                binding_sig: k.binding_sig.clone(),
-            };
-            let verified = verify_published_key(&identity, &to, &published)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(RecipientKey::verified(to, &verified))
-        })
-        .collect()
+    Ok(active_recipient_keys(&keys, &identity)?)
 }
 
 /// Seals `count` text messages from `from` to `to`, numbered from `first_ctr`.

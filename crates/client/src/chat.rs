@@ -19,7 +19,7 @@ use securechat_crypto::CryptoError;
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
-use securechat_proto::keys::KeyStatus;
+use securechat_proto::keys::{KeyStatus, UserKeys};
 
 use crate::{now_ms, Api, ClientError, KeyRing};
 
@@ -110,27 +110,7 @@ impl Chat {
                 self.state.pins.insert(peer, keys.identity_key.clone());
             }
         }
-        let mut active = Vec::new();
-        for record in keys
-            .encryption_keys
-            .iter()
-            .filter(|k| k.status == KeyStatus::Active)
-        {
-            let published = securechat_proto::keys::NewEncryptionKey {
-                key_id: record.key_id.clone(),
-                x25519: record.x25519.clone(),
-                created_at: record.created_at,
-                binding_sig: record.binding_sig.clone(),
-            };
-            let verified = verify_published_key(&identity, &peer, &published)
-                .map_err(|r| ClientError::Crypto(r.error))?;
-            active.push(RecipientKey::verified(peer, &verified));
-        }
-        if active.is_empty() {
-            return Err(ClientError::Invalid(
-                "the contact has no valid active key".into(),
-            ));
-        }
+        let active = active_recipient_keys(&keys, &identity)?;
         Ok(active)
     }
 
@@ -367,6 +347,31 @@ impl Chat {
     pub fn saw_seq(&mut self, seq: u64) {
         self.state.last_seq = self.state.last_seq.max(seq);
     }
+}
+
+/// The active encryption keys of a directory entry whose binding signatures verify under
+/// `identity` (the contact's pinned identity key); a substituted key fails here. Errs when
+/// a binding does not verify or no active key is left.
+pub fn active_recipient_keys(
+    keys: &UserKeys,
+    identity: &IdentityKey,
+) -> Result<Vec<RecipientKey>, ClientError> {
+    let active = keys
+        .encryption_keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .map(|record| {
+            verify_published_key(identity, &keys.user_id, &record.published())
+                .map(|verified| RecipientKey::verified(keys.user_id, &verified))
+                .map_err(|r| ClientError::Crypto(r.error))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if active.is_empty() {
+        return Err(ClientError::Invalid(
+            "the contact has no valid active key".into(),
+        ));
+    }
+    Ok(active)
 }
 
 /// The base64url text of a message id.

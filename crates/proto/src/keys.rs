@@ -48,6 +48,18 @@ pub struct EncryptionKeyRecord {
     pub binding_sig: String,
 }
 
+impl EncryptionKeyRecord {
+    /// The record as its owner published it (what the binding signature covers).
+    pub fn published(&self) -> NewEncryptionKey {
+        NewEncryptionKey {
+            key_id: self.key_id.clone(),
+            x25519: self.x25519.clone(),
+            created_at: self.created_at,
+            binding_sig: self.binding_sig.clone(),
+        }
+    }
+}
+
 /// `GET /api/v1/users/{id}/keys`: a user's identity key and full encryption-key history, oldest
 /// first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

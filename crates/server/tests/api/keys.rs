@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use securechat_crypto::binding::{parse_identity_key, publish_key, verify_published_key};
 use securechat_crypto::identity::EncryptionKeyPair;
-use securechat_proto::keys::{KeyStatus, NewEncryptionKey, UserKeys};
+use securechat_proto::keys::{KeyStatus, UserKeys};
 use securechat_proto::users::UserSummary;
 
 use crate::helpers::{error_code, now_ms, spawn_app, TestUser};
@@ -67,13 +67,8 @@ async fn a_users_keys_are_published_and_verify() {
     assert_eq!(keys.encryption_keys.len(), 1);
     let record = &keys.encryption_keys[0];
     assert_eq!(record.status, KeyStatus::Active);
-    let published = NewEncryptionKey {
-        key_id: record.key_id.clone(),
-        x25519: record.x25519.clone(),
-        created_at: record.created_at,
-        binding_sig: record.binding_sig.clone(),
-    };
-    let verified = verify_published_key(&identity, &alice.id, &published).expect("binding");
+    let verified =
+        verify_published_key(&identity, &alice.id, &record.published()).expect("binding");
     assert_eq!(verified.x25519, alice.key.public());
 
     let missing = app
