@@ -277,7 +277,10 @@ impl Connection {
                 }
             };
             for event in page.events {
-                self.send(encode(&replayed(event))).await?;
+                match replayed(event) {
+                    Some(event) => self.send(encode(&event)).await?,
+                    None => tracing::error!("skipping a stored envelope that does not parse"),
+                }
             }
             cursor = page.last_scanned;
             if !page.more {
@@ -599,18 +602,14 @@ fn token_deadline(expires_at_secs: i64) -> tokio::time::Instant {
 }
 
 /// A stored stream event as the frame replay sends.
-fn replayed(event: InboxEvent) -> ServerEvent {
-    match event {
+/// `None` for a stored envelope that no longer parses (never served half-broken).
+fn replayed(event: InboxEvent) -> Option<ServerEvent> {
+    Some(match event {
         InboxEvent::Message(m) => ServerEvent::Message {
             seq: m.seq,
             from: m.from,
             ts: m.ts,
-            envelope: serde_json::from_str(&m.envelope).unwrap_or_else(|_| Envelope {
-                v: 0,
-                h: String::new(),
-                ct: String::new(),
-                sig: String::new(),
-            }),
+            envelope: serde_json::from_str(&m.envelope).ok()?,
             expires_at: m.expires_at,
         },
         InboxEvent::Deleted {
@@ -635,5 +634,5 @@ fn replayed(event: InboxEvent) -> ServerEvent {
             up_to,
             seq: Some(seq),
         },
-    }
+    })
 }

@@ -109,6 +109,34 @@ impl Delivery {
     }
 }
 
+/// What answering and fanning out a stored message needs besides the message itself.
+struct Reply {
+    envelope: Envelope,
+    msg_id: String,
+    origin: Origin,
+    received: Instant,
+}
+
+/// Consecutive messages waiting for one transaction. The messages are kept apart from their
+/// replies so the store reads them in place: nothing on the message path is copied for it.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<NewMessage>,
+    replies: Vec<Reply>,
+}
+
+impl Batch {
+    fn push(&mut self, pending: Pending) {
+        self.messages.push(pending.message);
+        self.replies.push(Reply {
+            envelope: pending.envelope,
+            msg_id: pending.msg_id,
+            origin: pending.origin,
+            received: pending.received,
+        });
+    }
+}
+
 fn reply(origin: &Origin, frame: Outbound) {
     // A closed or overflowing origin will resend after reconnecting; the store is the truth.
     let _ = origin.tx.try_send(frame);
@@ -117,7 +145,7 @@ fn reply(origin: &Origin, frame: Outbound) {
 impl Worker {
     async fn run(self, mut rx: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        let mut appends = Vec::with_capacity(MAX_BATCH);
+        let mut appends = Batch::default();
         while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
             for job in jobs.drain(..) {
                 match job {
@@ -132,28 +160,29 @@ impl Worker {
         }
     }
 
-    async fn append(&self, batch: &mut Vec<Pending>) {
-        if batch.is_empty() {
+    async fn append(&self, batch: &mut Batch) {
+        if batch.messages.is_empty() {
             return;
         }
-        let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
         #[allow(clippy::cast_precision_loss)]
-        metrics::histogram!(STORE_BATCH).record(messages.len() as f64);
-        match self.store.append_messages(&messages).await {
+        metrics::histogram!(STORE_BATCH).record(batch.messages.len() as f64);
+        let result = self.store.append_messages(&batch.messages).await;
+        let pending = batch.messages.drain(..).zip(batch.replies.drain(..));
+        match result {
             Ok(outcomes) => {
-                for (pending, outcome) in batch.drain(..).zip(outcomes) {
-                    self.settle(pending, outcome);
+                for ((message, answer), outcome) in pending.zip(outcomes) {
+                    self.settle(&message, answer, outcome);
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, count = batch.len(), "storing messages failed");
-                for pending in batch.drain(..) {
+                tracing::error!(error = %e, "storing a batch of messages failed");
+                for (_, answer) in pending {
                     reply(
-                        &pending.origin,
+                        &answer.origin,
                         error(
                             WsErrorCode::Internal,
                             "the message could not be stored; retry",
-                            Some(pending.msg_id),
+                            Some(answer.msg_id),
                         ),
                     );
                 }
@@ -161,8 +190,7 @@ impl Worker {
         }
     }
 
-    fn settle(&self, pending: Pending, outcome: AppendOutcome) {
-        let m = &pending.message;
+    fn settle(&self, m: &NewMessage, pending: Reply, outcome: AppendOutcome) {
         match outcome {
             AppendOutcome::Stored {
                 sender_seq,
