@@ -78,7 +78,7 @@ fn append(c: &mut Criterion) {
     });
     let mut group = c.benchmark_group("append_messages");
     group.sample_size(20);
-    for n in [1usize, 512] {
+    for n in [1usize, 32, 512] {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("batch of {n}"), |b| {
             b.iter_batched(

@@ -65,12 +65,12 @@ async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<boo
 }
 
 /// The outcome for a `(sender, msg_id)` that is already stored.
-pub(crate) async fn existing(
+async fn existing(
     conn: &mut SqliteConnection,
     m: &NewMessage,
 ) -> Result<Option<AppendOutcome>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, digest, received_at FROM messages WHERE sender = $1 AND msg_id = $2",
+        "SELECT digest, received_at, sender_seq FROM messages WHERE sender = $1 AND msg_id = $2",
     )
     .bind(m.sender.0)
     .bind(&m.msg_id[..])
@@ -82,17 +82,11 @@ pub(crate) async fn existing(
     if digest != m.digest {
         return Ok(Some(AppendOutcome::Conflict));
     }
-    let id: i64 = row.try_get("id").map_err(map_err)?;
-    let seq: i64 = sqlx::query_scalar(
-        "SELECT seq FROM inbox WHERE user_id = $1 AND kind = 'message' AND message = $2",
-    )
-    .bind(m.sender.0)
-    .bind(id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(map_err)?;
+    let sender_seq: Option<i64> = row.try_get("sender_seq").map_err(map_err)?;
+    let sender_seq = sender_seq
+        .ok_or_else(|| StoreError::Other("a stored message has no stream position".into()))?;
     Ok(Some(AppendOutcome::Duplicate {
-        sender_seq: rows::seq(seq)?,
+        sender_seq: rows::seq(sender_seq)?,
         received_at: row.try_get("received_at").map_err(map_err)?,
     }))
 }
@@ -147,6 +141,13 @@ async fn append_one(
     };
     let sender_seq = push_event(conn, event(m.sender, m.recipient)).await?;
     let recipient_seq = push_event(conn, event(m.recipient, m.sender)).await?;
+    sqlx::query("UPDATE messages SET sender_seq = $1, recipient_seq = $2 WHERE id = $3")
+        .bind(i64::try_from(sender_seq).unwrap_or(i64::MAX))
+        .bind(i64::try_from(recipient_seq).unwrap_or(i64::MAX))
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
     Ok(AppendOutcome::Stored {
         sender_seq,
         recipient_seq,
@@ -374,24 +375,54 @@ impl Messages for SqliteStore {
         limit: u32,
         now: i64,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        // Message ids grow with `seq` in every stream, so "before this seq" is "up to the id
+        // of the last message event before it", and the history is read from `messages_pair`.
+        let bound: Option<i64> = match before {
+            None => Some(i64::MAX),
+            Some(before) => sqlx::query_scalar(
+                "SELECT message FROM inbox WHERE user_id = $1 AND seq < $2 AND kind = 'message' \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(user.0)
+            .bind(i64::try_from(before).unwrap_or(i64::MAX))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?,
+        };
+        let Some(bound) = bound else {
+            return Ok(Vec::new());
+        };
         sqlx::query(
-            "SELECT i.seq, m.sender, m.received_at, m.envelope, m.expires_at \
-             FROM inbox i JOIN messages m ON m.id = i.message \
-             WHERE i.user_id = $1 AND i.peer = $2 AND i.kind = 'message' AND i.seq < $3 \
-               AND m.envelope IS NOT NULL AND (m.expires_at IS NULL OR m.expires_at > $4) \
-             ORDER BY i.seq DESC LIMIT $5",
+            "SELECT seq, sender, received_at, envelope, expires_at FROM ( \
+                 SELECT * FROM (SELECT id, sender_seq AS seq, sender, received_at, envelope, \
+                                       expires_at FROM messages \
+                     WHERE sender = $1 AND recipient = $2 AND id <= $3 AND envelope IS NOT NULL \
+                       AND (expires_at IS NULL OR expires_at > $4) \
+                     ORDER BY id DESC LIMIT $5) \
+                 UNION ALL \
+                 SELECT * FROM (SELECT id, recipient_seq AS seq, sender, received_at, envelope, \
+                                       expires_at FROM messages \
+                     WHERE sender = $2 AND recipient = $1 AND id <= $3 AND envelope IS NOT NULL \
+                       AND (expires_at IS NULL OR expires_at > $4) \
+                     ORDER BY id DESC LIMIT $5)) \
+             ORDER BY id DESC LIMIT $5",
         )
         .bind(user.0)
         .bind(peer.0)
-        .bind(before)
+        .bind(bound)
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?
         .iter()
-        .map(|row| stored(row, rows::seq(row.try_get("seq").map_err(map_err)?)?))
+        .map(|row| {
+            let seq: Option<i64> = row.try_get("seq").map_err(map_err)?;
+            let seq = seq.ok_or_else(|| {
+                StoreError::Other("a stored message has no stream position".into())
+            })?;
+            stored(row, rows::seq(seq)?)
+        })
         .collect()
     }
 

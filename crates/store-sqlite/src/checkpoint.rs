@@ -1,0 +1,52 @@
+//! WAL checkpoints on their own connection, off the commit path.
+//!
+//! SQLite's automatic checkpoint runs inside whichever commit crosses the threshold (64 MiB of
+//! WAL here), so one message batch in a few thousand waited while the whole WAL was copied
+//! into the database file and fsynced. This task runs a PASSIVE checkpoint every 250 ms on its
+//! own connection, copying frames into the database while the writer keeps appending. The
+//! writer keeps its automatic checkpoint, which now finds nearly every frame copied already:
+//! it finishes the little that is left, and only a checkpoint that completes lets the next
+//! transaction start the WAL over (a background checkpoint alone never catches a writer that
+//! never pauses, and a WAL that only grows makes every page lookup slower).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tokio::task::JoinHandle;
+
+/// How often the WAL is checkpointed.
+pub(crate) const INTERVAL: Duration = Duration::from_millis(250);
+
+/// The running checkpoint task; it stops when the store is closed or the last handle drops.
+#[derive(Debug)]
+pub(crate) struct Checkpointer(JoinHandle<()>);
+
+impl Checkpointer {
+    pub(crate) fn start(pool: SqlitePool) -> Arc<Self> {
+        Arc::new(Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        })))
+    }
+
+    /// Stops the task (a checkpoint in progress finishes on its connection).
+    pub(crate) fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
