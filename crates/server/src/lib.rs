@@ -15,6 +15,7 @@ pub mod settings;
 pub mod setup;
 pub mod state;
 
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -39,6 +40,13 @@ pub async fn serve(
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = match tls {
         None => {
+            // Frames are small and latency matters: without TCP_NODELAY, Nagle's algorithm
+            // holds a frame back until the peer's delayed ACK (up to 40 ms on Linux).
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -1,7 +1,8 @@
 //! The one writer of users' streams. A single task takes every job that adds to a stream
-//! (messages, deletions, read receipts, expiries) in FIFO order, stores it, and only then
-//! acknowledges and fans it out, so each connection sees its stream's events in `seq` order.
-//! Consecutive messages are stored in one transaction (one fsync for the whole batch).
+//! (messages, deletions, read receipts, expiries) in FIFO order and stores it; only then is it
+//! acknowledged and fanned out, by the `fanout` task in the same order, so each connection sees
+//! its stream's events in `seq` order. Consecutive messages are stored in one transaction (one
+//! fsync for the whole batch), and while one batch is fanned out the next is being committed.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,22 +11,22 @@ use tokio::sync::mpsc;
 
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
-use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
-use securechat_store::model::{AppendOutcome, NewMessage};
+use securechat_proto::ws::{DeleteReason, WsErrorCode};
+use securechat_store::model::NewMessage;
 use securechat_store::Store;
 
 use crate::blobs::Blobs;
 use crate::clock::now_ms;
-use crate::metrics::{
-    DELIVERY_LATENCY, MESSAGES_DELETED, MESSAGES_DELIVERED, MESSAGES_EXPIRED, MESSAGES_STORED,
-    STORE_BATCH,
-};
-use crate::realtime::fanout::announce_removal;
-use crate::realtime::frames::{error, outbound};
+use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH};
+use crate::realtime::fanout::{self, Announcement};
+use crate::realtime::frames::error;
 use crate::realtime::hub::{ConnId, Hub, Outbound};
 
-/// Most messages committed in one transaction.
-pub const MAX_BATCH: usize = 512;
+/// Most messages committed in one transaction: large enough that a saturated writer's
+/// per-commit costs are spread thin, small enough that one commit stays well under 100 ms.
+pub const MAX_BATCH: usize = 1024;
+/// Stored batches and other announcements waiting for the fan-out task.
+const FANOUT_QUEUE: usize = 64;
 /// Most messages expired per store call.
 const EXPIRY_BATCH: u32 = 1000;
 
@@ -86,15 +87,15 @@ pub struct Delivery {
 
 struct Worker {
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
-    blobs: Blobs,
+    announce: mpsc::Sender<Announcement>,
 }
 
 impl Delivery {
-    /// Starts the delivery task; it ends when every handle is dropped.
+    /// Starts the delivery task and its fan-out task; they end when every handle is dropped.
     pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>, blobs: Blobs, queue: usize) -> Self {
         let (tx, rx) = mpsc::channel(queue);
-        tokio::spawn(Worker { store, hub, blobs }.run(rx));
+        let announce = fanout::start(hub, blobs, FANOUT_QUEUE);
+        tokio::spawn(Worker { store, announce }.run(rx));
         Self { tx }
     }
 
@@ -110,11 +111,11 @@ impl Delivery {
 }
 
 /// What answering and fanning out a stored message needs besides the message itself.
-struct Reply {
-    envelope: Envelope,
-    msg_id: String,
-    origin: Origin,
-    received: Instant,
+pub struct Reply {
+    pub envelope: Envelope,
+    pub msg_id: String,
+    pub origin: Origin,
+    pub received: Instant,
 }
 
 /// Consecutive messages waiting for one transaction. The messages are kept apart from their
@@ -137,11 +138,6 @@ impl Batch {
     }
 }
 
-fn reply(origin: &Origin, frame: Outbound) {
-    // A closed or overflowing origin will resend after reconnecting; the store is the truth.
-    let _ = origin.tx.try_send(frame);
-}
-
 impl Worker {
     async fn run(self, mut rx: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -160,100 +156,34 @@ impl Worker {
         }
     }
 
+    /// Hands an announcement to the fan-out task, waiting while it is behind (back-pressure:
+    /// the worker must not store faster than the results can be announced).
+    async fn announce(&self, announcement: Announcement) {
+        if self.announce.send(announcement).await.is_err() {
+            tracing::error!("the fan-out task has stopped");
+        }
+    }
+
     async fn append(&self, batch: &mut Batch) {
         if batch.messages.is_empty() {
             return;
         }
         #[allow(clippy::cast_precision_loss)]
         metrics::histogram!(STORE_BATCH).record(batch.messages.len() as f64);
-        let result = self.store.append_messages(&batch.messages).await;
-        let pending = batch.messages.drain(..).zip(batch.replies.drain(..));
-        match result {
-            Ok(outcomes) => {
-                for ((message, answer), outcome) in pending.zip(outcomes) {
-                    self.settle(&message, answer, outcome);
-                }
-            }
+        let outcomes = match self.store.append_messages(&batch.messages).await {
+            Ok(outcomes) => Some(outcomes),
             Err(e) => {
                 tracing::error!(error = %e, "storing a batch of messages failed");
-                for (_, answer) in pending {
-                    reply(
-                        &answer.origin,
-                        error(
-                            WsErrorCode::Internal,
-                            "the message could not be stored; retry",
-                            Some(answer.msg_id),
-                        ),
-                    );
-                }
+                None
             }
-        }
-    }
-
-    fn settle(&self, m: &NewMessage, pending: Reply, outcome: AppendOutcome) {
-        match outcome {
-            AppendOutcome::Stored {
-                sender_seq,
-                recipient_seq,
-            } => {
-                metrics::counter!(MESSAGES_STORED).increment(1);
-                reply(
-                    &pending.origin,
-                    outbound(&ServerEvent::Ack {
-                        msg_id: pending.msg_id.clone(),
-                        seq: sender_seq,
-                        ts: m.received_at,
-                    }),
-                );
-                let event = |seq| {
-                    outbound(&ServerEvent::Message {
-                        seq,
-                        from: m.sender,
-                        ts: m.received_at,
-                        envelope: pending.envelope.clone(),
-                        expires_at: m.expires_at,
-                    })
-                };
-                let delivered = self
-                    .hub
-                    .send_to_user(m.recipient, &event(recipient_seq), None)
-                    + self.hub.send_to_user(
-                        m.sender,
-                        &event(sender_seq),
-                        Some(pending.origin.conn),
-                    );
-                metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
-                metrics::histogram!(DELIVERY_LATENCY)
-                    .record(pending.received.elapsed().as_secs_f64());
-            }
-            AppendOutcome::Duplicate {
-                sender_seq,
-                received_at,
-            } => reply(
-                &pending.origin,
-                outbound(&ServerEvent::Ack {
-                    msg_id: pending.msg_id,
-                    seq: sender_seq,
-                    ts: received_at,
-                }),
-            ),
-            AppendOutcome::Conflict => reply(
-                &pending.origin,
-                error(
-                    WsErrorCode::DuplicateConflict,
-                    "this msg_id was already used for a different message",
-                    Some(pending.msg_id),
-                ),
-            ),
-            AppendOutcome::BadFile => reply(
-                &pending.origin,
-                error(
-                    WsErrorCode::InvalidEnvelope,
-                    "a referenced file is unknown, not uploaded by you for this recipient, or already used",
-                    Some(pending.msg_id),
-                ),
-            ),
-        }
+        };
+        let batch = std::mem::take(batch);
+        self.announce(Announcement::Messages {
+            messages: batch.messages,
+            replies: batch.replies,
+            outcomes,
+        })
+        .await;
     }
 
     async fn other(&self, job: Job) {
@@ -267,66 +197,60 @@ impl Worker {
 
     async fn delete(&self, d: Deletion) {
         let text = serde_json::to_string(&d.tombstone).unwrap_or_default();
-        match self
+        let announcement = match self
             .store
             .delete_message(d.sender, d.target, &text, now_ms())
             .await
         {
             Ok(Some(removal)) => {
                 metrics::counter!(MESSAGES_DELETED).increment(1);
-                announce_removal(
-                    &self.hub,
-                    &self.blobs,
-                    &removal,
-                    DeleteReason::Deleted,
-                    Some(&d.tombstone),
-                );
+                Announcement::Removal {
+                    removal,
+                    reason: DeleteReason::Deleted,
+                    tombstone: Some(d.tombstone),
+                }
             }
-            Ok(None) => reply(
-                &d.origin,
-                error(
+            Ok(None) => Announcement::Reply {
+                origin: d.origin,
+                frame: error(
                     WsErrorCode::NotFound,
                     "you have no such message",
                     Some(d.msg_id),
                 ),
-            ),
+            },
             Err(e) => {
                 tracing::error!(error = %e, "delete failed");
-                reply(
-                    &d.origin,
-                    error(WsErrorCode::Internal, "retry later", Some(d.msg_id)),
-                );
+                Announcement::Reply {
+                    origin: d.origin,
+                    frame: error(WsErrorCode::Internal, "retry later", Some(d.msg_id)),
+                }
             }
-        }
+        };
+        self.announce(announcement).await;
     }
 
     async fn read(&self, r: Receipt) {
-        let seq = match self
+        let announcement = match self
             .store
             .record_read(r.reader, r.peer, r.up_to, now_ms())
             .await
         {
-            Ok(seq) => seq,
+            Ok(seq) => Announcement::Read {
+                reader: r.reader,
+                peer: r.peer,
+                up_to: r.up_to,
+                seq,
+                origin: r.origin,
+            },
             Err(e) => {
                 tracing::error!(error = %e, "read receipt failed");
-                return reply(&r.origin, error(WsErrorCode::Internal, "retry later", None));
+                Announcement::Reply {
+                    origin: r.origin,
+                    frame: error(WsErrorCode::Internal, "retry later", None),
+                }
             }
         };
-        let to_peer = outbound(&ServerEvent::Read {
-            peer: r.reader,
-            by: r.reader,
-            up_to: r.up_to,
-            seq: Some(seq),
-        });
-        self.hub.send_to_user(r.peer, &to_peer, None);
-        let to_reader = outbound(&ServerEvent::Read {
-            peer: r.peer,
-            by: r.reader,
-            up_to: r.up_to,
-            seq: None,
-        });
-        self.hub
-            .send_to_user(r.reader, &to_reader, Some(r.origin.conn));
+        self.announce(announcement).await;
     }
 
     async fn expire(&self) {
@@ -338,11 +262,17 @@ impl Worker {
                     return;
                 }
             };
-            for removal in &removals {
-                announce_removal(&self.hub, &self.blobs, removal, DeleteReason::Expired, None);
+            let count = removals.len();
+            metrics::counter!(MESSAGES_EXPIRED).increment(count as u64);
+            for removal in removals {
+                self.announce(Announcement::Removal {
+                    removal,
+                    reason: DeleteReason::Expired,
+                    tombstone: None,
+                })
+                .await;
             }
-            metrics::counter!(MESSAGES_EXPIRED).increment(removals.len() as u64);
-            if removals.len() < EXPIRY_BATCH as usize {
+            if count < EXPIRY_BATCH as usize {
                 return;
             }
         }

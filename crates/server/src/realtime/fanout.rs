@@ -1,17 +1,196 @@
-//! Announcing removals (deletions and expiries) to both sides, and deleting file bytes.
+//! The fan-out task: everything the delivery worker stored is announced here, in the order
+//! it was stored: acks and errors to the origin connection, messages, removals and read
+//! receipts to every live session of both users. It runs beside the worker, so the fan-out of
+//! one batch (a JSON frame per recipient session) overlaps the commit of the next instead of
+//! delaying it; one FIFO channel keeps each connection's events in `seq` order.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
 
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
-use securechat_proto::ws::{DeleteReason, ServerEvent};
-use securechat_store::model::Removal;
+use securechat_proto::ids::UserId;
+use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
+use securechat_store::model::{AppendOutcome, NewMessage, Removal};
 
 use crate::blobs::Blobs;
-use crate::realtime::frames::outbound;
-use crate::realtime::hub::Hub;
+use crate::metrics::{DELIVERY_LATENCY, MESSAGES_DELIVERED, MESSAGES_STORED};
+use crate::realtime::delivery::{Origin, Reply};
+use crate::realtime::frames::{error, outbound};
+use crate::realtime::hub::{Hub, Outbound};
+
+/// Something the worker stored (or failed to), to announce.
+pub enum Announcement {
+    /// A batch of messages and what the store made of each (`None`: the batch failed).
+    Messages {
+        messages: Vec<NewMessage>,
+        replies: Vec<Reply>,
+        outcomes: Option<Vec<AppendOutcome>>,
+    },
+    /// A message deleted by its sender or expired.
+    Removal {
+        removal: Removal,
+        reason: DeleteReason,
+        tombstone: Option<Envelope>,
+    },
+    /// `reader` read `peer`'s messages up to `up_to`; `seq` is the event in `peer`'s stream.
+    Read {
+        reader: UserId,
+        peer: UserId,
+        up_to: i64,
+        seq: u64,
+        origin: Origin,
+    },
+    /// A frame for the origin only (an error).
+    Reply { origin: Origin, frame: Outbound },
+}
+
+/// Sends to the connection a job came from. A closed or overflowing origin will resend after
+/// reconnecting; the store is the truth.
+pub fn reply(origin: &Origin, frame: Outbound) {
+    let _ = origin.tx.try_send(frame);
+}
+
+/// Starts the fan-out task; it ends when the worker drops its sender.
+pub fn start(hub: Arc<Hub>, blobs: Blobs, queue: usize) -> mpsc::Sender<Announcement> {
+    let (tx, mut rx) = mpsc::channel::<Announcement>(queue);
+    tokio::spawn(async move {
+        while let Some(announcement) = rx.recv().await {
+            announce(&hub, &blobs, announcement);
+        }
+    });
+    tx
+}
+
+fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
+    match announcement {
+        Announcement::Messages {
+            messages,
+            replies,
+            outcomes: Some(outcomes),
+        } => {
+            for ((m, r), outcome) in messages.iter().zip(replies).zip(outcomes) {
+                settle(hub, m, r, outcome);
+            }
+        }
+        Announcement::Messages {
+            replies,
+            outcomes: None,
+            ..
+        } => {
+            for r in replies {
+                reply(
+                    &r.origin,
+                    error(
+                        WsErrorCode::Internal,
+                        "the message could not be stored; retry",
+                        Some(r.msg_id),
+                    ),
+                );
+            }
+        }
+        Announcement::Removal {
+            removal,
+            reason,
+            tombstone,
+        } => announce_removal(hub, blobs, &removal, reason, tombstone.as_ref()),
+        Announcement::Read {
+            reader,
+            peer,
+            up_to,
+            seq,
+            origin,
+        } => {
+            let to_peer = outbound(&ServerEvent::Read {
+                peer: reader,
+                by: reader,
+                up_to,
+                seq: Some(seq),
+            });
+            hub.send_to_user(peer, &to_peer, None);
+            let to_reader = outbound(&ServerEvent::Read {
+                peer,
+                by: reader,
+                up_to,
+                seq: None,
+            });
+            hub.send_to_user(reader, &to_reader, Some(origin.conn));
+        }
+        Announcement::Reply { origin, frame } => reply(&origin, frame),
+    }
+}
+
+/// Acks a message to its sender and delivers it to both users' other sessions.
+fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
+    match outcome {
+        AppendOutcome::Stored {
+            sender_seq,
+            recipient_seq,
+        } => {
+            metrics::counter!(MESSAGES_STORED).increment(1);
+            reply(
+                &r.origin,
+                outbound(&ServerEvent::Ack {
+                    msg_id: r.msg_id,
+                    seq: sender_seq,
+                    ts: m.received_at,
+                }),
+            );
+            let event = |seq, envelope| {
+                outbound(&ServerEvent::Message {
+                    seq,
+                    from: m.sender,
+                    ts: m.received_at,
+                    envelope,
+                    expires_at: m.expires_at,
+                })
+            };
+            let delivered = hub.send_to_user(
+                m.recipient,
+                &event(recipient_seq, r.envelope.clone()),
+                None,
+            ) + hub.send_to_user(
+                m.sender,
+                &event(sender_seq, r.envelope),
+                Some(r.origin.conn),
+            );
+            metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
+            metrics::histogram!(DELIVERY_LATENCY).record(r.received.elapsed().as_secs_f64());
+        }
+        AppendOutcome::Duplicate {
+            sender_seq,
+            received_at,
+        } => reply(
+            &r.origin,
+            outbound(&ServerEvent::Ack {
+                msg_id: r.msg_id,
+                seq: sender_seq,
+                ts: received_at,
+            }),
+        ),
+        AppendOutcome::Conflict => reply(
+            &r.origin,
+            error(
+                WsErrorCode::DuplicateConflict,
+                "this msg_id was already used for a different message",
+                Some(r.msg_id),
+            ),
+        ),
+        AppendOutcome::BadFile => reply(
+            &r.origin,
+            error(
+                WsErrorCode::InvalidEnvelope,
+                "a referenced file is unknown, not uploaded by you for this recipient, or already used",
+                Some(r.msg_id),
+            ),
+        ),
+    }
+}
 
 /// Tells every live session of sender and recipient that a message is gone, and removes the
 /// bytes of its files (in the background). Offline sessions learn it from their stream.
-pub fn announce_removal(
+fn announce_removal(
     hub: &Hub,
     blobs: &Blobs,
     removal: &Removal,
