@@ -89,8 +89,16 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         envelope: Option<Envelope>,
     },
-    /// A user came online or went offline.
-    Presence { user_id: UserId, online: bool },
+    /// Users who came online or went offline since the last `presence` event. The server
+    /// gathers changes and sends one event per interval (0.5 s) to every connection, so a
+    /// crowd connecting at once costs one frame per connection per interval, not one per
+    /// user per connection.
+    Presence {
+        #[serde(default)]
+        online: Vec<UserId>,
+        #[serde(default)]
+        offline: Vec<UserId>,
+    },
     /// A read receipt in the conversation with `peer`: `by` has read the other side's
     /// messages up to server time `up_to`. `by` is `peer` when the other side read mine, and
     /// is me when I read theirs in another session. Stored receipts carry a `seq`.

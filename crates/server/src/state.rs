@@ -52,6 +52,7 @@ impl AppState {
     ) -> Self {
         let limits = &settings.login_limits;
         let hub = Arc::new(Hub::default());
+        hub.start_presence();
         let delivery = Delivery::start(store.clone(), hub.clone(), blobs.clone(), 16 * 1024);
         Self {
             inner: Arc::new(Inner {

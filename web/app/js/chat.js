@@ -105,14 +105,16 @@ export class Chat {
     if (!pin?.changedTo) return;
     this.state.pins[peer] = { ik: pin.changedTo, verified, changedTo: null };
     this.recipients.delete(peer);
-    this.persist();
+    // Trust decisions are saved at once, not debounced: a tab closed within the debounce
+    // would otherwise forget them.
+    this.flush().catch(() => {});
   }
 
   setVerified(peer, verified) {
     const pin = this.state.pins[peer];
     if (pin) {
       pin.verified = verified;
-      this.persist();
+      this.flush().catch(() => {});
     }
   }
 

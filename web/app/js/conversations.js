@@ -265,9 +265,16 @@ export class Conversations extends EventTarget {
         this.#onRead(f);
         break;
       case 'presence': {
-        const u = this.users.get(f.user_id);
-        if (u) u.online = f.online;
-        else await this.refreshUsers().catch(() => {});
+        // One event lists everyone who came online or went offline since the last one.
+        let unknown = false;
+        for (const [ids, online] of [[f.online ?? [], true], [f.offline ?? [], false]]) {
+          for (const id of ids) {
+            const u = this.users.get(id);
+            if (u) u.online = online;
+            else if (online && id !== this.me) unknown = true;
+          }
+        }
+        if (unknown) await this.refreshUsers().catch(() => {});
         this.dispatchEvent(new Event('contacts'));
         break;
       }

@@ -18,6 +18,9 @@ use crate::sealer::{recipient_keys, seal_many};
 use crate::stats::{Samples, Summary};
 use crate::users::{create, BenchUser};
 
+/// Pause between a step's last connect and its probe.
+const SETTLE: Duration = Duration::from_millis(1500);
+
 /// Opens connections concurrently until `count` are open; each is held by a task reading it.
 async fn open(
     ctx: &Ctx,
@@ -94,7 +97,8 @@ pub async fn connections(
         "ramp to {target} authenticated WebSockets ({per_user} per user, each user from its own loopback address)"
     ));
     report.note(format!(
-        "at each step a probe pair (online throughout) exchanges {probe} messages at 100/s; latency = send → arrival"
+        "at each step, {} s after its last connect, a probe pair (online throughout) exchanges {probe} messages at 100/s; latency = send → arrival",
+        SETTLE.as_secs_f64()
     ));
     let user_count = target.div_ceil(per_user) + 2;
     let users = Arc::new(create(&ctx.base, &ctx.prefix, user_count, ctx.first_source, 16).await?);
@@ -138,6 +142,9 @@ pub async fn connections(
         holders.append(&mut held);
         connect.merge(samples.clone());
         connect.elapsed += samples.elapsed;
+        // The server announces presence changes every 0.5 s: let the step's last changes go
+        // out, so the probe measures the steady state at `step` connections.
+        tokio::time::sleep(SETTLE).await;
         let rss = ctx.pid.and_then(usage).map(|u| u.rss_kib);
         let users_for_probe = users.clone();
         let keys = probe_keys.clone();

@@ -91,6 +91,11 @@ pub struct ReadItem {
 
 #[derive(Debug, Serialize)]
 pub struct PresenceItem {
+    pub changes: Vec<PresenceChange>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PresenceChange {
     pub user_id: UserId,
     pub username: String,
     pub online: bool,
@@ -294,12 +299,18 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
                 up_to,
             })))
         }
-        ServerEvent::Presence { user_id, online } => {
-            Ok(Handled::Show(Item::Presence(PresenceItem {
-                user_id,
-                username: client.name_of(user_id).await,
-                online,
-            })))
+        ServerEvent::Presence { online, offline } => {
+            let mut changes = Vec::with_capacity(online.len() + offline.len());
+            for (users, is_online) in [(online, true), (offline, false)] {
+                for user_id in users {
+                    changes.push(PresenceChange {
+                        user_id,
+                        username: client.name_of(user_id).await,
+                        online: is_online,
+                    });
+                }
+            }
+            Ok(Handled::Show(Item::Presence(PresenceItem { changes })))
         }
         ServerEvent::CaughtUp { seq } => {
             // A stream shorter than the saved position (a server restored from a backup)

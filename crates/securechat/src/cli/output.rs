@@ -72,11 +72,15 @@ impl Printer {
                 };
                 self.out(&line);
             }
-            Item::Presence(p) => self.out(&format!(
-                "* {} is {}",
-                clean(&p.username),
-                if p.online { "online" } else { "offline" }
-            )),
+            Item::Presence(p) => {
+                for change in &p.changes {
+                    self.out(&format!(
+                        "* {} is {}",
+                        clean(&change.username),
+                        if change.online { "online" } else { "offline" }
+                    ));
+                }
+            }
             Item::Invalid(i) => {
                 if i.identity_changed {
                     eprintln!(

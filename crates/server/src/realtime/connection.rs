@@ -19,7 +19,7 @@ use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::realtime::delivery::{Deletion, Job, Origin, Pending, Receipt};
-use crate::realtime::frames::{encode, error_text, outbound};
+use crate::realtime::frames::{encode, error_text};
 use crate::realtime::hub::{ConnId, Control, Outbound};
 use crate::realtime::routing::{self, Kind, Routing};
 use crate::state::AppState;
@@ -160,7 +160,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
         conn: conn_id,
     };
     if came_online {
-        announce_presence(&state, auth.user_id, true);
+        state.hub().presence_changed(auth.user_id);
     }
 
     let mut conn = Connection {
@@ -196,17 +196,9 @@ struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         if self.state.hub().unregister(self.user, self.conn) {
-            announce_presence(&self.state, self.user, false);
+            self.state.hub().presence_changed(self.user);
         }
     }
-}
-
-fn announce_presence(state: &AppState, user: UserId, online: bool) {
-    let frame = outbound(&ServerEvent::Presence {
-        user_id: user,
-        online,
-    });
-    state.hub().broadcast(&frame, user);
 }
 
 struct Connection {

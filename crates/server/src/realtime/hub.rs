@@ -1,7 +1,7 @@
 //! Who is connected: user → open WebSockets, each with a bounded outbound queue. A user is
 //! online while at least one of their connections is registered.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -10,9 +10,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use securechat_proto::ids::{SessionId, UserId};
-use securechat_proto::ws::WsErrorCode;
+use securechat_proto::ws::{ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_CONNECTIONS;
+use crate::realtime::frames::outbound;
+
+/// How often gathered presence changes are sent.
+pub const PRESENCE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A connection's id, unique within the process.
 pub type ConnId = u64;
@@ -58,6 +62,8 @@ pub struct Hub {
     next_id: AtomicU64,
     users: RwLock<HashMap<UserId, Vec<Conn>>>,
     total: Mutex<usize>,
+    /// Users whose presence changed since the last `flush_presence`.
+    presence_changed: Mutex<HashSet<UserId>>,
 }
 
 /// Registration refused.
@@ -155,16 +161,49 @@ impl Hub {
         sent
     }
 
-    /// Queues a frame on every connection of every user but `except_user`.
-    pub fn broadcast(&self, frame: &Outbound, except_user: UserId) {
-        let users = self.read();
-        for conn in users
-            .iter()
-            .filter(|(user, _)| **user != except_user)
-            .flat_map(|(_, conns)| conns)
-        {
-            offer(conn, frame);
+    /// Starts the task that flushes presence changes every `PRESENCE_INTERVAL`; it ends when
+    /// the hub is dropped.
+    pub fn start_presence(self: &Arc<Self>) {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PRESENCE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(hub) = hub.upgrade() else { break };
+                hub.flush_presence();
+            }
+        });
+    }
+
+    /// Notes that `user` came online or went offline; the next `flush_presence` tells everyone.
+    pub fn presence_changed(&self, user: UserId) {
+        self.presence_changed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(user);
+    }
+
+    /// Sends one `presence` event listing every user whose presence changed since the last
+    /// flush (with their state now) to every connection. Returns how many users it listed.
+    pub fn flush_presence(&self) -> usize {
+        let changed = std::mem::take(
+            &mut *self
+                .presence_changed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if changed.is_empty() {
+            return 0;
         }
+        let users = self.read();
+        let (online, offline): (Vec<UserId>, Vec<UserId>) =
+            changed.iter().partition(|u| users.contains_key(u));
+        let frame = outbound(&ServerEvent::Presence { online, offline });
+        for conn in users.values().flatten() {
+            offer(conn, &frame);
+        }
+        changed.len()
     }
 
     /// Closes every connection of the given sessions (logout, password change, reuse).
@@ -230,5 +269,49 @@ mod tests {
         assert!(!hub.unregister(user, a));
         assert!(hub.unregister(user, b));
         assert!(!hub.is_online(user));
+    }
+
+    #[test]
+    fn presence_changes_are_gathered_into_one_event_per_flush() {
+        let hub = Hub::default();
+        let (watcher, gone, flapping) =
+            (UserId::generate(), UserId::generate(), UserId::generate());
+        let (tx, mut rx) = mpsc::channel(8);
+        let (w, _) = hub
+            .register(watcher, SessionId::generate(), tx, Arc::default(), 2)
+            .unwrap();
+        let (tx2, _rx2) = mpsc::channel(8);
+        let (g, _) = hub
+            .register(gone, SessionId::generate(), tx2, Arc::default(), 2)
+            .unwrap();
+        assert_eq!(hub.flush_presence(), 0, "nothing noted yet");
+        hub.unregister(gone, g);
+        hub.presence_changed(gone);
+        let (tx3, _rx3) = mpsc::channel(8);
+        let (f, _) = hub
+            .register(flapping, SessionId::generate(), tx3, Arc::default(), 2)
+            .unwrap();
+        hub.presence_changed(flapping);
+        hub.unregister(flapping, f);
+        hub.presence_changed(flapping);
+        hub.presence_changed(watcher);
+
+        assert_eq!(hub.flush_presence(), 3);
+        let event: ServerEvent =
+            serde_json::from_str(rx.try_recv().unwrap().text.as_str()).unwrap();
+        let ServerEvent::Presence {
+            online,
+            mut offline,
+        } = event
+        else {
+            panic!("expected presence, got {event:?}");
+        };
+        offline.sort();
+        let mut expected = vec![gone, flapping];
+        expected.sort();
+        assert_eq!((online, offline), (vec![watcher], expected));
+        assert!(rx.try_recv().is_err(), "one event for all the changes");
+        assert_eq!(hub.flush_presence(), 0);
+        hub.unregister(watcher, w);
     }
 }

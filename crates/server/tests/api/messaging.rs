@@ -462,7 +462,7 @@ async fn read_receipts_and_presence_reach_the_other_side() {
     let mut b = bob.socket(0).await;
     caught_up(&mut b).await;
     let online = wait_for(&mut a, |e| match e {
-        ServerEvent::Presence { user_id, online } if user_id == bob.id() => Some(online),
+        ServerEvent::Presence { online, .. } if online.contains(&bob.id()) => Some(true),
         _ => None,
     })
     .await;
@@ -486,12 +486,12 @@ async fn read_receipts_and_presence_reach_the_other_side() {
     assert_eq!((peer, by, up_to), (bob.id(), bob.id(), 1234));
 
     b.close().await;
-    let online = wait_for(&mut a, |e| match e {
-        ServerEvent::Presence { user_id, online } if user_id == bob.id() => Some(online),
+    let offline = wait_for(&mut a, |e| match e {
+        ServerEvent::Presence { offline, .. } if offline.contains(&bob.id()) => Some(true),
         _ => None,
     })
     .await;
-    assert!(!online);
+    assert!(offline);
 }
 
 #[tokio::test]
