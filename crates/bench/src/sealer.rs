@@ -9,7 +9,7 @@ use securechat_client::chat::active_recipient_keys;
 use securechat_crypto::binding::parse_identity_key;
 use securechat_crypto::envelope::{seal, Content, OutgoingMessage, RecipientKey, Sender};
 use securechat_crypto::identity::EncryptionKey;
-use securechat_crypto::ids::ConvId;
+use securechat_crypto::ids::{ConvId, MsgId};
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 
@@ -41,6 +41,7 @@ pub fn seal_many(
     let body = "x".repeat(body_len);
     (0..count)
         .map(|i| {
+            let now = securechat_client::now_ms();
             let sealed = seal(
                 &mut OsRng,
                 &Sender {
@@ -49,9 +50,10 @@ pub fn seal_many(
                     own_keys: &own,
                 },
                 &OutgoingMessage {
+                    msg_id: Some(MsgId::time_ordered(now, &mut OsRng)),
                     conv_id: conv,
                     sender_ctr: i as u64 + 1,
-                    sent_at_ms: securechat_client::now_ms(),
+                    sent_at_ms: now,
                     expires_in_ms: None,
                     hidden: false,
                     content: &Content::Text { body: body.clone() },

@@ -132,6 +132,7 @@ impl Chat {
         *counter += 1;
         let sender_ctr = *counter;
         let own_keys = self.keys.active_public();
+        let now = now_ms();
         let sealed = seal(
             &mut OsRng,
             &Sender {
@@ -140,9 +141,10 @@ impl Chat {
                 own_keys: &own_keys,
             },
             &OutgoingMessage {
+                msg_id: Some(MsgId::time_ordered(now, &mut OsRng)),
                 conv_id: conv,
                 sender_ctr,
-                sent_at_ms: now_ms(),
+                sent_at_ms: now,
                 expires_in_ms,
                 hidden,
                 content,

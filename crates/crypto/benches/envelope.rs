@@ -37,6 +37,7 @@ fn envelope(c: &mut Criterion) {
         own_keys: &own,
     };
     let message = OutgoingMessage {
+        msg_id: None,
         conv_id: conv,
         sender_ctr: 1,
         sent_at_ms: 1,

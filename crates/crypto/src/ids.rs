@@ -102,6 +102,20 @@ random_id!(
     MsgId,
     "msg_id"
 );
+impl MsgId {
+    /// A message id whose first 6 bytes are `now_ms` (big-endian, as in a UUIDv7) and whose
+    /// other 10 are random. Any 16 bytes are a valid id; ids that grow with time make the
+    /// server's idempotency index grow at its end, so storing a message touches the same few
+    /// index pages instead of a random one per message (docs/PROTOCOL.md §5).
+    pub fn time_ordered(now_ms: i64, rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id[6..]);
+        let ms = u64::try_from(now_ms).unwrap_or(0).min((1 << 48) - 1);
+        id[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        Self(id)
+    }
+}
+
 random_id!(
     /// A file id: 16 random bytes chosen by the uploader (never an authorisation by itself).
     FileId,
@@ -200,6 +214,18 @@ mod tests {
         ] {
             assert!(parse_canonical_uuid("x", other).is_err(), "{other}");
         }
+    }
+
+    #[test]
+    fn time_ordered_message_ids_sort_by_time_and_stay_random() {
+        let mut rng = rand::rngs::OsRng;
+        let a = MsgId::time_ordered(1_700_000_000_000, &mut rng);
+        let b = MsgId::time_ordered(1_700_000_000_001, &mut rng);
+        let c = MsgId::time_ordered(1_700_000_000_001, &mut rng);
+        assert!(a.0 < b.0 && a.0 < c.0);
+        assert_eq!(a.0[..6], 1_700_000_000_000u64.to_be_bytes()[2..]);
+        assert_ne!(b.0[6..], c.0[6..], "80 random bits follow the time");
+        assert_eq!(MsgId::time_ordered(-5, &mut rng).0[..6], [0; 6]);
     }
 
     #[test]

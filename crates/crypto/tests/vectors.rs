@@ -355,6 +355,7 @@ fn envelope_case(spec: &Spec<'_>, users: &[User]) -> EnvelopeCase {
             own_keys: &[spec.sender.ek.public()],
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id: spec.conv_id,
             sender_ctr: spec.sender_ctr,
             sent_at_ms: sent_at,

@@ -1,5 +1,6 @@
-//! How fast one writer stores messages: a batch of 512 file-less messages (one transaction,
-//! one fsync), and a single message (one transaction each), on a real SQLite file.
+//! How fast one writer stores messages: batches of 32 and 512 file-less messages (one
+//! transaction, one fsync each) and a single message, on a real SQLite file, with message ids
+//! as the reference clients make them (time-ordered) and, for comparison, fully random.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -40,8 +41,21 @@ async fn user(store: &SqliteStore, name: &str) -> UserId {
     id
 }
 
+/// A message id as the reference clients make them (time first), or fully random.
+fn msg_id(time_ordered: bool) -> [u8; 16] {
+    let mut id: [u8; 16] = rand::random();
+    if time_ordered {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        id[..6].copy_from_slice(&now.to_be_bytes()[2..]);
+    }
+    id
+}
+
 /// Messages between 50 pairs, with envelopes of a realistic size (~1.6 KB of JSON).
-fn batch(pairs: &[(UserId, UserId)], n: usize) -> Vec<NewMessage> {
+fn batch(pairs: &[(UserId, UserId)], n: usize, time_ordered: bool) -> Vec<NewMessage> {
     let envelope = "e".repeat(1600);
     (0..n)
         .map(|i| {
@@ -49,7 +63,7 @@ fn batch(pairs: &[(UserId, UserId)], n: usize) -> Vec<NewMessage> {
             NewMessage {
                 sender: from,
                 recipient: to,
-                msg_id: rand::random(),
+                msg_id: msg_id(time_ordered),
                 envelope: envelope.clone(),
                 digest: rand::random(),
                 received_at: 1,
@@ -78,11 +92,12 @@ fn append(c: &mut Criterion) {
     });
     let mut group = c.benchmark_group("append_messages");
     group.sample_size(20);
-    for n in [1usize, 32, 512] {
+    for (n, time_ordered) in [(1usize, true), (32, true), (512, true), (512, false)] {
+        let ids = if time_ordered { "" } else { ", random ids" };
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(format!("batch of {n}"), |b| {
+        group.bench_function(format!("batch of {n}{ids}"), |b| {
             b.iter_batched(
-                || batch(&pairs, n),
+                || batch(&pairs, n, time_ordered),
                 |messages| {
                     rt.block_on(store.append_messages(&messages))
                         .expect("append")

@@ -4,7 +4,7 @@
 
 import * as b64 from './crypto/b64.js';
 import { equal } from './crypto/bytes.js';
-import { directConvId } from './crypto/ids.js';
+import { directConvId, timeOrderedMsgId } from './crypto/ids.js';
 import { parseIdentityKey } from './crypto/identity.js';
 import { verifyPublishedKey } from './crypto/binding.js';
 import { seal } from './crypto/envelope/seal.js';
@@ -126,9 +126,10 @@ export class Chat {
     const counter = (this.state.counters[convId] || 0) + 1;
     this.state.counters[convId] = counter;
     this.persist();
+    const now = Date.now();
     const sealed = await seal(
       { userId: this.me, identityPrivate: this.keys.identityPrivate, identityPublic: this.keys.identityPublic, ownKeys: this.keys.activePublic() },
-      { convId, senderCtr: counter, sentAt: Date.now(), expiresInMs, hidden, content, recipients },
+      { msgId: timeOrderedMsgId(now), convId, senderCtr: counter, sentAt: now, expiresInMs, hidden, content, recipients },
     );
     const msgId = b64.encode(sealed.msgId);
     await store.saveSeen({ userId: this.me, msgId, convId, sender: this.me, removed: false });

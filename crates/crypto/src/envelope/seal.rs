@@ -45,6 +45,9 @@ impl RecipientKey {
 
 /// A message to seal.
 pub struct OutgoingMessage<'a> {
+    /// The message id, or `None` to draw 16 random bytes (the first draw: the test vectors'
+    /// order). Clients pass [`MsgId::time_ordered`].
+    pub msg_id: Option<MsgId>,
     pub conv_id: ConvId,
     /// Per (sender, conversation) counter, for the receivers' gap detection.
     pub sender_ctr: u64,
@@ -117,7 +120,10 @@ pub fn seal(
         check_range("expires_in_ms", expires, 1)?;
     }
 
-    let msg_id = MsgId::generate(rng);
+    let msg_id = match message.msg_id {
+        Some(id) => id,
+        None => MsgId::generate(rng),
+    };
     let cek = ContentKey::generate(rng);
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);

@@ -62,6 +62,7 @@ fn seal_to(
             own_keys: &[from.ek.public()],
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id,
             sender_ctr: 7,
             sent_at_ms: 1_732_530_000_000,
@@ -278,6 +279,7 @@ fn plaintext_is_padded_to_256_bytes_and_size_limited() {
             own_keys: &[alice.ek.public()],
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id: ConvId::direct(&alice.id, &bob.id),
             sender_ctr: 1,
             sent_at_ms: 1,
@@ -319,6 +321,7 @@ fn hidden_flag_and_files_and_receipts_travel_inside() {
             own_keys: &[alice.ek.public()],
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id: ConvId::direct(&alice.id, &bob.id),
             sender_ctr: 2,
             sent_at_ms: 5,
@@ -499,6 +502,7 @@ fn step2_a_substituted_or_unknown_identity_key_is_rejected() {
             own_keys: &[mallory.ek.public()],
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id: ConvId::direct(&alice.id, &bob.id),
             sender_ctr: 1,
             sent_at_ms: 1,

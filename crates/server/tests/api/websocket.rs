@@ -190,6 +190,7 @@ fn envelope_to_nobody(from: &Peer) -> (Envelope, String) {
             own_keys: &own,
         },
         &OutgoingMessage {
+            msg_id: None,
             conv_id: ConvId::direct(&from.id(), &nobody),
             sender_ctr: 1,
             sent_at_ms: now_ms(),

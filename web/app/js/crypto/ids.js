@@ -36,6 +36,20 @@ export function uuidV7(nowMs = Date.now()) {
   return uuidText(bytes);
 }
 
+/**
+ * A message id: the 48-bit Unix ms time, big-endian, then 10 random bytes. Ids that grow with
+ * time keep the server's idempotency index growing at its end (docs/PROTOCOL.md §5).
+ */
+export function timeOrderedMsgId(nowMs = Date.now()) {
+  const bytes = randomBytes(16);
+  let ts = Math.max(0, Math.floor(nowMs));
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = ts % 256;
+    ts = Math.floor(ts / 256);
+  }
+  return bytes;
+}
+
 /** ConvId::direct(a, b): the 1:1 conversation id both sides derive (a UUIDv8). */
 export async function directConvId(a, b) {
   const [lo, hi] = a <= b ? [a, b] : [b, a];

@@ -31,7 +31,8 @@ export async function seal(sender, message, rng = randomBytes) {
   const expires = message.expiresInMs ?? null;
   if (expires !== null && (!Number.isSafeInteger(expires) || expires < 1)) throw new InvalidField('expires_in_ms', 'out of range');
 
-  const msgId = rng(16);
+  // A caller-chosen id (clients pass a time-ordered one, ids.js) or the first random draw.
+  const msgId = message.msgId ?? rng(16);
   const cek = rng(32);
   const nonce = rng(12);
   const plaintext = encodeContent(message.content, !!message.hidden, { msgId, convId: message.convId, sender: sender.userId });
