@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// Largest uploaded file, in bytes [default: 104857600].
     #[arg(long, env = "SECURECHAT_MAX_FILE_BYTES", value_name = "BYTES")]
     pub max_file_bytes: Option<u64>,
+    /// Uploads streamed to disk at once; more wait their turn [default: 16].
+    #[arg(long, env = "SECURECHAT_UPLOAD_CONCURRENCY", value_name = "N")]
+    pub upload_concurrency: Option<usize>,
     /// Sustained WebSocket frames per second per connection [default: 1000].
     #[arg(long, env = "SECURECHAT_FRAMES_PER_SECOND", value_name = "N")]
     pub frames_per_second: Option<u32>,
@@ -199,6 +202,7 @@ impl ServeArgs {
                 sweep_interval_secs,
                 max_envelope_bytes,
                 max_file_bytes,
+                upload_concurrency,
                 frames_per_second,
                 frame_burst,
                 max_connections_per_user,
@@ -249,6 +253,7 @@ impl ServeArgs {
             .unwrap_or(d.realtime.max_connections_per_user);
         rt.allowed_origins = self.allowed_origins.unwrap_or_default();
         settings.max_file_bytes = self.max_file_bytes.unwrap_or(d.max_file_bytes);
+        settings.upload_concurrency = self.upload_concurrency.unwrap_or(d.upload_concurrency);
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));

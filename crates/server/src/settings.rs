@@ -77,6 +77,9 @@ pub struct Settings {
     pub realtime: RealtimeLimits,
     /// Largest uploaded file, in bytes of ciphertext.
     pub max_file_bytes: u64,
+    /// Uploads streamed to disk at once; more wait (unread, so their bytes stay in the
+    /// kernel's socket buffers instead of the server's memory).
+    pub upload_concurrency: usize,
     /// Uploaded files no message references are deleted after this long.
     pub unreferenced_file_ttl: Duration,
     /// How often self-destructing messages are checked (removal happens within this).
@@ -120,6 +123,7 @@ impl Settings {
                 allowed_origins: Vec::new(),
             },
             max_file_bytes: 100 * 1024 * 1024,
+            upload_concurrency: 16,
             unreferenced_file_ttl: Duration::from_secs(24 * 3600),
             expiry_interval: Duration::from_millis(250),
             hsts: false,

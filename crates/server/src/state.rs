@@ -11,6 +11,7 @@ use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::realtime::delivery::Delivery;
 use crate::realtime::hub::Hub;
@@ -39,6 +40,8 @@ struct Inner {
     /// Serialises the IP-rule check with the session insert, so concurrent logins cannot both
     /// pass a limit that only one of them may take.
     login_gate: tokio::sync::Mutex<()>,
+    /// Permits to stream an upload (`Settings::upload_concurrency`).
+    uploads: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
                 known_users: RwLock::default(),
                 metrics: Metrics::install(),
                 login_gate: tokio::sync::Mutex::new(()),
+                uploads: tokio::sync::Semaphore::new(settings.upload_concurrency.max(1)),
                 settings,
                 store,
             }),
@@ -102,6 +106,15 @@ impl AppState {
     }
     pub fn blobs(&self) -> &Blobs {
         &self.inner.blobs
+    }
+
+    /// Waits for a turn to stream an upload; the turn ends when the permit drops.
+    pub async fn upload_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.inner
+            .uploads
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the upload gate is closed".to_owned()))
     }
 
     /// Whether a user exists: from memory once seen, else asked of the store.

@@ -69,15 +69,14 @@ pub async fn upload(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let (id, size) = state
-        .blobs()
-        .store(body, limit)
-        .await
-        .map_err(|e| match e {
-            BlobError::TooLarge(_) => ApiError::PayloadTooLarge,
-            BlobError::Body(m) => ApiError::MalformedBody(m),
-            BlobError::Io(e) => ApiError::Internal(e.to_string()),
-        })?;
+    let turn = state.upload_turn().await?;
+    let stored = state.blobs().store(body, limit).await;
+    drop(turn);
+    let (id, size) = stored.map_err(|e| match e {
+        BlobError::TooLarge(_) => ApiError::PayloadTooLarge,
+        BlobError::Body(m) => ApiError::MalformedBody(m),
+        BlobError::Io(e) => ApiError::Internal(e.to_string()),
+    })?;
     let row = FileRow {
         id,
         uploader: auth.user_id,

@@ -155,3 +155,30 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing_behind() {
         Err(securechat_client::ClientError::Http { status: 422, .. })
     ));
 }
+
+/// With one upload allowed at a time, uploads started together wait their turn: every one is
+/// stored whole, none is refused.
+#[tokio::test]
+async fn uploads_beyond_the_concurrency_limit_wait_their_turn() {
+    let app = spawn_app_with(|s| s.upload_concurrency = 1).await;
+    let alice = app.peer("alice").await;
+    let bob = app.peer("bob").await;
+    let bodies: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| vec![i; 256 * 1024 + usize::from(i)])
+        .collect();
+    let uploads = bodies
+        .iter()
+        .map(|body| alice.chat.api.upload(bob.id(), body.clone()));
+    let stored = futures_util::future::join_all(uploads).await;
+    for (body, result) in bodies.iter().zip(stored) {
+        let uploaded = result.expect("every upload is stored");
+        assert_eq!(uploaded.size, body.len() as u64);
+        let fetched = alice
+            .chat
+            .api
+            .download(&uploaded.file_id)
+            .await
+            .expect("download");
+        assert_eq!(&fetched, body);
+    }
+}
