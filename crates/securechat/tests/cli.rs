@@ -109,7 +109,11 @@ impl User {
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self.command(args).spawn().expect("spawn securechat");
         let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("write stdin");
+        // A command that ends before reading its input closes the pipe; its output and exit
+        // status (checked by the caller) then say why, so a broken pipe is not the failure.
+        if let Err(e) = input.write_all(stdin.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
         drop(input);
         wait(child, args)
     }

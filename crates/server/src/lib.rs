@@ -9,13 +9,13 @@ pub mod clock;
 pub mod error;
 pub mod http;
 pub mod jobs;
+mod listen;
 pub mod metrics;
 pub mod realtime;
 pub mod settings;
 pub mod setup;
 pub mod state;
 
-use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -37,20 +37,8 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let jobs = jobs::spawn(state.clone(), stop.clone());
     let router = http::router(state.clone());
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = match tls {
-        None => {
-            // Frames are small and latency matters: without TCP_NODELAY, Nagle's algorithm
-            // holds a frame back until the peer's delayed ACK (up to 40 ms on Linux).
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
+        None => listen::serve(listener, router, shutdown).await,
         Some(config) => {
             let handle = axum_server::Handle::new();
             let waiter = handle.clone();
@@ -60,7 +48,7 @@ pub async fn serve(
             });
             axum_server::from_tcp_rustls(listener.into_std()?, config)
                 .handle(handle)
-                .serve(service)
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
                 .await
         }
     };
