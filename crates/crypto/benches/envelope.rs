@@ -7,7 +7,8 @@ use rand::rngs::OsRng;
 use securechat_crypto::binding::publish_key;
 use securechat_crypto::binding::verify_published_key;
 use securechat_crypto::envelope::{
-    open, parse_header, seal, Content, Delivery, OutgoingMessage, Receiver, RecipientKey, Sender,
+    open, parse_header, parse_header_from, seal, Content, Delivery, OutgoingMessage, Receiver,
+    RecipientKey, Sender,
 };
 use securechat_crypto::identity::{EncryptionKeyPair, IdentityKeyPair};
 use securechat_crypto::ids::ConvId;
@@ -72,8 +73,11 @@ fn envelope(c: &mut Criterion) {
             .expect("open")
         });
     });
-    c.bench_function("parse routing header (server)", |b| {
+    c.bench_function("parse routing header", |b| {
         b.iter(|| parse_header(&sealed.envelope).expect("header"));
+    });
+    c.bench_function("parse routing header, registered key known (server)", |b| {
+        b.iter(|| parse_header_from(&sealed.envelope, &a_pub).expect("header"));
     });
 }
 

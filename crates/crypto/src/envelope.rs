@@ -21,11 +21,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::aead::TAG_LEN;
+use crate::identity::IdentityKey;
 use crate::labels::MESSAGE_SIG_LABEL;
 use crate::CryptoError;
 
 pub use content::Content;
-pub use header::{parse_header, Header, Kind, RoutingHeader, Wrap};
+pub use header::{parse_header, parse_header_from, Header, Kind, RoutingHeader, Wrap};
 pub use open::{open, verify_signature, Delivery, OpenedMessage, Receiver};
 pub use seal::{seal, OutgoingMessage, RecipientKey, SealedEnvelope, Sender};
 pub use tombstone::{authorize_delete, MessageMeta};
@@ -133,6 +134,14 @@ fn decode_limited(field: &'static str, text: &str, limit: usize) -> Result<Vec<u
 
 /// Step 1 of the verification procedure: version, sizes, strict base64url, header syntax.
 pub(crate) fn decode(envelope: &Envelope) -> Result<DecodedEnvelope, CryptoError> {
+    decode_known(envelope, None)
+}
+
+/// [`decode`] with an already validated sender key (see [`Header::parse_known`]).
+pub(crate) fn decode_known(
+    envelope: &Envelope,
+    known: Option<&IdentityKey>,
+) -> Result<DecodedEnvelope, CryptoError> {
     if envelope.v != ENVELOPE_VERSION {
         return Err(CryptoError::UnsupportedVersion {
             what: "envelope",
@@ -149,7 +158,7 @@ pub(crate) fn decode(envelope: &Envelope) -> Result<DecodedEnvelope, CryptoError
     }
     let sig =
         b64::decode_array::<SIGNATURE_LEN>(&envelope.sig).map_err(CryptoError::encoding("sig"))?;
-    let header = Header::parse(&header_bytes)?;
+    let header = Header::parse_known(&header_bytes, known)?;
     Ok(DecodedEnvelope {
         header_bytes,
         header,

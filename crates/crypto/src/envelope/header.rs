@@ -6,7 +6,7 @@ use securechat_proto::b64;
 use securechat_proto::ids::UserId;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{decode, Envelope, ENVELOPE_VERSION, MAX_SAFE_INTEGER, MAX_WRAPS, SUITE};
+use super::{decode_known, Envelope, ENVELOPE_VERSION, MAX_SAFE_INTEGER, MAX_WRAPS, SUITE};
 use crate::aead::NONCE_LEN;
 use crate::identity::{IdentityKey, KeyId, KEY_ID_LEN};
 use crate::ids::{parse_user_id, user_id_text, ConvId, FileId, MsgId};
@@ -115,7 +115,24 @@ pub struct RoutingHeader {
 /// sizes, strict base64url, canonical JSON and every field's syntax (docs/PROTOCOL.md, step 1).
 /// The signature is *not* checked: call [`verify_signature`](super::verify_signature) as well.
 pub fn parse_header(envelope: &Envelope) -> Result<RoutingHeader, CryptoError> {
-    let decoded = decode(envelope)?;
+    routing_header(envelope, None)
+}
+
+/// [`parse_header`] for a server that knows the sender's registered identity key, already
+/// validated: a header carrying exactly that key does not decompress and check the Ed25519
+/// point again (that was most of the parse's cost); any other key is checked as usual.
+pub fn parse_header_from(
+    envelope: &Envelope,
+    registered: &IdentityKey,
+) -> Result<RoutingHeader, CryptoError> {
+    routing_header(envelope, Some(registered))
+}
+
+fn routing_header(
+    envelope: &Envelope,
+    known: Option<&IdentityKey>,
+) -> Result<RoutingHeader, CryptoError> {
+    let decoded = decode_known(envelope, known)?;
     let header = decoded.header;
     let mut seen = HashSet::new();
     let recipients = header
@@ -206,6 +223,15 @@ impl Header {
     /// Strictly parses `header_bytes`: known version and suite, canonical serialisation (so
     /// that no two parsers can read the same bytes differently), and valid fields.
     pub fn parse(bytes: &[u8]) -> Result<Self, CryptoError> {
+        Self::parse_known(bytes, None)
+    }
+
+    /// [`Header::parse`], taking `known` (an already validated key) as the sender key when
+    /// the header's `sender.ik` is exactly its bytes.
+    pub(crate) fn parse_known(
+        bytes: &[u8],
+        known: Option<&IdentityKey>,
+    ) -> Result<Self, CryptoError> {
         let json: HeaderJson =
             serde_json::from_slice(bytes).map_err(CryptoError::json("header"))?;
         if json.v != ENVELOPE_VERSION {
@@ -220,14 +246,18 @@ impl Header {
         if serde_json::to_vec(&json).ok().as_deref() != Some(bytes) {
             return Err(CryptoError::NonCanonicalHeader);
         }
-        Self::from_json(&json)
+        Self::from_json(&json, known)
     }
 
-    fn from_json(json: &HeaderJson) -> Result<Self, CryptoError> {
+    fn from_json(json: &HeaderJson, known: Option<&IdentityKey>) -> Result<Self, CryptoError> {
         let msg_id = MsgId::decode("msg_id", &json.msg_id)?;
         let conv_id = ConvId::parse(&json.conv_id)?;
         let sender = parse_user_id("sender.user_id", &json.sender.user_id)?;
-        let sender_ik = IdentityKey::from_bytes(&decode_array("sender.ik", &json.sender.ik)?)?;
+        let ik_bytes = decode_array("sender.ik", &json.sender.ik)?;
+        let sender_ik = match known {
+            Some(key) if key.to_bytes() == ik_bytes => *key,
+            _ => IdentityKey::from_bytes(&ik_bytes)?,
+        };
         if json.sender_ctr > MAX_SAFE_INTEGER {
             return Err(CryptoError::invalid(
                 "sender_ctr",

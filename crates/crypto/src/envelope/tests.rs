@@ -853,6 +853,39 @@ fn the_files_member_lists_exactly_the_file_of_a_file_message() {
     ));
 }
 
+#[test]
+fn a_known_registered_key_spares_only_its_own_revalidation() {
+    let (alice, bob) = (user(), user());
+    let sealed = seal_to(&alice, &[&bob], &Content::Text { body: "hi".into() }, None);
+    let plain = parse_header(&sealed.envelope).unwrap();
+    assert_eq!(
+        parse_header_from(&sealed.envelope, &alice.ik.public()).unwrap(),
+        plain
+    );
+    assert_eq!(
+        parse_header_from(&sealed.envelope, &bob.ik.public()).unwrap(),
+        plain,
+        "another known key changes nothing"
+    );
+    // A header carrying a low-order key is refused, whatever key the caller knows.
+    let text = String::from_utf8(b64::decode(&sealed.envelope.h).unwrap()).unwrap();
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    let bad = text.replace(
+        &b64::encode(alice.ik.public().to_bytes()),
+        &b64::encode(weak),
+    );
+    assert_ne!(bad, text);
+    let mut envelope = sealed.envelope.clone();
+    envelope.h = b64::encode(bad.as_bytes());
+    for known in [alice.ik.public(), bob.ik.public()] {
+        assert!(matches!(
+            parse_header_from(&envelope, &known),
+            Err(CryptoError::BadIdentityKey)
+        ));
+    }
+}
+
 // --- tombstones ----------------------------------------------------------------------------
 
 #[test]

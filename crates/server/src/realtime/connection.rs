@@ -10,6 +10,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
+use securechat_crypto::identity::IdentityKey;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::ws::{ClientFrame, DeleteReason, ServerEvent, WsErrorCode};
@@ -122,8 +123,16 @@ pub async fn run(socket: WebSocket, state: AppState) {
         Ok(auth) => auth,
         Err(e) => return refuse(sink, WsErrorCode::Unauthorized, &unauthorized_text(&e)).await,
     };
+    // Parsed once here (it was validated at registration); envelopes carrying it are then
+    // routed without checking the point again.
     let identity_key = match state.store().get_user(auth.user_id).await {
-        Ok(Some(user)) => user.identity_key,
+        Ok(Some(user)) => match IdentityKey::from_bytes(&user.identity_key) {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::error!(error = %e, "a registered identity key does not parse");
+                return refuse(sink, WsErrorCode::Internal, "the account's key is unusable").await;
+            }
+        },
         _ => {
             return refuse(
                 sink,
@@ -205,7 +214,7 @@ struct Connection {
     state: AppState,
     user: UserId,
     session: SessionId,
-    identity_key: [u8; 32],
+    identity_key: IdentityKey,
     conn_id: ConnId,
     tx: mpsc::Sender<Outbound>,
     sink: Sink,
@@ -402,7 +411,7 @@ impl Connection {
             .await;
             return None;
         }
-        let routing = match routing::parse(envelope) {
+        let routing = match routing::parse(envelope, &self.identity_key) {
             Ok(r) => r,
             Err(e) => {
                 self.error(WsErrorCode::InvalidEnvelope, &e, None).await;
@@ -412,7 +421,7 @@ impl Connection {
         let reference = Some(routing.msg_id_text.clone());
         let problem = if routing.sender != self.user {
             Some("the envelope's sender is not you")
-        } else if routing.sender_ik != self.identity_key {
+        } else if routing.sender_ik != self.identity_key.to_bytes() {
             Some("the envelope's identity key is not your registered one")
         } else if !kinds.contains(&routing.kind) {
             Some("this envelope kind is not accepted here")

@@ -146,15 +146,11 @@ fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
                     expires_at: m.expires_at,
                 })
             };
-            let delivered = hub.send_to_user(
-                m.recipient,
-                &event(recipient_seq, r.envelope.clone()),
-                None,
-            ) + hub.send_to_user(
-                m.sender,
-                &event(sender_seq, r.envelope),
-                Some(r.origin.conn),
-            );
+            let delivered = hub.send_to_user_with(m.recipient, None, || {
+                event(recipient_seq, r.envelope.clone())
+            }) + hub.send_to_user_with(m.sender, Some(r.origin.conn), || {
+                event(sender_seq, r.envelope)
+            });
             metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
             metrics::histogram!(DELIVERY_LATENCY).record(r.received.elapsed().as_secs_f64());
         }

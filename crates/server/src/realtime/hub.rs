@@ -148,17 +148,28 @@ impl Hub {
     /// Queues a frame on every connection of `user` but `except`. A connection whose queue
     /// is full is a slow reader: it is closed rather than buffered without bound.
     pub fn send_to_user(&self, user: UserId, frame: &Outbound, except: Option<ConnId>) -> usize {
+        self.send_to_user_with(user, except, || frame.clone())
+    }
+
+    /// Like `send_to_user`, but builds the frame only when some connection will get it: most
+    /// senders have no other session to echo their message to, and an offline recipient
+    /// none, so the message frame (≈ 2 KB of JSON) is often not serialised at all.
+    pub fn send_to_user_with(
+        &self,
+        user: UserId,
+        except: Option<ConnId>,
+        frame: impl FnOnce() -> Outbound,
+    ) -> usize {
         let users = self.read();
         let Some(conns) = users.get(&user) else {
             return 0;
         };
-        let mut sent = 0;
-        for conn in conns.iter().filter(|c| Some(c.id) != except) {
-            if offer(conn, frame) {
-                sent += 1;
-            }
+        let mut targets = conns.iter().filter(|c| Some(c.id) != except).peekable();
+        if targets.peek().is_none() {
+            return 0;
         }
-        sent
+        let frame = frame();
+        targets.filter(|conn| offer(conn, &frame)).count()
     }
 
     /// Starts the task that flushes presence changes every `PRESENCE_INTERVAL`; it ends when

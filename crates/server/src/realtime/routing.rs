@@ -1,7 +1,7 @@
 //! The server's view of an envelope: its routing header (no decryption), checked by the
 //! crypto crate's strict parser.
 
-use securechat_crypto::envelope::{parse_header, verify_signature};
+use securechat_crypto::envelope::{parse_header_from, verify_signature};
 use securechat_crypto::identity::IdentityKey;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
@@ -28,8 +28,9 @@ pub struct Routing {
 }
 
 /// Parses the routing header; the error text says what is wrong.
-pub fn parse(envelope: &Envelope) -> Result<Routing, String> {
-    let header = parse_header(envelope).map_err(|e| format!("invalid envelope: {e}"))?;
+pub fn parse(envelope: &Envelope, registered: &IdentityKey) -> Result<Routing, String> {
+    let header =
+        parse_header_from(envelope, registered).map_err(|e| format!("invalid envelope: {e}"))?;
     Ok(Routing {
         msg_id: header.msg_id.0,
         msg_id_text: header.msg_id.to_b64(),
@@ -51,7 +52,6 @@ pub fn parse(envelope: &Envelope) -> Result<Routing, String> {
 }
 
 /// Verifies the envelope's signature by the given identity key.
-pub fn verify(envelope: &Envelope, identity_key: &[u8; 32]) -> Result<(), String> {
-    let key = IdentityKey::from_bytes(identity_key).map_err(|e| e.to_string())?;
-    verify_signature(envelope, &key).map_err(|e| e.to_string())
+pub fn verify(envelope: &Envelope, identity_key: &IdentityKey) -> Result<(), String> {
+    verify_signature(envelope, identity_key).map_err(|e| e.to_string())
 }
