@@ -49,7 +49,7 @@ impl Metrics {
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(STORE_BATCH.to_owned()),
-                        &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 512.0],
+                        &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0],
                     )
                 })
                 .map_or_else(
