@@ -497,7 +497,6 @@ impl Connection {
                     .map(|ms| received_at + i64::try_from(ms).unwrap_or(0)),
                 files: routing.files,
             },
-            envelope,
             msg_id: routing.msg_id_text,
             origin: self.origin(),
             received: Instant::now(),

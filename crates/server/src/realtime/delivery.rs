@@ -41,8 +41,6 @@ pub struct Origin {
 #[derive(Debug)]
 pub struct Pending {
     pub message: NewMessage,
-    /// The envelope as received, for the fan-out frames.
-    pub envelope: Envelope,
     /// `msg_id` as the client wrote it (base64url), for the ack.
     pub msg_id: String,
     pub origin: Origin,
@@ -112,7 +110,6 @@ impl Delivery {
 
 /// What answering and fanning out a stored message needs besides the message itself.
 pub struct Reply {
-    pub envelope: Envelope,
     pub msg_id: String,
     pub origin: Origin,
     pub received: Instant,
@@ -130,7 +127,6 @@ impl Batch {
     fn push(&mut self, pending: Pending) {
         self.messages.push(pending.message);
         self.replies.push(Reply {
-            envelope: pending.envelope,
             msg_id: pending.msg_id,
             origin: pending.origin,
             received: pending.received,

@@ -17,7 +17,7 @@ use securechat_store::model::{AppendOutcome, NewMessage, Removal};
 use crate::blobs::Blobs;
 use crate::metrics::{DELIVERY_LATENCY, MESSAGES_DELIVERED, MESSAGES_STORED};
 use crate::realtime::delivery::{Origin, Reply};
-use crate::realtime::frames::{error, outbound};
+use crate::realtime::frames::{self, error, outbound};
 use crate::realtime::hub::{Hub, Outbound};
 
 /// Something the worker stored (or failed to), to announce.
@@ -137,19 +137,12 @@ fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
                     ts: m.received_at,
                 }),
             );
-            let event = |seq, envelope| {
-                outbound(&ServerEvent::Message {
-                    seq,
-                    from: m.sender,
-                    ts: m.received_at,
-                    envelope,
-                    expires_at: m.expires_at,
-                })
-            };
+            let event =
+                |seq| frames::message(seq, m.sender, m.received_at, &m.envelope, m.expires_at);
             let delivered = hub.send_to_user_with(m.recipient, None, || {
-                event(recipient_seq, r.envelope.clone())
+                event(recipient_seq)
             }) + hub.send_to_user_with(m.sender, Some(r.origin.conn), || {
-                event(sender_seq, r.envelope)
+                event(sender_seq)
             });
             metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
             metrics::histogram!(DELIVERY_LATENCY).record(r.received.elapsed().as_secs_f64());
