@@ -11,6 +11,9 @@ use tokio::io::AsyncWriteExt as _;
 
 use securechat_store::model::FileId;
 
+/// Longest pause between two pieces of an upload's body.
+const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Why an upload failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -67,7 +70,17 @@ impl Blobs {
         let mut file = tokio::fs::File::create(part).await?;
         let mut size: u64 = 0;
         let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
+        loop {
+            // An upload holds one of the few upload turns: one that stalls gives it back.
+            let next = tokio::time::timeout(BODY_IDLE, stream.next())
+                .await
+                .map_err(|_| {
+                    BlobError::Body(format!(
+                        "no data for {} s; the upload was abandoned",
+                        BODY_IDLE.as_secs()
+                    ))
+                })?;
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
             size += chunk.len() as u64;
             if size > limit {
