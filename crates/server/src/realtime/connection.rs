@@ -152,7 +152,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
         control.clone(),
         limits.max_connections_per_user,
     );
-    let (conn_id, came_online) = match registered {
+    let (conn_id, _) = match registered {
         Ok(r) => r,
         Err(_) => {
             return refuse(
@@ -168,9 +168,6 @@ pub async fn run(socket: WebSocket, state: AppState) {
         user: auth.user_id,
         conn: conn_id,
     };
-    if came_online {
-        state.hub().presence_changed(auth.user_id);
-    }
 
     let mut conn = Connection {
         state,
@@ -195,7 +192,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
     let _ = conn.sink.close().await;
 }
 
-/// Unregisters on drop, announcing the user offline when this was their last connection.
+/// Unregisters on drop (the hub notes the user offline when this was their last connection).
 struct Registration {
     state: AppState,
     user: UserId,
@@ -204,9 +201,7 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if self.state.hub().unregister(self.user, self.conn) {
-            self.state.hub().presence_changed(self.user);
-        }
+        self.state.hub().unregister(self.user, self.conn);
     }
 }
 

@@ -93,7 +93,8 @@ impl Hub {
         metrics::gauge!(WS_CONNECTIONS).set(*total as f64);
     }
 
-    /// Registers a connection. Returns its id and whether the user just came online.
+    /// Registers a connection. Returns its id and whether the user just came online (then
+    /// noted for the next presence event).
     pub fn register(
         &self,
         user: UserId,
@@ -117,10 +118,14 @@ impl Hub {
         });
         drop(users);
         self.count(1);
+        if came_online {
+            self.presence_changed(user);
+        }
         Ok((id, came_online))
     }
 
-    /// Removes a connection; true when the user just went offline.
+    /// Removes a connection; true when the user just went offline (then noted for the next
+    /// presence event).
     pub fn unregister(&self, user: UserId, conn: ConnId) -> bool {
         let mut users = self.write();
         let Some(conns) = users.get_mut(&user) else {
@@ -136,6 +141,9 @@ impl Hub {
         drop(users);
         if removed {
             self.count(-1);
+        }
+        if removed && went_offline {
+            self.presence_changed(user);
         }
         removed && went_offline
     }
@@ -188,7 +196,7 @@ impl Hub {
     }
 
     /// Notes that `user` came online or went offline; the next `flush_presence` tells everyone.
-    pub fn presence_changed(&self, user: UserId) {
+    fn presence_changed(&self, user: UserId) {
         self.presence_changed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -287,6 +295,24 @@ mod tests {
         let hub = Hub::default();
         let (watcher, gone, flapping) =
             (UserId::generate(), UserId::generate(), UserId::generate());
+        let presence = |rx: &mut mpsc::Receiver<Outbound>| {
+            let text = rx.try_recv().expect("a presence event").text;
+            match serde_json::from_str(text.as_str()).unwrap() {
+                ServerEvent::Presence {
+                    mut online,
+                    mut offline,
+                } => {
+                    online.sort();
+                    offline.sort();
+                    (online, offline)
+                }
+                other => panic!("expected presence, got {other:?}"),
+            }
+        };
+        let sorted = |mut users: Vec<UserId>| {
+            users.sort();
+            users
+        };
         let (tx, mut rx) = mpsc::channel(8);
         let (w, _) = hub
             .register(watcher, SessionId::generate(), tx, Arc::default(), 2)
@@ -295,34 +321,19 @@ mod tests {
         let (g, _) = hub
             .register(gone, SessionId::generate(), tx2, Arc::default(), 2)
             .unwrap();
-        assert_eq!(hub.flush_presence(), 0, "nothing noted yet");
+        assert_eq!(hub.flush_presence(), 2);
+        assert_eq!(presence(&mut rx), (sorted(vec![watcher, gone]), vec![]));
+
         hub.unregister(gone, g);
-        hub.presence_changed(gone);
         let (tx3, _rx3) = mpsc::channel(8);
         let (f, _) = hub
             .register(flapping, SessionId::generate(), tx3, Arc::default(), 2)
             .unwrap();
-        hub.presence_changed(flapping);
         hub.unregister(flapping, f);
-        hub.presence_changed(flapping);
-        hub.presence_changed(watcher);
-
-        assert_eq!(hub.flush_presence(), 3);
-        let event: ServerEvent =
-            serde_json::from_str(rx.try_recv().unwrap().text.as_str()).unwrap();
-        let ServerEvent::Presence {
-            online,
-            mut offline,
-        } = event
-        else {
-            panic!("expected presence, got {event:?}");
-        };
-        offline.sort();
-        let mut expected = vec![gone, flapping];
-        expected.sort();
-        assert_eq!((online, offline), (vec![watcher], expected));
+        assert_eq!(hub.flush_presence(), 2);
+        assert_eq!(presence(&mut rx), (vec![], sorted(vec![gone, flapping])));
         assert!(rx.try_recv().is_err(), "one event for all the changes");
-        assert_eq!(hub.flush_presence(), 0);
+        assert_eq!(hub.flush_presence(), 0, "nothing changed since");
         hub.unregister(watcher, w);
     }
 }
