@@ -46,8 +46,14 @@ pub async fn serve(
                 shutdown.await;
                 waiter.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
             });
-            axum_server::from_tcp_rustls(listener.into_std()?, config)
-                .handle(handle)
+            let mut server =
+                axum_server::from_tcp_rustls(listener.into_std()?, config).handle(handle);
+            // The same read-buffer cap as the plain listener (axum-server sets TCP_NODELAY).
+            server
+                .http_builder()
+                .http1()
+                .max_buf_size(listen::MAX_READ_BUFFER);
+            server
                 .serve(router.into_make_service_with_connect_info::<SocketAddr>())
                 .await
         }

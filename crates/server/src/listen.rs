@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tower::ServiceExt as _;
 
 /// Largest HTTP/1 read buffer per connection (hyper's minimum is 8 KiB).
-const MAX_READ_BUFFER: usize = 64 * 1024;
+pub(crate) const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub async fn serve(
