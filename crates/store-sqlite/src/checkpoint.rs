@@ -2,7 +2,7 @@
 //!
 //! SQLite's automatic checkpoint runs inside whichever commit crosses the threshold (64 MiB of
 //! WAL here), so one message batch in a few thousand waited while the whole WAL was copied
-//! into the database file and fsynced. This task runs a PASSIVE checkpoint every 250 ms on its
+//! into the database file and fsynced. This task runs a PASSIVE checkpoint every 100 ms on its
 //! own connection, copying frames into the database while the writer keeps appending. The
 //! writer keeps its automatic checkpoint, which now finds nearly every frame copied already:
 //! it finishes the little that is left, and only a checkpoint that completes lets the next
@@ -15,8 +15,10 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use tokio::task::JoinHandle;
 
-/// How often the WAL is checkpointed.
-pub(crate) const INTERVAL: Duration = Duration::from_millis(250);
+/// How often the WAL is checkpointed. Each checkpoint ends with an fsync of the database
+/// file, which delays the commits' WAL fsyncs on the same disk: many small checkpoints kept
+/// the 5 000 msgs/s p99 at 11–17 ms where 250 ms gave 16–22 ms and 1 s 24–31 ms.
+pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
 
 /// The running checkpoint task; it stops when the store is closed or the last handle drops.
 #[derive(Debug)]
