@@ -43,15 +43,21 @@ fn message(from: UserId, to: UserId, id: u8, body: &str) -> NewMessage {
     }
 }
 
-#[tokio::test]
-async fn a_batch_keeps_order_and_settles_repeats_inside_it() {
+/// A store in a fresh temporary folder (kept alive by the returned guard), with three users.
+async fn store_with_three_users() -> (tempfile::TempDir, SqliteStore, (UserId, UserId, UserId)) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
-    let (a, b, c) = (
+    let users = (
         user(&store, "aaa").await,
         user(&store, "bbb").await,
         user(&store, "ccc").await,
     );
+    (dir, store, users)
+}
+
+#[tokio::test]
+async fn a_batch_keeps_order_and_settles_repeats_inside_it() {
+    let (_dir, store, (a, b, c)) = store_with_three_users().await;
     let file = [9u8; 16];
     store
         .create_file(FileRow {
@@ -148,13 +154,7 @@ fn history_view(page: &[securechat_store::model::StoredMessage]) -> Vec<(u64, &s
 
 #[tokio::test]
 async fn history_pages_back_through_one_conversation_in_the_readers_seqs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
-    let (a, b, c) = (
-        user(&store, "aaa").await,
-        user(&store, "bbb").await,
-        user(&store, "ccc").await,
-    );
+    let (_dir, store, (a, b, c)) = store_with_three_users().await;
     // a's stream: 1 a→b "m1", 2 b→a "m2", 3 c→a "other", 4 a→b "m4", 5 b→a "m5"
     let batch = [
         message(a, b, 1, "m1"),
