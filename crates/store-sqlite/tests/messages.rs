@@ -45,8 +45,10 @@ fn message(from: UserId, to: UserId, id: u8, body: &str) -> NewMessage {
 
 /// A store in a fresh temporary folder (kept alive by the returned guard), with three users.
 async fn store_with_three_users() -> (tempfile::TempDir, SqliteStore, (UserId, UserId, UserId)) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("db"))
+        .await
+        .expect("open the store");
     let users = (
         user(&store, "aaa").await,
         user(&store, "bbb").await,
