@@ -48,10 +48,6 @@ struct Fresh<'a> {
     recipient_seq: u64,
 }
 
-fn sql_seq(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
 /// Stores a run of file-less messages, in order; outcomes match `run`.
 pub(crate) async fn append_run(
     conn: &mut SqliteConnection,
@@ -127,8 +123,8 @@ async fn insert_chunk(conn: &mut SqliteConnection, chunk: &[Fresh<'_>]) -> Resul
             .push_bind(&m.digest[..])
             .push_bind(m.received_at)
             .push_bind(m.expires_at)
-            .push_bind(sql_seq(f.sender_seq))
-            .push_bind(sql_seq(f.recipient_seq));
+            .push_bind(rows::sql_int(f.sender_seq))
+            .push_bind(rows::sql_int(f.recipient_seq));
     });
     insert.push(" RETURNING id, sender, msg_id");
     let mut ids: HashMap<Key, i64> = HashMap::with_capacity(chunk.len());
@@ -156,7 +152,7 @@ async fn insert_chunk(conn: &mut SqliteConnection, chunk: &[Fresh<'_>]) -> Resul
     }
     insert.push_values(&entries, |mut row, &(user, seq, peer, id, ts)| {
         row.push_bind(user.0)
-            .push_bind(sql_seq(seq))
+            .push_bind(rows::sql_int(seq))
             .push_bind("message")
             .push_bind(peer.0)
             .push_bind(id)
@@ -164,6 +160,15 @@ async fn insert_chunk(conn: &mut SqliteConnection, chunk: &[Fresh<'_>]) -> Resul
     });
     insert.build().execute(&mut *conn).await.map_err(map_err)?;
     Ok(())
+}
+
+/// What a message whose key is already stored is answered (`None`: the key is new).
+pub(crate) async fn resend_answer(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let known = stored_keys(conn, &[m]).await?;
+    Ok(known.get(&(m.sender, m.msg_id)).map(|k| k.answer(m)))
 }
 
 /// The run's keys that are already stored, with what a resend of each is answered.
@@ -189,16 +194,12 @@ async fn stored_keys(
         }
         query.push(") AS k CROSS JOIN messages m ON m.sender = k.column1 AND m.msg_id = k.column2");
         for row in query.build().fetch_all(&mut *conn).await.map_err(map_err)? {
-            let sender_seq: Option<i64> = row.try_get("sender_seq").map_err(map_err)?;
-            let sender_seq = sender_seq.ok_or_else(|| {
-                StoreError::Other("a stored message has no stream position".into())
-            })?;
             known.insert(
                 (rows::user_id(&row, "sender")?, rows::fixed(&row, "msg_id")?),
                 Known {
                     digest: rows::fixed(&row, "digest")?,
                     received_at: row.try_get("received_at").map_err(map_err)?,
-                    sender_seq: rows::seq(sender_seq)?,
+                    sender_seq: rows::position(row.try_get("sender_seq").map_err(map_err)?)?,
                 },
             );
         }

@@ -9,7 +9,7 @@ use securechat_store::{Messages, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 
-use crate::batch::append_run;
+use crate::batch::{append_run, resend_answer};
 use crate::{map_err, rows, SqliteStore};
 
 /// One new event of a user's stream.
@@ -64,48 +64,21 @@ async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<boo
     Ok(true)
 }
 
-/// The outcome for a `(sender, msg_id)` that is already stored.
-async fn existing(
-    conn: &mut SqliteConnection,
-    m: &NewMessage,
-) -> Result<Option<AppendOutcome>, StoreError> {
-    let row = sqlx::query(
-        "SELECT digest, received_at, sender_seq FROM messages WHERE sender = $1 AND msg_id = $2",
-    )
-    .bind(m.sender.0)
-    .bind(&m.msg_id[..])
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(map_err)?;
-    let Some(row) = row else { return Ok(None) };
-    let digest: [u8; 32] = rows::fixed(&row, "digest")?;
-    if digest != m.digest {
-        return Ok(Some(AppendOutcome::Conflict));
-    }
-    let sender_seq: Option<i64> = row.try_get("sender_seq").map_err(map_err)?;
-    let sender_seq = sender_seq
-        .ok_or_else(|| StoreError::Other("a stored message has no stream position".into()))?;
-    Ok(Some(AppendOutcome::Duplicate {
-        sender_seq: rows::seq(sender_seq)?,
-        received_at: row.try_get("received_at").map_err(map_err)?,
-    }))
-}
-
+/// Stores one message that carries files, after checking its key and its files.
 async fn append_one(
     conn: &mut SqliteConnection,
     m: &NewMessage,
 ) -> Result<AppendOutcome, StoreError> {
-    if !m.files.is_empty() {
-        if let Some(outcome) = existing(conn, m).await? {
-            return Ok(outcome);
-        }
-        if !files_usable(conn, m).await? {
-            return Ok(AppendOutcome::BadFile);
-        }
+    if let Some(answer) = resend_answer(conn, m).await? {
+        return Ok(answer);
     }
-    let inserted: Option<i64> = sqlx::query_scalar(
+    if !files_usable(conn, m).await? {
+        return Ok(AppendOutcome::BadFile);
+    }
+    // No `ON CONFLICT`: the key was checked just above under the single writer.
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (sender, msg_id, recipient, envelope, digest, received_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender, msg_id) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(m.sender.0)
     .bind(&m.msg_id[..])
@@ -114,14 +87,9 @@ async fn append_one(
     .bind(&m.digest[..])
     .bind(m.received_at)
     .bind(m.expires_at)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
-    let Some(id) = inserted else {
-        return existing(conn, m)
-            .await?
-            .ok_or_else(|| StoreError::Other("message vanished during insert".into()));
-    };
     for file in &m.files {
         sqlx::query("UPDATE files SET message = $1 WHERE id = $2")
             .bind(id)
@@ -142,8 +110,8 @@ async fn append_one(
     let sender_seq = push_event(conn, event(m.sender, m.recipient)).await?;
     let recipient_seq = push_event(conn, event(m.recipient, m.sender)).await?;
     sqlx::query("UPDATE messages SET sender_seq = $1, recipient_seq = $2 WHERE id = $3")
-        .bind(i64::try_from(sender_seq).unwrap_or(i64::MAX))
-        .bind(i64::try_from(recipient_seq).unwrap_or(i64::MAX))
+        .bind(rows::sql_int(sender_seq))
+        .bind(rows::sql_int(recipient_seq))
         .bind(id)
         .execute(&mut *conn)
         .await
@@ -316,7 +284,7 @@ impl Messages for SqliteStore {
              WHERE i.user_id = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3",
         )
         .bind(user.0)
-        .bind(i64::try_from(since).unwrap_or(i64::MAX))
+        .bind(rows::sql_int(since))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await
@@ -384,7 +352,7 @@ impl Messages for SqliteStore {
                  ORDER BY seq DESC LIMIT 1",
             )
             .bind(user.0)
-            .bind(i64::try_from(before).unwrap_or(i64::MAX))
+            .bind(rows::sql_int(before))
             .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?,
@@ -416,13 +384,7 @@ impl Messages for SqliteStore {
         .await
         .map_err(map_err)?
         .iter()
-        .map(|row| {
-            let seq: Option<i64> = row.try_get("seq").map_err(map_err)?;
-            let seq = seq.ok_or_else(|| {
-                StoreError::Other("a stored message has no stream position".into())
-            })?;
-            stored(row, rows::seq(seq)?)
-        })
+        .map(|row| stored(row, rows::position(row.try_get("seq").map_err(map_err)?)?))
         .collect()
     }
 

@@ -78,6 +78,16 @@ pub(crate) fn seq(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt("seq"))
 }
 
+/// A message's stream position (`sender_seq`, `recipient_seq`); set on every stored message.
+pub(crate) fn position(value: Option<i64>) -> Result<u64, StoreError> {
+    seq(value.ok_or_else(|| corrupt("a stored message has no stream position"))?)
+}
+
+/// A `seq` or count as SQLite's integer (they never reach 2^63).
+pub(crate) fn sql_int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn user_id(row: &SqliteRow, column: &str) -> Result<UserId, StoreError> {
     Ok(UserId(row.try_get::<Uuid, _>(column).map_err(map_err)?))
 }
