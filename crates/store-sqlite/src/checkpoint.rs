@@ -29,13 +29,24 @@ impl Checkpointer {
         Arc::new(Self(tokio::spawn(async move {
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Ten checkpoints a second: a lasting failure is logged when it starts and when it
+            // ends, not at every tick.
+            let mut failing = false;
             loop {
                 tick.tick().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&pool)
                     .await
                 {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "WAL checkpoints are failing; retrying");
+                    }
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("WAL checkpoints work again");
+                    }
+                    _ => {}
                 }
             }
         })))
