@@ -142,6 +142,8 @@ impl WsErrorCode {
             Self::TooManyConnections => "too_many_connections",
             Self::SlowReader => "slow_reader",
             Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -182,6 +184,12 @@ pub enum WsErrorCode {
     SlowReader,
     /// Server fault; retry later.
     Internal,
+    /// The server cannot store anything now (its database refuses writes: disk full, I/O
+    /// errors); nothing was stored, retry later.
+    Unavailable,
+    /// A code this client does not know (added by a newer server); treat as an error.
+    #[serde(other)]
+    Unknown,
 }
 
 #[cfg(test)]
@@ -217,8 +225,16 @@ mod tests {
             WsErrorCode::TooManyConnections,
             WsErrorCode::SlowReader,
             WsErrorCode::Internal,
+            WsErrorCode::Unavailable,
+            WsErrorCode::Unknown,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
+    }
+
+    #[test]
+    fn a_code_from_a_newer_server_still_parses() {
+        let code: WsErrorCode = serde_json::from_str("\"something_new\"").unwrap();
+        assert_eq!(code, WsErrorCode::Unknown);
     }
 }

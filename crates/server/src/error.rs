@@ -8,6 +8,11 @@ use securechat_proto::error::{ErrorBody, ErrorCode};
 use securechat_store::error::Conflict;
 use securechat_store::StoreError;
 
+use crate::metrics::STORE_UNAVAILABLE;
+
+/// Seconds a client is asked to wait when the database cannot take the request.
+const STORE_RETRY_AFTER: u64 = 5;
+
 /// A failed REST request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -94,7 +99,9 @@ impl ApiError {
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::Unavailable(_) | Self::Store(StoreError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            }
             Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
             }
@@ -115,6 +122,11 @@ impl ApiError {
                 "internal error; the server log has details under this request's id".to_owned()
             }
             Self::Unavailable(_) => "the database is unreachable".to_owned(),
+            Self::Store(StoreError::Unavailable(_)) => {
+                "the server cannot store anything right now (its database refuses writes); \
+                 nothing was changed, retry in a moment"
+                    .to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -123,6 +135,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let Self::Store(StoreError::Unavailable(_)) = &self {
+            metrics::counter!(STORE_UNAVAILABLE, "path" => "http").increment(1);
+        }
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         } else {
@@ -151,6 +166,9 @@ impl IntoResponse for ApiError {
             }
             Self::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Self::Unavailable(_) | Self::Store(StoreError::Unavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER));
             }
             _ => {}
         }

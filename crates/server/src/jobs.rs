@@ -5,7 +5,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
-use crate::realtime::delivery::Job;
+use crate::realtime::work::Job;
 use crate::state::AppState;
 
 /// Starts the jobs; they end when `stop` is cancelled.

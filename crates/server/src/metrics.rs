@@ -23,6 +23,13 @@ pub const RATE_LIMITED: &str = "securechat_rate_limited_total";
 pub const REFRESH_REUSE: &str = "securechat_refresh_token_reuse_total";
 /// Accounts created.
 pub const REGISTRATIONS: &str = "securechat_registrations_total";
+/// Requests and messages refused because the database could not take them, by path
+/// (`http`, `ws`).
+pub const STORE_UNAVAILABLE: &str = "securechat_store_unavailable_total";
+/// 1 while the database refuses writes (gauge, read from the store at scrape time).
+pub const STORE_WRITES_FAILING: &str = "securechat_store_writes_failing";
+/// TCP connections closed at once: too many open from one address.
+pub const CONNECTIONS_REFUSED: &str = "securechat_connections_refused_total";
 /// Active login sessions (gauge, read from the store at scrape time).
 pub const ACTIVE_SESSIONS: &str = "securechat_sessions_active";
 

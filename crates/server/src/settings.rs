@@ -42,6 +42,15 @@ pub struct RealtimeLimits {
     pub frames_per_second: u32,
     /// Burst of client frames above the sustained rate.
     pub frame_burst: u32,
+    /// Sustained frames per second shared by all connections of one user.
+    pub frames_per_second_per_user: u32,
+    pub frame_burst_per_user: u32,
+    /// Sustained frames per second shared by all connections from one client address.
+    pub frames_per_second_per_address: u32,
+    pub frame_burst_per_address: u32,
+    /// Longest wait for one write to a WebSocket; a client that does not read for this long
+    /// is disconnected (what it missed stays in its stream for resume).
+    pub write_timeout: Duration,
     /// Open WebSockets per user.
     pub max_connections_per_user: usize,
     /// Frames queued for one connection before it counts as a slow reader and is closed.
@@ -53,6 +62,17 @@ pub struct RealtimeLimits {
     /// Origins allowed to open WebSockets (browsers send Origin; clients without it pass).
     /// Empty: only the server's own origin (same Host).
     pub allowed_origins: Vec<String>,
+}
+
+/// Limits on HTTP connections, before any request is read.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Time allowed to send a request's headers (also the first byte of a new connection,
+    /// and the idle time between keep-alive requests).
+    pub header_timeout: Duration,
+    /// Open TCP connections from one address; more are closed at once. Trusted proxies
+    /// are exempt (every proxied client arrives from them).
+    pub max_per_address: usize,
 }
 
 /// Everything the server needs to know at start.
@@ -75,6 +95,9 @@ pub struct Settings {
     /// How long a positive session check is cached (revocations on this node apply at once).
     pub session_cache_ttl: Duration,
     pub realtime: RealtimeLimits,
+    pub connections: ConnectionLimits,
+    /// Serve `/metrics` on the main listener (off when it has a listener of its own).
+    pub metrics_on_main: bool,
     /// Largest uploaded file, in bytes of ciphertext.
     pub max_file_bytes: u64,
     /// Uploads streamed to disk at once; more wait (unread, so their bytes stay in the
@@ -116,12 +139,22 @@ impl Settings {
                 max_frame_bytes: 1024 * 1024,
                 frames_per_second: 1000,
                 frame_burst: 4000,
+                frames_per_second_per_user: 1000,
+                frame_burst_per_user: 4000,
+                frames_per_second_per_address: 4000,
+                frame_burst_per_address: 16000,
+                write_timeout: Duration::from_secs(10),
                 max_connections_per_user: 16,
                 outbound_queue: 4096,
                 auth_timeout: Duration::from_secs(5),
                 heartbeat: Duration::from_secs(30),
                 allowed_origins: Vec::new(),
             },
+            connections: ConnectionLimits {
+                header_timeout: Duration::from_secs(10),
+                max_per_address: 256,
+            },
+            metrics_on_main: true,
             max_file_bytes: 100 * 1024 * 1024,
             upload_concurrency: 16,
             unreferenced_file_ttl: Duration::from_secs(24 * 3600),

@@ -12,7 +12,9 @@ use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
 use crate::error::ApiError;
+use crate::lifecycle::{Lifecycle, SOCKET_GRACE};
 use crate::metrics::Metrics;
+use crate::realtime::budget::{Budgets, Rate};
 use crate::realtime::delivery::Delivery;
 use crate::realtime::hub::Hub;
 use crate::settings::Settings;
@@ -33,6 +35,8 @@ struct Inner {
     ip_failures: FailureLimiter,
     hub: Arc<Hub>,
     delivery: Delivery,
+    budgets: Arc<Budgets>,
+    lifecycle: Lifecycle,
     blobs: Blobs,
     /// Users known to exist (users are never deleted), to check recipients without a query.
     known_users: RwLock<HashSet<UserId>>,
@@ -54,9 +58,27 @@ impl AppState {
         token_secret: &[u8],
     ) -> Self {
         let limits = &settings.login_limits;
+        let lifecycle = Lifecycle::default();
         let hub = Arc::new(Hub::default());
-        hub.start_presence();
-        let delivery = Delivery::start(store.clone(), hub.clone(), blobs.clone(), 16 * 1024);
+        hub.start_presence(lifecycle.tasks.clone());
+        let delivery = Delivery::start(
+            store.clone(),
+            hub.clone(),
+            blobs.clone(),
+            16 * 1024,
+            lifecycle.tasks.clone(),
+        );
+        let realtime = &settings.realtime;
+        let budgets = Budgets::new(
+            Rate {
+                per_second: realtime.frames_per_second_per_user,
+                burst: realtime.frame_burst_per_user,
+            },
+            Rate {
+                per_second: realtime.frames_per_second_per_address,
+                burst: realtime.frame_burst_per_address,
+            },
+        );
         Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
@@ -66,6 +88,8 @@ impl AppState {
                 ip_failures: FailureLimiter::new(limits.per_ip, limits.window),
                 hub,
                 delivery,
+                budgets,
+                lifecycle,
                 blobs,
                 known_users: RwLock::default(),
                 metrics: Metrics::install(),
@@ -106,6 +130,32 @@ impl AppState {
     }
     pub fn blobs(&self) -> &Blobs {
         &self.inner.blobs
+    }
+    pub fn budgets(&self) -> &Arc<Budgets> {
+        &self.inner.budgets
+    }
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.inner.lifecycle
+    }
+
+    /// Stops the real-time side in order (see `crate::lifecycle`): no more frames taken,
+    /// every frame taken answered, every WebSocket closed with 1012, background tasks ended.
+    pub async fn drain(&self) {
+        let lifecycle = self.lifecycle();
+        lifecycle.stopping.cancel();
+        self.delivery().flush().await;
+        lifecycle.drained.cancel();
+        lifecycle.sockets.close();
+        if tokio::time::timeout(SOCKET_GRACE, lifecycle.sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = lifecycle.sockets.len(),
+                "WebSockets still open after the grace period; closing anyway"
+            );
+        }
+        lifecycle.tasks.cancel();
     }
 
     /// Waits for a turn to stream an upload; the turn ends when the permit drops.

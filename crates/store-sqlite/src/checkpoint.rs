@@ -22,11 +22,16 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
 
 /// The running checkpoint task; it stops when the store is closed or the last handle drops.
 #[derive(Debug)]
-pub(crate) struct Checkpointer(JoinHandle<()>);
+pub(crate) struct Checkpointer {
+    task: JoinHandle<()>,
+    pool: SqlitePool,
+}
 
 impl Checkpointer {
     pub(crate) fn start(pool: SqlitePool) -> Arc<Self> {
-        Arc::new(Self(tokio::spawn(async move {
+        let connection = pool.clone();
+        let task = tokio::spawn(async move {
+            let pool = connection;
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // Ten checkpoints a second: a lasting failure is logged when it starts and when it
@@ -49,17 +54,19 @@ impl Checkpointer {
                     _ => {}
                 }
             }
-        })))
+        });
+        Arc::new(Self { task, pool })
     }
 
-    /// Stops the task (a checkpoint in progress finishes on its connection).
-    pub(crate) fn stop(&self) {
-        self.0.abort();
+    /// Stops the task and closes its connection (a checkpoint in progress finishes first).
+    pub(crate) async fn stop(&self) {
+        self.task.abort();
+        self.pool.close().await;
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }

@@ -12,6 +12,7 @@ mod messages;
 mod rows;
 mod sessions;
 mod users;
+mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,17 +24,23 @@ use sqlx::SqlitePool;
 use securechat_store::{Store, StoreError};
 
 pub(crate) use errors::map_err;
+use writer::Writer;
+
+/// Bytes the write probe writes: readiness after a full disk means room for at least this.
+const PROBE_BYTES: i64 = 1024 * 1024;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
     checkpointer: Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Opens (creating if needed) the database file and applies pending migrations. A
+    /// database that cannot be written (a read-only file or folder, a full disk) is refused
+    /// here, with the reason, rather than at the first message.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -52,11 +59,21 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await
-            .map_err(map_err)?;
-        sqlx::migrate!("./migrations")
-            .run(&writer)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
+            .map_err(|e| match map_err(e) {
+                StoreError::Unavailable(e) => unwritable(path, &e),
+                other => other,
+            })?;
+        let migrated = sqlx::migrate!("./migrations").run(&writer).await;
+        match migrated {
+            Ok(()) => {}
+            Err(sqlx::migrate::MigrateError::Execute(e)) => {
+                return Err(match map_err(e) {
+                    StoreError::Unavailable(e) => unwritable(path, &e),
+                    other => other,
+                })
+            }
+            Err(e) => return Err(StoreError::Other(Box::new(e))),
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone().read_only(true))
@@ -68,12 +85,49 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         let checkpointer = checkpoint::Checkpointer::start(checkpoints);
-        Ok(Self {
-            writer,
+        let store = Self {
+            writer: Writer::new(writer),
             reader,
             checkpointer,
-        })
+        };
+        if let Err(e) = store.probe_write().await {
+            store.close().await;
+            return Err(unwritable(path, &e));
+        }
+        Ok(store)
     }
+
+    /// A write of `PROBE_BYTES` that must reach the disk: tells whether writes work, and
+    /// whether there is room for more than the smallest one (a tiny write can fit in a full
+    /// disk's last free page while every message batch fails).
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO write_probe (id, at, pad) VALUES (1, unixepoch(), zeroblob($1))",
+            )
+            .bind(PROBE_BYTES)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await
+        }
+        .await;
+        self.writer.tracked(result)
+    }
+}
+
+/// The start-up refusal of a database that cannot be written, in plain words.
+fn unwritable(path: &Path, cause: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(
+        format!(
+            "the database {} cannot be written ({cause}); securechat needs to write it: \
+             check that the file and its folder are writable by this user and that the disk \
+             has free space",
+            path.display()
+        )
+        .into(),
+    )
 }
 
 #[async_trait::async_trait]
@@ -83,11 +137,19 @@ impl Store for SqliteStore {
             .execute(&self.reader)
             .await
             .map_err(map_err)?;
+        // While writes fail, readiness depends on a write getting through again.
+        if self.writer.health().failure().is_some() {
+            self.probe_write().await?;
+        }
         Ok(())
     }
 
+    fn write_failure(&self) -> Option<String> {
+        self.writer.health().failure()
+    }
+
     async fn close(&self) {
-        self.checkpointer.stop();
+        self.checkpointer.stop().await;
         self.reader.close().await;
         self.writer.close().await;
     }

@@ -178,27 +178,31 @@ impl Messages for SqliteStore {
         &self,
         batch: &[NewMessage],
     ) -> Result<Vec<AppendOutcome>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        // Runs of file-less messages take the batched path; file messages (rare, with access
-        // checks on their files) go one by one. Order, and so `seq` order, is kept.
-        let mut run: Vec<&NewMessage> = Vec::new();
-        for m in batch {
-            if m.files.is_empty() {
-                run.push(m);
-                continue;
+        let result: Result<Vec<AppendOutcome>, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            // Runs of file-less messages take the batched path; file messages (rare, with access
+            // checks on their files) go one by one. Order, and so `seq` order, is kept.
+            let mut run: Vec<&NewMessage> = Vec::new();
+            for m in batch {
+                if m.files.is_empty() {
+                    run.push(m);
+                    continue;
+                }
+                if !run.is_empty() {
+                    outcomes.extend(append_run(&mut tx, &run).await?);
+                    run.clear();
+                }
+                outcomes.push(append_one(&mut tx, m).await?);
             }
             if !run.is_empty() {
                 outcomes.extend(append_run(&mut tx, &run).await?);
-                run.clear();
             }
-            outcomes.push(append_one(&mut tx, m).await?);
+            tx.commit().await?;
+            Ok(outcomes)
         }
-        if !run.is_empty() {
-            outcomes.extend(append_run(&mut tx, &run).await?);
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(outcomes)
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn delete_message(
@@ -208,43 +212,54 @@ impl Messages for SqliteStore {
         tombstone: &str,
         now: i64,
     ) -> Result<Option<Removal>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let row = sqlx::query(
-            "UPDATE messages SET envelope = NULL, removed_at = $1 \
-             WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL \
-             RETURNING id, sender, msg_id, recipient",
-        )
-        .bind(now)
-        .bind(sender.0)
-        .bind(&msg_id[..])
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let removal = record_removal(&mut tx, &row, Some(tombstone), now).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(Some(removal))
+        let result: Result<Option<Removal>, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let row = sqlx::query(
+                "UPDATE messages SET envelope = NULL, removed_at = $1 \
+                 WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL \
+                 RETURNING id, sender, msg_id, recipient",
+            )
+            .bind(now)
+            .bind(sender.0)
+            .bind(&msg_id[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let removal = record_removal(&mut tx, &row, Some(tombstone), now).await?;
+            tx.commit().await?;
+            Ok(Some(removal))
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Removal>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let expired = sqlx::query(
-            "UPDATE messages SET envelope = NULL, removed_at = $1 WHERE id IN ( \
-                 SELECT id FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL \
-                 AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
-             RETURNING id, sender, msg_id, recipient",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let mut removals = Vec::with_capacity(expired.len());
-        for row in &expired {
-            removals.push(record_removal(&mut tx, row, None, now).await?);
+        let result: Result<Vec<Removal>, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let expired = sqlx::query(
+                "UPDATE messages SET envelope = NULL, removed_at = $1 WHERE id IN ( \
+                     SELECT id FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL \
+                     AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
+                 RETURNING id, sender, msg_id, recipient",
+            )
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let mut removals = Vec::with_capacity(expired.len());
+            for row in &expired {
+                removals.push(record_removal(&mut tx, row, None, now).await?);
+            }
+            tx.commit().await?;
+            Ok(removals)
         }
-        tx.commit().await.map_err(map_err)?;
-        Ok(removals)
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn record_read(
@@ -254,20 +269,26 @@ impl Messages for SqliteStore {
         up_to: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(map_err)?;
-        push_event(
-            &mut conn,
-            Event {
-                user: peer,
-                kind: "read",
-                peer: reader,
-                message: None,
-                tombstone: None,
-                up_to: Some(up_to),
-                ts: now,
-            },
-        )
-        .await
+        let result: Result<u64, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let seq = push_event(
+                &mut tx,
+                Event {
+                    user: peer,
+                    kind: "read",
+                    peer: reader,
+                    message: None,
+                    tombstone: None,
+                    up_to: Some(up_to),
+                    ts: now,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(seq)
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn events_since(
@@ -389,13 +410,19 @@ impl Messages for SqliteStore {
     }
 
     async fn take_unreferenced_files(&self, cutoff: i64) -> Result<Vec<FileId>, StoreError> {
-        sqlx::query("DELETE FROM files WHERE message IS NULL AND created_at < $1 RETURNING id")
+        let result: Result<Vec<FileId>, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let taken = sqlx::query(
+                "DELETE FROM files WHERE message IS NULL AND created_at < $1 RETURNING id",
+            )
             .bind(cutoff)
-            .fetch_all(&self.writer)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(|r| rows::fixed::<16>(r, "id"))
-            .collect()
+            .map_err(map_err)?;
+            tx.commit().await?;
+            taken.iter().map(|r| rows::fixed::<16>(r, "id")).collect()
+        }
+        .await;
+        self.writer.tracked(result)
     }
 }

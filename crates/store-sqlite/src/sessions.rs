@@ -11,29 +11,33 @@ use crate::{map_err, rows, SqliteStore};
 #[async_trait::async_trait]
 impl Sessions for SqliteStore {
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(session.id.0)
-        .bind(session.user_id.0)
-        .bind(&session.ip)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(&session.refresh_hash[..])
-        .bind(session.id.0)
-        .bind(session.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(session.id.0)
+            .bind(session.user_id.0)
+            .bind(&session.ip)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(&session.refresh_hash[..])
+            .bind(session.id.0)
+            .bind(session.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRow>, StoreError> {
@@ -88,73 +92,86 @@ impl Sessions for SqliteStore {
         now: i64,
         new_expires_at: i64,
     ) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        let found = sqlx::query(
-            "SELECT r.rotated_at, s.* FROM refresh_tokens r \
-             JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1",
-        )
-        .bind(&presented[..])
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let Some(row) = found else {
-            return Ok(RefreshOutcome::Invalid);
-        };
-        let session = rows::session(&row)?;
-        let rotated_at: Option<i64> = row.try_get("rotated_at").map_err(map_err)?;
-        if !session.is_active(now) {
-            return Ok(RefreshOutcome::Invalid);
-        }
-        if rotated_at.is_some() {
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+        let result: Result<RefreshOutcome, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let found = sqlx::query(
+                "SELECT r.rotated_at, s.* FROM refresh_tokens r \
+                 JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1",
+            )
+            .bind(&presented[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let Some(row) = found else {
+                tx.rollback().await?;
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let session = rows::session(&row)?;
+            let rotated_at: Option<i64> = row.try_get("rotated_at").map_err(map_err)?;
+            if !session.is_active(now) {
+                tx.rollback().await?;
+                return Ok(RefreshOutcome::Invalid);
+            }
+            if rotated_at.is_some() {
+                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(session.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::Reused {
+                    session: session.id,
+                    user: session.user_id,
+                });
+            }
+            sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2")
                 .bind(now)
+                .bind(&presented[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(&new_hash[..])
+            .bind(session.id.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
+                .bind(new_expires_at)
                 .bind(session.id.0)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)?;
-            return Ok(RefreshOutcome::Reused {
+            tx.commit().await?;
+            Ok(RefreshOutcome::Rotated {
                 session: session.id,
                 user: session.user_id,
-            });
+            })
         }
-        sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2")
-            .bind(now)
-            .bind(&presented[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(&new_hash[..])
-        .bind(session.id.0)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
-            .bind(new_expires_at)
-            .bind(session.id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(RefreshOutcome::Rotated {
-            session: session.id,
-            user: session.user_id,
-        })
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.0)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
+        let result: Result<bool, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await?;
+            Ok(done.rows_affected() > 0)
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn revoke_user_sessions(
@@ -163,33 +180,46 @@ impl Sessions for SqliteStore {
         keep: Option<SessionId>,
         now: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
-        // A nil UUID never names a session, so it stands for "keep none".
-        let keep = keep.map_or(Uuid::nil(), |s| s.0);
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 \
-             WHERE user_id = $2 AND id != $3 AND revoked_at IS NULL AND expires_at > $1 \
-             RETURNING id",
-        )
-        .bind(now)
-        .bind(user.0)
-        .bind(keep)
-        .fetch_all(&self.writer)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
-        .collect()
+        let result: Result<Vec<SessionId>, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            // A nil UUID never names a session, so it stands for "keep none".
+            let keep = keep.map_or(Uuid::nil(), |s| s.0);
+            let revoked = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 \
+                 WHERE user_id = $2 AND id != $3 AND revoked_at IS NULL AND expires_at > $1 \
+                 RETURNING id",
+            )
+            .bind(now)
+            .bind(user.0)
+            .bind(keep)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await?;
+            revoked
+                .iter()
+                .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
+                .collect()
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
-        )
-        .bind(cutoff)
-        .execute(&self.writer)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected())
+        let result: Result<u64, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let done = sqlx::query(
+                "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+            )
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await?;
+            Ok(done.rows_affected())
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {

@@ -30,22 +30,26 @@ async fn insert_key(
 #[async_trait::async_trait]
 impl Users for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user.id.0)
-        .bind(&user.username)
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(&user.identity_key[..])
-        .bind(user.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        insert_key(&mut tx, user.id, &user.first_key).await?;
-        tx.commit().await.map_err(map_err)
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            sqlx::query(
+                "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(user.id.0)
+            .bind(&user.username)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(&user.identity_key[..])
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            insert_key(&mut tx, user.id, &user.first_key).await?;
+            tx.commit().await
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn find_user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
@@ -81,16 +85,22 @@ impl Users for SqliteStore {
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id.0)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn list_keys(&self, id: UserId) -> Result<Vec<EncryptionKeyRow>, StoreError> {
@@ -105,13 +115,17 @@ impl Users for SqliteStore {
     }
 
     async fn add_key(&self, id: UserId, key: EncryptionKeyRow) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        sqlx::query("UPDATE encryption_keys SET status = 'retired' WHERE user_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        insert_key(&mut tx, id, &key).await?;
-        tx.commit().await.map_err(map_err)
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            sqlx::query("UPDATE encryption_keys SET status = 'retired' WHERE user_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            insert_key(&mut tx, id, &key).await?;
+            tx.commit().await
+        }
+        .await;
+        self.writer.tracked(result)
     }
 }

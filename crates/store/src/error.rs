@@ -19,7 +19,11 @@ pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict on {0:?}")]
     Conflict(Conflict),
-    /// Anything else (connection lost, disk full, corrupt row, …).
+    /// The database cannot take the request now (disk full, I/O error, read-only file,
+    /// connection lost, busy): nothing was stored, and the same request may succeed later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else (a corrupt row, a bug, …).
     #[error("storage failure: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -19,8 +19,14 @@ pub use users::Users;
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
 pub trait Store: Users + Sessions + Messages + Files + Send + Sync + 'static {
-    /// Cheap round trip to the database, for `/readyz`.
+    /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
+    /// reached, or while writes fail (then it retries a small write, so readiness comes back
+    /// by itself when the cause goes away).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Why writes are failing, while they are (the last failure's text); `None` when the last
+    /// write went through.
+    fn write_failure(&self) -> Option<String>;
 
     /// Flushes and closes the database (graceful shutdown).
     async fn close(&self);

@@ -9,14 +9,26 @@ use serde_json::json;
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::metrics::ACTIVE_SESSIONS;
+use crate::metrics::{ACTIVE_SESSIONS, STORE_WRITES_FAILING};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// Liveness and readiness, and `/metrics` unless it has a listener of its own.
+pub fn routes(metrics_here: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if metrics_here {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    }
+}
+
+/// `/metrics` alone, for its own listener (kept off the public one).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 /// `GET /healthz`: the process is up.
@@ -25,10 +37,10 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers and takes writes.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "ready"),
-    (status = 503, description = "database unreachable", body = securechat_proto::error::ErrorBody)))]
+    (status = 503, description = "database unreachable or refusing writes", body = securechat_proto::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state.store().ping().await.map_err(ApiError::Unavailable)?;
     Ok(Json(json!({"status": "ready"})))
@@ -37,6 +49,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, 
 /// `GET /metrics`: Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let failing = state.store().write_failure().is_some();
+    metrics::gauge!(STORE_WRITES_FAILING).set(if failing { 1.0 } else { 0.0 });
     match state.store().count_active_sessions(now_ms()).await {
         #[allow(clippy::cast_precision_loss)] // session counts are far below 2^52
         Ok(n) => metrics::gauge!(ACTIVE_SESSIONS).set(n as f64),

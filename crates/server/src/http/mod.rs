@@ -63,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(token::routes())
         .merge(users::routes())
-        .merge(health::routes())
+        .merge(health::routes(state.settings().metrics_on_main))
         .merge(openapi::routes())
         .merge(messages::routes())
         .merge(files::routes())

@@ -1,14 +1,21 @@
 //! `GET /api/v1/ws`: the WebSocket upgrade. Authentication happens in the first frame, never
 //! in the URL; browsers' `Origin` must be allowed.
 
-use axum::extract::{State, WebSocketUpgrade};
+use std::net::SocketAddr;
+
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 
 use securechat_proto::error::{ErrorBody, ErrorCode};
 
+use crate::auth::client_ip::client_ip;
+use crate::listen::ConnectionSlot;
 use crate::realtime::connection;
 use crate::state::AppState;
 
@@ -48,12 +55,23 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 #[utoipa::path(get, path = "/api/v1/ws", tag = "messages",
     responses(
         (status = 101, description = "switching to WebSocket; the first frame must be `auth`"),
-        (status = 403, description = "Origin not allowed", body = ErrorBody)))]
+        (status = 403, description = "Origin not allowed", body = ErrorBody),
+        (status = 503, description = "the server is shutting down", body = ErrorBody)))]
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    slot: Option<Extension<Arc<ConnectionSlot>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if state.lifecycle().stopping.is_cancelled() {
+        let body = ErrorBody {
+            error: ErrorCode::Unavailable,
+            message: "the server is restarting; reconnect in a moment".to_owned(),
+            field: None,
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let limits = &state.settings().realtime;
     if !origin_allowed(&headers, &limits.allowed_origins) {
         tracing::warn!("WebSocket refused: Origin not allowed");
@@ -68,7 +86,15 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| connection::run(socket, state))
+        .on_upgrade(move |socket| {
+            let address = client_ip(peer, &headers, &state.settings().trusted_proxies);
+            let sockets = state.lifecycle().sockets.clone();
+            sockets.track_future(async move {
+                // The connection keeps its place in its address's count while it is open.
+                let _slot = slot;
+                connection::run(socket, state, address).await;
+            })
+        })
 }
 
 #[cfg(test)]

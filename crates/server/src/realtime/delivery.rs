@@ -5,22 +5,21 @@
 //! fsync for the whole batch), and while one batch is fanned out the next is being committed.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
-use securechat_proto::envelope::Envelope;
-use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, WsErrorCode};
 use securechat_store::model::NewMessage;
-use securechat_store::Store;
+use securechat_store::{Store, StoreError};
 
 use crate::blobs::Blobs;
 use crate::clock::now_ms;
-use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH};
-use crate::realtime::fanout::{self, Announcement};
-use crate::realtime::frames::error;
-use crate::realtime::hub::{ConnId, Hub, Outbound};
+use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH, STORE_UNAVAILABLE};
+use crate::realtime::fanout;
+use crate::realtime::frames::{error, Outbound};
+use crate::realtime::hub::Hub;
+use crate::realtime::work::{Announcement, Deletion, Job, Pending, Receipt, Reply};
 
 /// Most messages committed in one transaction: large enough that a saturated writer's
 /// per-commit costs are spread thin, small enough that one commit stays well under 100 ms.
@@ -29,53 +28,6 @@ pub const MAX_BATCH: usize = 1024;
 const FANOUT_QUEUE: usize = 64;
 /// Most messages expired per store call.
 const EXPIRY_BATCH: u32 = 1000;
-
-/// The connection a job came from, to answer it.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub conn: ConnId,
-    pub tx: mpsc::Sender<Outbound>,
-}
-
-/// One message waiting to be stored.
-#[derive(Debug)]
-pub struct Pending {
-    pub message: NewMessage,
-    /// `msg_id` as the client wrote it (base64url), for the ack.
-    pub msg_id: String,
-    pub origin: Origin,
-    pub received: Instant,
-}
-
-/// A sender's signed tombstone, already checked.
-#[derive(Debug)]
-pub struct Deletion {
-    pub sender: UserId,
-    pub target: [u8; 16],
-    pub tombstone: Envelope,
-    /// The tombstone's own `msg_id`, for error references.
-    pub msg_id: String,
-    pub origin: Origin,
-}
-
-/// A read receipt.
-#[derive(Debug)]
-pub struct Receipt {
-    pub reader: UserId,
-    pub peer: UserId,
-    pub up_to: i64,
-    pub origin: Origin,
-}
-
-/// Work for the delivery task.
-#[derive(Debug)]
-pub enum Job {
-    Append(Pending),
-    Delete(Deletion),
-    Read(Receipt),
-    /// Remove messages whose self-destruct time has come.
-    Expire,
-}
 
 /// Handle to the delivery task.
 #[derive(Clone)]
@@ -89,12 +41,27 @@ struct Worker {
 }
 
 impl Delivery {
-    /// Starts the delivery task and its fan-out task; they end when every handle is dropped.
-    pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>, blobs: Blobs, queue: usize) -> Self {
+    /// Starts the delivery task and its fan-out task; they end when `stop` is cancelled (or
+    /// every handle is dropped).
+    pub fn start(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        blobs: Blobs,
+        queue: usize,
+        stop: CancellationToken,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(queue);
         let announce = fanout::start(hub, blobs, FANOUT_QUEUE);
-        tokio::spawn(Worker { store, announce }.run(rx));
+        tokio::spawn(Worker { store, announce }.run(rx, stop));
         Self { tx }
+    }
+
+    /// Waits until every job queued before this call is stored and announced.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.tx.send(Job::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
     }
 
     /// Queues a job; waits while the queue is full (back-pressure on the sender).
@@ -106,13 +73,6 @@ impl Delivery {
     pub fn offer(&self, job: Job) -> bool {
         self.tx.try_send(job).is_ok()
     }
-}
-
-/// What answering and fanning out a stored message needs besides the message itself.
-pub struct Reply {
-    pub msg_id: String,
-    pub origin: Origin,
-    pub received: Instant,
 }
 
 /// Consecutive messages waiting for one transaction. The messages are kept apart from their
@@ -135,10 +95,17 @@ impl Batch {
 }
 
 impl Worker {
-    async fn run(self, mut rx: mpsc::Receiver<Job>) {
+    async fn run(self, mut rx: mpsc::Receiver<Job>, stop: CancellationToken) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
         let mut appends = Batch::default();
-        while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        loop {
+            let received = tokio::select! {
+                n = rx.recv_many(&mut jobs, MAX_BATCH) => n,
+                () = stop.cancelled() => 0,
+            };
+            if received == 0 {
+                break;
+            }
             for job in jobs.drain(..) {
                 match job {
                     Job::Append(pending) => appends.push(pending),
@@ -169,7 +136,7 @@ impl Worker {
         let outcomes = match self.store.append_messages(&batch.messages).await {
             Ok(outcomes) => Some(outcomes),
             Err(e) => {
-                tracing::error!(error = %e, "storing a batch of messages failed");
+                failed(&e, "storing a batch of messages failed");
                 None
             }
         };
@@ -188,16 +155,20 @@ impl Worker {
             Job::Delete(d) => self.delete(d).await,
             Job::Read(r) => self.read(r).await,
             Job::Expire => self.expire().await,
+            Job::Flush(done) => self.announce(Announcement::Flushed(done)).await,
         }
     }
 
     async fn delete(&self, d: Deletion) {
-        let text = serde_json::to_string(&d.tombstone).unwrap_or_default();
-        let announcement = match self
-            .store
-            .delete_message(d.sender, d.target, &text, now_ms())
-            .await
-        {
+        let stored = match serde_json::to_string(&d.tombstone) {
+            Ok(text) => {
+                self.store
+                    .delete_message(d.sender, d.target, &text, now_ms())
+                    .await
+            }
+            Err(e) => Err(StoreError::Other(Box::new(e))),
+        };
+        let announcement = match stored {
             Ok(Some(removal)) => {
                 metrics::counter!(MESSAGES_DELETED).increment(1);
                 Announcement::Removal {
@@ -214,13 +185,10 @@ impl Worker {
                     Some(d.msg_id),
                 ),
             },
-            Err(e) => {
-                tracing::error!(error = %e, "delete failed");
-                Announcement::Reply {
-                    origin: d.origin,
-                    frame: error(WsErrorCode::Internal, "retry later", Some(d.msg_id)),
-                }
-            }
+            Err(e) => Announcement::Reply {
+                origin: d.origin,
+                frame: failed(&e, "delete failed").with_reference(d.msg_id),
+            },
         };
         self.announce(announcement).await;
     }
@@ -238,13 +206,10 @@ impl Worker {
                 seq,
                 origin: r.origin,
             },
-            Err(e) => {
-                tracing::error!(error = %e, "read receipt failed");
-                Announcement::Reply {
-                    origin: r.origin,
-                    frame: error(WsErrorCode::Internal, "retry later", None),
-                }
-            }
+            Err(e) => Announcement::Reply {
+                origin: r.origin,
+                frame: failed(&e, "read receipt failed").frame(),
+            },
         };
         self.announce(announcement).await;
     }
@@ -254,7 +219,7 @@ impl Worker {
             let removals = match self.store.expire_messages(now_ms(), EXPIRY_BATCH).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::error!(error = %e, "message expiry failed");
+                    failed(&e, "message expiry failed");
                     return;
                 }
             };
@@ -272,5 +237,33 @@ impl Worker {
                 return;
             }
         }
+    }
+}
+
+/// The answer to a job the store could not do: retryable `unavailable` when the database
+/// refuses writes, `internal` otherwise.
+struct Failure(WsErrorCode, &'static str);
+
+impl Failure {
+    fn frame(self) -> Outbound {
+        error(self.0, self.1, None)
+    }
+
+    fn with_reference(self, reference: String) -> Outbound {
+        error(self.0, self.1, Some(reference))
+    }
+}
+
+/// Logs and counts a failed store call, and says how to answer it.
+fn failed(e: &StoreError, what: &str) -> Failure {
+    tracing::error!(error = %e, "{what}");
+    if let StoreError::Unavailable(_) = e {
+        metrics::counter!(STORE_UNAVAILABLE, "path" => "ws").increment(1);
+        Failure(
+            WsErrorCode::Unavailable,
+            "the server cannot store anything right now; nothing was done, retry",
+        )
+    } else {
+        Failure(WsErrorCode::Internal, "retry later")
     }
 }

@@ -10,41 +10,14 @@ use tokio::sync::mpsc;
 
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
-use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
 use securechat_store::model::{AppendOutcome, NewMessage, Removal};
 
 use crate::blobs::Blobs;
 use crate::metrics::{DELIVERY_LATENCY, MESSAGES_DELIVERED, MESSAGES_STORED};
-use crate::realtime::delivery::{Origin, Reply};
-use crate::realtime::frames::{self, error, outbound};
-use crate::realtime::hub::{Hub, Outbound};
-
-/// Something the worker stored (or failed to), to announce.
-pub enum Announcement {
-    /// A batch of messages and what the store made of each (`None`: the batch failed).
-    Messages {
-        messages: Vec<NewMessage>,
-        replies: Vec<Reply>,
-        outcomes: Option<Vec<AppendOutcome>>,
-    },
-    /// A message deleted by its sender or expired.
-    Removal {
-        removal: Removal,
-        reason: DeleteReason,
-        tombstone: Option<Envelope>,
-    },
-    /// `reader` read `peer`'s messages up to `up_to`; `seq` is the event in `peer`'s stream.
-    Read {
-        reader: UserId,
-        peer: UserId,
-        up_to: i64,
-        seq: u64,
-        origin: Origin,
-    },
-    /// A frame for the origin only (an error).
-    Reply { origin: Origin, frame: Outbound },
-}
+use crate::realtime::frames::{self, error, outbound, Outbound};
+use crate::realtime::hub::Hub;
+use crate::realtime::work::{Announcement, Origin, Reply};
 
 /// Sends to the connection a job came from. A closed or overflowing origin will resend after
 /// reconnecting; the store is the truth.
@@ -83,8 +56,8 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
                 reply(
                     &r.origin,
                     error(
-                        WsErrorCode::Internal,
-                        "the message could not be stored; retry",
+                        WsErrorCode::Unavailable,
+                        "the server could not store the message; nothing was stored, send it again",
                         Some(r.msg_id),
                     ),
                 );
@@ -118,6 +91,9 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
             hub.send_to_user(reader, &to_reader, Some(origin.conn));
         }
         Announcement::Reply { origin, frame } => reply(&origin, frame),
+        Announcement::Flushed(done) => {
+            let _ = done.send(());
+        }
     }
 }
 

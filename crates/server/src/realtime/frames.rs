@@ -8,7 +8,14 @@ use securechat_proto::ids::UserId;
 use securechat_proto::ws::{ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_ERRORS;
-use crate::realtime::hub::Outbound;
+
+/// A serialised frame for one connection. `seq` (when the event has one) lets a connection
+/// drop live events its replay already covered.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub seq: Option<u64>,
+    pub text: Utf8Bytes,
+}
 
 /// Serialises an event. `ServerEvent` holds only strings, numbers and ids, so this cannot
 /// fail; a failure would yield an `internal` error frame.

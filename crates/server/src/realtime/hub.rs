@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -13,21 +12,13 @@ use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::ws::{ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_CONNECTIONS;
-use crate::realtime::frames::outbound;
+use crate::realtime::frames::{outbound, Outbound};
 
 /// How often gathered presence changes are sent.
 pub const PRESENCE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A connection's id, unique within the process.
 pub type ConnId = u64;
-
-/// A serialised frame for one connection. `seq` (when the event has one) lets a connection
-/// drop live events its replay already covered.
-#[derive(Debug, Clone)]
-pub struct Outbound {
-    pub seq: Option<u64>,
-    pub text: Utf8Bytes,
-}
 
 /// Ends one connection from outside its task, saying why.
 #[derive(Debug, Default)]
@@ -181,14 +172,17 @@ impl Hub {
     }
 
     /// Starts the task that flushes presence changes every `PRESENCE_INTERVAL`; it ends when
-    /// the hub is dropped.
-    pub fn start_presence(self: &Arc<Self>) {
+    /// `stop` is cancelled or the hub is dropped.
+    pub fn start_presence(self: &Arc<Self>, stop: CancellationToken) {
         let hub = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(PRESENCE_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = stop.cancelled() => break,
+                }
                 let Some(hub) = hub.upgrade() else { break };
                 hub.flush_presence();
             }
@@ -256,6 +250,7 @@ fn offer(conn: &Conn, frame: &Outbound) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::extract::ws::Utf8Bytes;
 
     fn frame(text: &str) -> Outbound {
         Outbound {

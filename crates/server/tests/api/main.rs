@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod faults;
 mod files;
 mod health;
 mod ip_rule;

@@ -322,7 +322,7 @@ async fn a_foreign_origin_cannot_open_a_websocket() {
     let refused = tokio_tungstenite::connect_async(request).await;
 
     match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+        Err(tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);
         }
         other => panic!("expected 403, got {:?}", other.map(|_| ())),

@@ -1,0 +1,106 @@
+//! Catching a connection up: `ready`, every stream event after the client's `since`, then
+//! `caught_up`.
+
+use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
+use securechat_store::model::InboxEvent;
+
+use super::{Connection, Gone};
+use crate::clock::now_ms;
+use crate::realtime::frames::encode;
+
+/// Stream entries read per replay query.
+const REPLAY_PAGE: u32 = 500;
+
+impl Connection {
+    /// Says ready, replays the stream after `since`, then says caught up.
+    pub(super) async fn start(&mut self, since: u64) -> Result<(), Gone> {
+        self.send(encode(&ServerEvent::Ready { user_id: self.user }))
+            .await?;
+        // A client claiming more than the stream holds (a broken client, or a server
+        // restored from an older backup) resumes from the stream's real end; `caught_up`
+        // tells it where that is.
+        let last = match self.state.store().last_seq(self.user).await {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the stream position failed");
+                self.error(
+                    WsErrorCode::Internal,
+                    "could not replay your messages; reconnect",
+                    None,
+                )
+                .await;
+                return Err(Gone);
+            }
+        };
+        let mut cursor = since.min(last);
+        loop {
+            let page = self
+                .state
+                .store()
+                .events_since(self.user, cursor, REPLAY_PAGE, now_ms())
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay failed");
+                    self.error(
+                        WsErrorCode::Internal,
+                        "could not replay your messages; reconnect",
+                        None,
+                    )
+                    .await;
+                    return Err(Gone);
+                }
+            };
+            for event in page.events {
+                match replayed(event) {
+                    Some(event) => self.send(encode(&event)).await?,
+                    None => tracing::error!("skipping a stored envelope that does not parse"),
+                }
+            }
+            cursor = page.last_scanned;
+            if !page.more {
+                break;
+            }
+        }
+        self.replayed_to = cursor;
+        self.send(encode(&ServerEvent::CaughtUp { seq: cursor }))
+            .await
+    }
+}
+
+/// A stored stream event as the frame replay sends.
+/// `None` for a stored envelope that no longer parses (never served half-broken).
+fn replayed(event: InboxEvent) -> Option<ServerEvent> {
+    Some(match event {
+        InboxEvent::Message(m) => ServerEvent::Message {
+            seq: m.seq,
+            from: m.from,
+            ts: m.ts,
+            envelope: serde_json::from_str(&m.envelope).ok()?,
+            expires_at: m.expires_at,
+        },
+        InboxEvent::Deleted {
+            seq,
+            msg_id,
+            from,
+            tombstone,
+        } => ServerEvent::Deleted {
+            msg_id: securechat_proto::b64::encode(msg_id),
+            seq,
+            from,
+            reason: if tombstone.is_some() {
+                DeleteReason::Deleted
+            } else {
+                DeleteReason::Expired
+            },
+            envelope: tombstone.and_then(|t| serde_json::from_str(&t).ok()),
+        },
+        InboxEvent::Read { seq, peer, up_to } => ServerEvent::Read {
+            peer,
+            by: peer,
+            up_to,
+            seq: Some(seq),
+        },
+    })
+}

@@ -1,0 +1,99 @@
+//! The work that flows through the delivery pipeline: jobs from connections to the delivery
+//! worker, and announcements from the worker to the fan-out task. Both tasks depend on these
+//! types, and not on each other.
+
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use securechat_proto::envelope::Envelope;
+use securechat_proto::ids::UserId;
+use securechat_proto::ws::DeleteReason;
+use securechat_store::model::{AppendOutcome, NewMessage, Removal};
+
+use crate::realtime::frames::Outbound;
+use crate::realtime::hub::ConnId;
+
+/// The connection a job came from, to answer it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub conn: ConnId,
+    pub tx: mpsc::Sender<Outbound>,
+}
+
+/// One message waiting to be stored.
+#[derive(Debug)]
+pub struct Pending {
+    pub message: NewMessage,
+    /// `msg_id` as the client wrote it (base64url), for the ack.
+    pub msg_id: String,
+    pub origin: Origin,
+    pub received: Instant,
+}
+
+/// A sender's signed tombstone, already checked.
+#[derive(Debug)]
+pub struct Deletion {
+    pub sender: UserId,
+    pub target: [u8; 16],
+    pub tombstone: Envelope,
+    /// The tombstone's own `msg_id`, for error references.
+    pub msg_id: String,
+    pub origin: Origin,
+}
+
+/// A read receipt.
+#[derive(Debug)]
+pub struct Receipt {
+    pub reader: UserId,
+    pub peer: UserId,
+    pub up_to: i64,
+    pub origin: Origin,
+}
+
+/// Work for the delivery task.
+#[derive(Debug)]
+pub enum Job {
+    Append(Pending),
+    Delete(Deletion),
+    Read(Receipt),
+    /// Remove messages whose self-destruct time has come.
+    Expire,
+    /// Answered once every job queued before it is stored and announced (shutdown).
+    Flush(oneshot::Sender<()>),
+}
+
+/// What answering and fanning out a stored message needs besides the message itself.
+pub struct Reply {
+    pub msg_id: String,
+    pub origin: Origin,
+    pub received: Instant,
+}
+
+/// Something the worker stored (or failed to), to announce.
+pub enum Announcement {
+    /// A batch of messages and what the store made of each (`None`: the batch failed).
+    Messages {
+        messages: Vec<NewMessage>,
+        replies: Vec<Reply>,
+        outcomes: Option<Vec<AppendOutcome>>,
+    },
+    /// A message deleted by its sender or expired.
+    Removal {
+        removal: Removal,
+        reason: DeleteReason,
+        tombstone: Option<Envelope>,
+    },
+    /// `reader` read `peer`'s messages up to `up_to`; `seq` is the event in `peer`'s stream.
+    Read {
+        reader: UserId,
+        peer: UserId,
+        up_to: i64,
+        seq: u64,
+        origin: Origin,
+    },
+    /// A frame for the origin only (an error).
+    Reply { origin: Origin, frame: Outbound },
+    /// Everything before this was announced (`Job::Flush`).
+    Flushed(oneshot::Sender<()>),
+}

@@ -1,0 +1,238 @@
+//! Storage faults: a disk that fills under a running server, and a database that cannot be
+//! written at start. Both use a small tmpfs mounted over the test's data folder, which needs
+//! root (CI runs as root); elsewhere each test says it was skipped and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
+use securechat_store_sqlite::SqliteStore;
+
+use crate::helpers::{next_event, spawn_in, wait_for, Peer, TestApp};
+
+/// A tmpfs mounted over a folder for the life of the guard.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `mib` MiB over `dir`; `None` when this process may not mount.
+    fn mount(dir: &Path, mib: u32) -> Option<Self> {
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .ok()?;
+        status.success().then(|| Self(dir.to_owned()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros into `path` until the file system is full.
+fn fill(path: &Path) {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path).expect("filler");
+    let chunk = vec![0u8; 256 * 1024];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.sync_all();
+}
+
+/// What the server answered to one message.
+enum Answer {
+    Acked,
+    Refused(WsErrorCode),
+}
+
+/// Sends one large text message and waits for its ack or its error.
+async fn send_one(
+    alice: &mut Peer,
+    socket: &mut securechat_client::Socket,
+    to: securechat_proto::ids::UserId,
+    n: usize,
+) -> (String, Answer) {
+    let body = format!("{n}:{}", "x".repeat(30_000));
+    let sealed = alice
+        .chat
+        .seal_text(to, &body, false, None)
+        .await
+        .expect("seal");
+    let id = sealed.msg_id.to_b64();
+    socket
+        .send(&ClientFrame::Send {
+            envelope: sealed.envelope,
+        })
+        .await
+        .expect("send");
+    let answer = wait_for(socket, |e| match e {
+        ServerEvent::Ack { msg_id, .. } if msg_id == id => Some(Answer::Acked),
+        ServerEvent::Error {
+            code, reference, ..
+        } if reference.as_deref() == Some(id.as_str()) => Some(Answer::Refused(code)),
+        _ => None,
+    })
+    .await;
+    (id, answer)
+}
+
+async fn readyz(app: &TestApp) -> StatusCode {
+    reqwest::get(app.url("/readyz"))
+        .await
+        .expect("readyz")
+        .status()
+}
+
+async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn a_full_disk_never_acknowledges_what_it_did_not_store_and_recovery_needs_no_restart() {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let Some(_tmpfs) = Tmpfs::mount(dir.path(), 16) else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let app = spawn_in(dir.clone(), |_| {}).await;
+    let mut alice = app.peer("alice").await;
+    let bob = app.peer("bob").await;
+    let mut a = alice.socket(0).await;
+    wait_for(&mut a, |e| {
+        matches!(e, ServerEvent::CaughtUp { .. }).then_some(())
+    })
+    .await;
+
+    let mut acked = Vec::new();
+    let mut n = 0;
+    for _ in 0..20 {
+        let (id, answer) = send_one(&mut alice, &mut a, bob.id(), n).await;
+        n += 1;
+        assert!(matches!(answer, Answer::Acked), "before the disk fills");
+        acked.push(id);
+    }
+
+    // The disk fills: every message is either acknowledged (and so stored) or refused with
+    // the retryable `unavailable`, never acknowledged and lost.
+    let filler = dir.path().join("filler");
+    fill(&filler);
+    let mut refused = 0;
+    for _ in 0..120 {
+        let (id, answer) = send_one(&mut alice, &mut a, bob.id(), n).await;
+        n += 1;
+        match answer {
+            Answer::Acked => acked.push(id),
+            Answer::Refused(code) => {
+                assert_eq!(code, WsErrorCode::Unavailable);
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "the full disk must refuse some messages");
+    assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        metric(&app, "securechat_store_writes_failing").await,
+        Some(1.0)
+    );
+    // A registration is refused too, with 503, not answered 201 and forgotten.
+    let carol = crate::helpers::TestUser::generate("carol");
+    let response = app.register(&carol).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Space comes back: the server recovers by itself.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while readyz(&app).await != StatusCode::OK {
+        assert!(tokio::time::Instant::now() < deadline, "ready again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..10 {
+        let (id, answer) = send_one(&mut alice, &mut a, bob.id(), n).await;
+        n += 1;
+        assert!(matches!(answer, Answer::Acked), "after space came back");
+        acked.push(id);
+    }
+    app.register_ok(&carol).await;
+    a.close().await;
+    let dir = app.stop().await;
+
+    // After a restart, every acknowledged message is there.
+    let app = spawn_in(dir, |_| {}).await;
+    let mut bob = bob;
+    let api = securechat_client::Api::new(&app.base).expect("api");
+    api.login(&bob.username, &bob.password)
+        .await
+        .expect("login");
+    bob.chat.api = api;
+    let mut b = bob.socket(0).await;
+    let mut stored = std::collections::HashSet::new();
+    loop {
+        match next_event(&mut b).await {
+            ServerEvent::Message {
+                from, ts, envelope, ..
+            } => {
+                let opened = bob.chat.open(from, ts, &envelope).await.expect("open");
+                stored.insert(opened.msg_id.to_b64());
+            }
+            ServerEvent::CaughtUp { .. } => break,
+            _ => {}
+        }
+    }
+    let missing = acked.iter().filter(|id| !stored.contains(*id)).count();
+    eprintln!(
+        "acknowledged {}, refused {refused}, stored {}, missing {missing}",
+        acked.len(),
+        stored.len()
+    );
+    assert_eq!(missing, 0, "acknowledged messages missing after restart");
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_is_refused_at_start_in_plain_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(tmpfs) = Tmpfs::mount(dir.path(), 8) else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let path = dir.path().join("securechat.db");
+    let store = SqliteStore::open(&path).await.expect("first open");
+    securechat_store::Store::close(&store).await;
+    tmpfs.remount("ro");
+    let error = SqliteStore::open(&path)
+        .await
+        .expect_err("a read-only database must be refused")
+        .to_string();
+    assert!(
+        error.contains("cannot be written") && error.contains("securechat.db"),
+        "{error}"
+    );
+}
