@@ -138,6 +138,16 @@ pub(crate) async fn serve(
         let mut stopped = stopped.clone();
         let done = done.clone();
         tokio::spawn(async move {
+            // The HTTP/1-or-2 detection waits for the first bytes without a timer of its own,
+            // so a connection that sends nothing is cut off here.
+            let mut first = [0u8; 1];
+            if tokio::time::timeout(header_timeout, socket.peek(&mut first))
+                .await
+                .is_err()
+            {
+                drop(done);
+                return;
+            }
             let mut builder = Builder::new(TokioExecutor::new());
             builder
                 .http1()

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub base: String,
     pub dir: Arc<TempDir>,
     pub store: SqliteStore,
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -61,14 +62,20 @@ pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) 
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(securechat_server::serve(listener, state, None, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(securechat_server::serve(
+        listener,
+        state.clone(),
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     TestApp {
         base: format!("http://{addr}"),
 
         dir,
         store,
+        state,
         stop: Some(stop),
         task: Some(task),
     }

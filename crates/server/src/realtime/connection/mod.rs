@@ -179,13 +179,27 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
         budget,
     };
     let ending = match conn.start(since.unwrap_or(0)).await {
-        Ok(()) => conn.relay(stream, rx, &control).await,
+        Ok(()) => conn.relay(&mut stream, rx, &control).await,
         Err(Gone) => None,
     };
     if let Some((code, reason)) = ending {
         close_with(&mut conn.sink, deadline, code, reason).await;
+        // Read (and drop) what the client still sends until its close frame: closing a TCP
+        // socket with unread data resets it, and the reset can destroy our close frame (and
+        // the last answers before it) in the client's receive buffer.
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// Unregisters on drop (the hub notes the user offline when this was their last connection).
 struct Registration {
@@ -240,7 +254,7 @@ impl Connection {
     /// server shuts down. Returns the close frame to send, if any.
     async fn relay(
         &mut self,
-        mut stream: Stream,
+        stream: &mut Stream,
         mut rx: mpsc::Receiver<Outbound>,
         control: &Control,
     ) -> Option<(u16, &'static str)> {
@@ -279,7 +293,7 @@ impl Connection {
                     let out = out?;
                     self.forward(out).await.ok()?;
                 }
-                incoming = next_text(&mut stream), if !stopping => match incoming {
+                incoming = next_text(stream), if !stopping => match incoming {
                     Incoming::Text(text) => {
                         if let Flow::Close = self.handle(&text).await {
                             return Some((close::POLICY, "re-authentication failed"));
