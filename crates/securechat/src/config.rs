@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::Figment;
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use securechat_server::settings::Settings;
 
@@ -17,7 +19,7 @@ pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
 
 /// Options of the server. Each is optional here so the config file can fill what the command
 /// line and environment leave out.
-#[derive(Clone, Default, Args, Deserialize)]
+#[derive(Clone, Default, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML configuration file.
@@ -26,9 +28,11 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SECURECHAT_LISTEN", value_name = "ADDR:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
     /// Data folder: database, token secret [default: ./data].
     #[arg(long, env = "SECURECHAT_DATA_DIR", value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// Database URL [default: sqlite://<data-dir>/securechat.db].
     #[arg(
@@ -37,6 +41,7 @@ pub struct ServeArgs {
         value_name = "URL",
         hide_env_values = true
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[arg(
@@ -45,6 +50,7 @@ pub struct ServeArgs {
         value_name = "FILE",
         requires = "tls_key"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
     #[arg(
@@ -53,6 +59,7 @@ pub struct ServeArgs {
         value_name = "FILE",
         requires = "tls_cert"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
     /// Token signing secret (≥ 32 bytes) [default: generated into the data folder].
     #[arg(
@@ -61,21 +68,27 @@ pub struct ServeArgs {
         value_name = "SECRET",
         hide_env_values = true
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_secret: Option<String>,
     /// Access-token lifetime in seconds [default: 1800].
     #[arg(long, env = "SECURECHAT_ACCESS_TTL_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_ttl_secs: Option<u64>,
     /// Refresh-token lifetime in seconds [default: 604800].
     #[arg(long, env = "SECURECHAT_REFRESH_TTL_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_ttl_secs: Option<u64>,
     /// Apply the IP rule at login [default: true].
     #[arg(long, env = "SECURECHAT_IP_RULE", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_rule: Option<bool>,
     /// IP rule: refuse a login when the user would have sessions from more than N IPs [default: 3].
     #[arg(long, env = "SECURECHAT_IP_RULE_MAX_IPS_PER_USER", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_rule_max_ips_per_user: Option<usize>,
     /// IP rule: refuse a login when the IP would carry sessions of N or more users [default: 3].
     #[arg(long, env = "SECURECHAT_IP_RULE_REFUSE_USERS_PER_IP", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_rule_refuse_users_per_ip: Option<usize>,
     /// Networks exempt from the IP rule, comma-separated CIDRs [default: none].
     #[arg(
@@ -84,6 +97,7 @@ pub struct ServeArgs {
         value_name = "CIDR,…",
         value_delimiter = ','
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_allow: Option<Vec<IpNet>>,
     /// Reverse proxies whose X-Forwarded-For / Forwarded headers are trusted [default: none].
     #[arg(
@@ -92,12 +106,15 @@ pub struct ServeArgs {
         value_name = "CIDR,…",
         value_delimiter = ','
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_proxies: Option<Vec<IpNet>>,
     /// Failed logins allowed per account per window [default: 10].
     #[arg(long, env = "SECURECHAT_LOGIN_FAILURES_PER_ACCOUNT", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_failures_per_account: Option<u32>,
     /// Failed logins allowed per client IP per window [default: 50].
     #[arg(long, env = "SECURECHAT_LOGIN_FAILURES_PER_IP", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_failures_per_ip: Option<u32>,
     /// Failed-login window in seconds [default: 900].
     #[arg(
@@ -105,30 +122,39 @@ pub struct ServeArgs {
         env = "SECURECHAT_LOGIN_FAILURE_WINDOW_SECS",
         value_name = "SECS"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_failure_window_secs: Option<u64>,
     /// Password hashes computed at once, each holding 19 MiB [default: number of cores].
     #[arg(long, env = "SECURECHAT_HASH_CONCURRENCY", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_concurrency: Option<usize>,
     /// Seconds between sweeps of expired sessions [default: 60].
     #[arg(long, env = "SECURECHAT_SWEEP_INTERVAL_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep_interval_secs: Option<u64>,
     /// Largest message envelope accepted, in bytes [default: 65536].
     #[arg(long, env = "SECURECHAT_MAX_ENVELOPE_BYTES", value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_envelope_bytes: Option<usize>,
     /// Largest uploaded file, in bytes [default: 104857600].
     #[arg(long, env = "SECURECHAT_MAX_FILE_BYTES", value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_file_bytes: Option<u64>,
     /// Uploads streamed to disk at once; more wait their turn [default: 16].
     #[arg(long, env = "SECURECHAT_UPLOAD_CONCURRENCY", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_concurrency: Option<usize>,
     /// Sustained WebSocket frames per second per connection [default: 1000].
     #[arg(long, env = "SECURECHAT_FRAMES_PER_SECOND", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<u32>,
     /// Burst of WebSocket frames above the sustained rate [default: 4000].
     #[arg(long, env = "SECURECHAT_FRAME_BURST", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub frame_burst: Option<u32>,
     /// Open WebSockets per user [default: 16].
     #[arg(long, env = "SECURECHAT_MAX_CONNECTIONS_PER_USER", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections_per_user: Option<usize>,
     /// Origins allowed to open WebSockets, comma-separated (e.g. https://chat.example.org);
     /// when set, only these pass [default: the server's own origin only].
@@ -138,14 +164,80 @@ pub struct ServeArgs {
         value_name = "ORIGIN,…",
         value_delimiter = ','
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,
+    /// Sustained WebSocket frames per second shared by all of one user's connections
+    /// [default: 1000].
+    #[arg(long, env = "SECURECHAT_FRAMES_PER_SECOND_PER_USER", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_per_second_per_user: Option<u32>,
+    /// Burst of frames above the per-user rate [default: 4000].
+    #[arg(long, env = "SECURECHAT_FRAME_BURST_PER_USER", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_burst_per_user: Option<u32>,
+    /// Sustained WebSocket frames per second shared by all connections from one client
+    /// address [default: 4000].
+    #[arg(
+        long,
+        env = "SECURECHAT_FRAMES_PER_SECOND_PER_ADDRESS",
+        value_name = "N"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_per_second_per_address: Option<u32>,
+    /// Burst of frames above the per-address rate [default: 16000].
+    #[arg(long, env = "SECURECHAT_FRAME_BURST_PER_ADDRESS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_burst_per_address: Option<u32>,
+    /// Frames queued for one WebSocket before it counts as a slow reader [default: 4096].
+    #[arg(long, env = "SECURECHAT_OUTBOUND_QUEUE", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_queue: Option<usize>,
+    /// Seconds one write to a WebSocket may take before the client is dropped [default: 10].
+    #[arg(long, env = "SECURECHAT_WRITE_TIMEOUT_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_timeout_secs: Option<u64>,
+    /// Seconds a connection has to send its request headers, and idle keep-alive
+    /// connections are kept [default: 10].
+    #[arg(long, env = "SECURECHAT_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_timeout_secs: Option<u64>,
+    /// Open connections per client address; trusted proxies are exempt [default: 256].
+    #[arg(long, env = "SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds allowed for a WebSocket's first (`auth`) frame [default: 5].
+    #[arg(long, env = "SECURECHAT_AUTH_TIMEOUT_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_timeout_secs: Option<u64>,
+    /// Seconds between WebSocket pings [default: 30].
+    #[arg(long, env = "SECURECHAT_HEARTBEAT_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_secs: Option<u64>,
+    /// Seconds an uploaded file no message took is kept [default: 86400].
+    #[arg(
+        long,
+        env = "SECURECHAT_UNREFERENCED_FILE_TTL_SECS",
+        value_name = "SECS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreferenced_file_ttl_secs: Option<u64>,
+    /// Milliseconds between checks for self-destructing messages [default: 250].
+    #[arg(long, env = "SECURECHAT_EXPIRY_INTERVAL_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_interval_ms: Option<u64>,
+    /// Serve /metrics on this address only, not on --listen (keep it off the public
+    /// listener) [default: /metrics on --listen].
+    #[arg(long, env = "SECURECHAT_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format: text or json [default: text]. Levels come from RUST_LOG (default info).
     #[arg(long, env = "SECURECHAT_LOG_FORMAT", value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
 }
 
 /// How logs are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -153,16 +245,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// Fills every unset option from `file`.
-macro_rules! overlay {
-    ($args:ident, $file:ident, $($field:ident),+ $(,)?) => {
-        $( if $args.$field.is_none() { $args.$field = $file.$field; } )+
-    };
-}
-
 /// The final configuration (no `Debug`: it holds the token secret).
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served on its own, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub token_secret: Option<String>,
@@ -174,41 +261,16 @@ impl ServeArgs {
     /// Applies the config file (if any) under the command line and environment, then the
     /// defaults.
     pub fn resolve(mut self) -> anyhow::Result<Config> {
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?;
-            let file: ServeArgs = toml::from_str(&text)
+        if let Some(path) = self.config.clone() {
+            if !path.is_file() {
+                anyhow::bail!("cannot read config file {}: no such file", path.display());
+            }
+            // The file under the command line and environment: one serde type, layered.
+            self = Figment::from(Toml::file(&path))
+                .merge(Serialized::defaults(&self))
+                .extract()
                 .with_context(|| format!("invalid config file {}", path.display()))?;
-            overlay!(
-                self,
-                file,
-                listen,
-                data_dir,
-                database_url,
-                tls_cert,
-                tls_key,
-                token_secret,
-                access_ttl_secs,
-                refresh_ttl_secs,
-                ip_rule,
-                ip_rule_max_ips_per_user,
-                ip_rule_refuse_users_per_ip,
-                ip_allow,
-                trusted_proxies,
-                login_failures_per_account,
-                login_failures_per_ip,
-                login_failure_window_secs,
-                hash_concurrency,
-                sweep_interval_secs,
-                max_envelope_bytes,
-                max_file_bytes,
-                upload_concurrency,
-                frames_per_second,
-                frame_burst,
-                max_connections_per_user,
-                allowed_origins,
-                log_format,
-            );
+            self.config = Some(path);
         }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("data"));
         let mut settings = Settings::new(data_dir.clone());
@@ -252,12 +314,48 @@ impl ServeArgs {
             .max_connections_per_user
             .unwrap_or(d.realtime.max_connections_per_user);
         rt.allowed_origins = self.allowed_origins.unwrap_or_default();
+        rt.frames_per_second_per_user = self
+            .frames_per_second_per_user
+            .unwrap_or(d.realtime.frames_per_second_per_user);
+        rt.frame_burst_per_user = self
+            .frame_burst_per_user
+            .unwrap_or(d.realtime.frame_burst_per_user);
+        rt.frames_per_second_per_address = self
+            .frames_per_second_per_address
+            .unwrap_or(d.realtime.frames_per_second_per_address);
+        rt.frame_burst_per_address = self
+            .frame_burst_per_address
+            .unwrap_or(d.realtime.frame_burst_per_address);
+        rt.outbound_queue = self.outbound_queue.unwrap_or(d.realtime.outbound_queue);
+        rt.write_timeout = self
+            .write_timeout_secs
+            .map_or(d.realtime.write_timeout, Duration::from_secs);
+        rt.auth_timeout = self
+            .auth_timeout_secs
+            .map_or(d.realtime.auth_timeout, Duration::from_secs);
+        rt.heartbeat = self
+            .heartbeat_secs
+            .map_or(d.realtime.heartbeat, Duration::from_secs);
+        settings.connections.header_timeout = self
+            .header_timeout_secs
+            .map_or(d.connections.header_timeout, Duration::from_secs);
+        settings.connections.max_per_address = self
+            .max_connections_per_address
+            .unwrap_or(d.connections.max_per_address);
+        settings.unreferenced_file_ttl = self
+            .unreferenced_file_ttl_secs
+            .map_or(d.unreferenced_file_ttl, Duration::from_secs);
+        settings.expiry_interval = self
+            .expiry_interval_ms
+            .map_or(d.expiry_interval, Duration::from_millis);
+        settings.metrics_on_main = self.metrics_listen.is_none();
         settings.max_file_bytes = self.max_file_bytes.unwrap_or(d.max_file_bytes);
         settings.upload_concurrency = self.upload_concurrency.unwrap_or(d.upload_concurrency);
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));
         Ok(Config {
+            metrics_listen: self.metrics_listen,
             listen: self
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -294,6 +392,38 @@ mod tests {
         assert_eq!(config.settings.ip_rule.refuse_users_per_ip, 3);
         assert_eq!(config.settings.ip_rule.allow.len(), 1);
         assert_eq!(config.database_url, "sqlite://data/securechat.db");
+    }
+
+    #[test]
+    fn every_layer_reaches_the_settings_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("securechat.toml");
+        std::fs::write(
+            &file,
+            "header_timeout_secs = 3\nwrite_timeout_secs = 4\nframe_burst_per_user = 99\n\
+             metrics_listen = \"127.0.0.1:9191\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            max_connections_per_address: Some(12),
+            frame_burst_per_user: Some(7),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        let s = &config.settings;
+        assert_eq!(s.connections.header_timeout, Duration::from_secs(3));
+        assert_eq!(s.realtime.write_timeout, Duration::from_secs(4));
+        assert_eq!(s.connections.max_per_address, 12);
+        assert_eq!(s.realtime.frame_burst_per_user, 7, "the command line wins");
+        assert_eq!(config.metrics_listen.map(|a| a.port()), Some(9191));
+        assert!(!s.metrics_on_main);
+        assert_eq!(config.log_format, LogFormat::Json);
+        let missing = ServeArgs {
+            config: Some(dir.path().join("nope.toml")),
+            ..ServeArgs::default()
+        };
+        assert!(missing.resolve().is_err());
     }
 
     #[test]

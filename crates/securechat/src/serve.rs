@@ -81,7 +81,28 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let mut settings = config.settings;
     settings.hsts = tls.is_some();
     let state = AppState::new(settings, store, blobs, &secret);
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = match config.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {address}"))?;
+            tracing::info!("metrics on http://{address}/metrics (not on the main listener)");
+            Some(tokio::spawn(securechat_server::serve_metrics(
+                listener,
+                state.clone(),
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     securechat_server::serve(listener, state, tls, shutdown_signal()).await?;
+    let _ = stop_metrics.send(());
+    if let Some(metrics) = metrics {
+        metrics.await.ok();
+    }
     tracing::info!("stopped");
     Ok(())
 }
