@@ -53,9 +53,25 @@ pub enum Confirmed {
     Deleted,
 }
 
+/// Waits between attempts while the server answers `unavailable` (nothing was stored, and
+/// the same message id again is harmless): about half a minute in all.
+const RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
+
+/// The server could not store the frame now; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+#[error("the server cannot store anything right now (its database refuses writes, or it is restarting); nothing was stored, try again later")]
+struct Unavailable;
+
 /// An error frame, for the user.
 fn refused(code: WsErrorCode, message: &str) -> anyhow::Error {
     match code {
+        WsErrorCode::Unavailable => anyhow::Error::new(Unavailable),
         WsErrorCode::Unauthorized | WsErrorCode::SessionRevoked => anyhow::anyhow!(LOG_IN_AGAIN),
         WsErrorCode::UnknownRecipient => anyhow::anyhow!("the recipient does not exist"),
         WsErrorCode::NotFound => anyhow::anyhow!(
@@ -75,10 +91,22 @@ pub async fn deliver(
     reference: &str,
     confirm: &Confirm,
 ) -> anyhow::Result<Confirmed> {
-    let mut socket = connect(client).await.map_err(|e| e.error)?;
-    let result = exchange(client, &mut socket, frame, reference, confirm).await;
-    socket.close().await;
-    result
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        let mut socket = connect(client).await.map_err(|e| e.error)?;
+        let result = exchange(client, &mut socket, frame, reference, confirm).await;
+        socket.close().await;
+        match result {
+            Err(e) if e.is::<Unavailable>() => match delays.next() {
+                Some(delay) => {
+                    eprintln!("(the server cannot store it right now; trying again in {} s)", delay.as_secs());
+                    tokio::time::sleep(*delay).await;
+                }
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
 }
 
 async fn exchange(
