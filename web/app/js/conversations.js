@@ -7,6 +7,7 @@ import * as b64 from './crypto/b64.js';
 import { decryptFile, encryptFile } from './crypto/file_stream.js';
 import { CryptoError } from './crypto/errors.js';
 import { SessionEnded } from './api.js';
+import { expiryOf } from './chat.js';
 
 const HISTORY_PAGE = 30;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
@@ -318,7 +319,7 @@ export class Conversations extends EventTarget {
       m.order = f.ts;
       m.seq = f.seq;
       m.acked = true;
-      if (m.expiresInMs) m.expiresAt = f.ts + m.expiresInMs;
+      if (m.expiresInMs) m.expiresAt = expiryOf({ sentAt: m.sentAt, expiresInMs: m.expiresInMs }, f.ts);
       m.status = this.#statusOf(m);
       this.#changed(m.peer);
     }
@@ -329,9 +330,11 @@ export class Conversations extends EventTarget {
   async #onDeleted(f) {
     const m = this.#find(f.msg_id);
     if (f.reason === 'deleted' && f.envelope) {
+      // The tombstone removes only the message it signs (its ref), never the one the server
+      // names beside it: an old tombstone replayed against another id deletes nothing.
       try {
-        await this.chat.open(f.from, Date.now(), f.envelope, { peer: m?.peer });
-        await this.#remove(f.msg_id);
+        const tombstone = await this.chat.openTombstone(f.from, f.envelope, f.msg_id, { peer: m?.peer });
+        await this.#remove(tombstone.target);
       } catch (e) {
         console.warn('a tombstone could not be authorised', e?.code || e);
       }
