@@ -3,6 +3,7 @@
 # experience in headless Chromium against the real server, and interop with the Rust CLI.
 #
 #   web/run-tests.sh            (from anywhere; extra arguments go to `node --test`)
+#   web/run-tests.sh tests/chat.test.mjs   (one file)
 #
 # Needs Node.js, the `securechat` binary (built here with cargo unless SECURECHAT_BIN names
 # one) and Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH). Playwright never
@@ -35,4 +36,11 @@ if [ ! -d node_modules/playwright-core ]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 
+# Test files named on the command line run alone; otherwise every file in tests/.
+for arg in "$@"; do
+  case "$arg" in
+    -*) ;;
+    *) exec node --test --test-concurrency=1 "$@" ;;
+  esac
+done
 exec node --test --test-concurrency=1 "$@" tests/

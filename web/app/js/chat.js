@@ -14,6 +14,19 @@ import { authorizeDelete } from './crypto/envelope/tombstone.js';
 import { CryptoError } from './crypto/errors.js';
 import * as store from './store.js';
 
+/**
+ * How far a sender's clock may run behind the server's before its self-destructing messages
+ * expire early (docs/PROTOCOL.md §8.4): a message never outlives its signed `sent_at` +
+ * `expires_in_ms` + this, whatever receive time the server states.
+ */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/** When a message self-destructs: the server's receive time + delay, bounded by the signed send time. */
+export function expiryOf(header, serverReceivedAt) {
+  if (header.expiresInMs === null || header.expiresInMs === undefined) return null;
+  return Math.min(serverReceivedAt + header.expiresInMs, header.sentAt + header.expiresInMs + CLOCK_SKEW_MS);
+}
+
 function emptyState(userId) {
   return { userId, pins: {}, counters: {}, lastSeq: 0, readUpTo: {}, peerRead: {} };
 }
@@ -133,7 +146,7 @@ export class Chat {
     );
     const msgId = b64.encode(sealed.msgId);
     await store.saveSeen({ userId: this.me, msgId, convId, sender: this.me, removed: false });
-    return { envelope: sealed.envelope, msgId, convId };
+    return { envelope: sealed.envelope, msgId, convId, sentAt: now };
   }
 
   /**
@@ -156,6 +169,9 @@ export class Chat {
       (user) => this.pinned(user),
       () => !!seen?.removed,
     );
+    // The receive time is the server's word, unsigned: bound the expiry by the signed sent_at.
+    const expiresAt = expiryOf(opened.header, ts);
+    if (expiresAt !== null && expiresAt < Date.now()) throw new CryptoError('Expired');
     if (header.kind === 'delete') {
       const target = await store.loadSeen(this.me, b64.encode(header.ref));
       if (!target) throw new CryptoError('UnknownTarget', 'the tombstone names an unknown message');
@@ -163,7 +179,21 @@ export class Chat {
     } else if (!seen) {
       await store.saveSeen({ userId: this.me, msgId, convId: header.convId, sender: header.sender, removed: false });
     }
-    return { msgId, header: opened.header, hidden: opened.hidden, content: opened.content, expiresAt: opened.expiresAt, peer: other };
+    return { msgId, header: opened.header, hidden: opened.hidden, content: opened.content, expiresAt, peer: other };
+  }
+
+  /**
+   * Opens and authorises a tombstone the server delivered as removing `named` (base64url):
+   * it must sign that very id (its `ref`), from the sender of the message (§8.3), or it
+   * removes nothing. Returns { target } (the message id to remove).
+   */
+  async openTombstone(from, envelope, named, { peer = null } = {}) {
+    const header = peekHeader(envelope);
+    if (header.kind !== 'delete') throw new CryptoError('NotATombstone');
+    const opened = await this.open(from, Date.now(), envelope, { peer });
+    const target = b64.encode(opened.header.ref);
+    if (target !== named) throw new CryptoError('TombstoneTargetMismatch', 'the tombstone signs another message id');
+    return { target };
   }
 
   /** Records that a message is gone (deleted or expired): it is never shown again. */

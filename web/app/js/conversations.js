@@ -7,6 +7,7 @@ import * as b64 from './crypto/b64.js';
 import { decryptFile, encryptFile } from './crypto/file_stream.js';
 import { CryptoError } from './crypto/errors.js';
 import { SessionEnded } from './api.js';
+import { expiryOf } from './chat.js';
 
 const HISTORY_PAGE = 30;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
@@ -318,7 +319,7 @@ export class Conversations extends EventTarget {
       m.order = f.ts;
       m.seq = f.seq;
       m.acked = true;
-      if (m.expiresInMs) m.expiresAt = f.ts + m.expiresInMs;
+      if (m.expiresInMs) m.expiresAt = expiryOf({ sentAt: m.sentAt, expiresInMs: m.expiresInMs }, f.ts);
       m.status = this.#statusOf(m);
       this.#changed(m.peer);
     }
@@ -329,9 +330,11 @@ export class Conversations extends EventTarget {
   async #onDeleted(f) {
     const m = this.#find(f.msg_id);
     if (f.reason === 'deleted' && f.envelope) {
+      // The tombstone removes only the message it signs (its ref), never the one the server
+      // names beside it: an old tombstone replayed against another id deletes nothing.
       try {
-        await this.chat.open(f.from, Date.now(), f.envelope, { peer: m?.peer });
-        await this.#remove(f.msg_id);
+        const tombstone = await this.chat.openTombstone(f.from, f.envelope, f.msg_id, { peer: m?.peer });
+        await this.#remove(tombstone.target);
       } catch (e) {
         console.warn('a tombstone could not be authorised', e?.code || e);
       }
@@ -449,45 +452,64 @@ export class Conversations extends EventTarget {
     this.#pump();
   }
 
-  /** Seals and sends what is queued, in order, while the socket is up. */
+  /**
+   * Seals and sends what is queued, in order, while the socket is up. Acks remove items
+   * from the outbox while a seal is awaited, so each round takes the first item not yet
+   * sent on this socket afresh instead of walking the array (a walk would skip the item
+   * that moved into the removed one's place and send it later, out of order). A call while
+   * a round runs makes it look again before it ends.
+   */
   async #pump() {
-    if (this.pumping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
     try {
-      for (const item of this.outbox) {
-        if (!this.socket.online) break;
-        if (item.sent && item.sentOn === this.socket.ws) continue;
-        if (!item.envelope) {
-          try {
-            const sealed = await this.chat.seal(item.message.peer, item.content, { hidden: item.hidden, expiresInMs: item.expiresInMs });
-            item.envelope = sealed.envelope;
-            item.msgId = sealed.msgId;
-            const conv = this.conv(item.message.peer);
-            conv.messages.delete(item.message.id);
-            item.message.id = sealed.msgId;
-            conv.messages.set(sealed.msgId, item.message);
-          } catch (e) {
-            if (e instanceof TypeError) break;
-            this.outbox.splice(this.outbox.indexOf(item), 1);
-            item.message.error = e.code === 'IdentityKeyChanged' ? "Not sent: this contact's security key changed." : e.message;
-            item.message.status = 'failed';
-            this.#changed(item.message.peer);
-            if (e instanceof SessionEnded) throw e;
-            return this.#pumpLater();
-          }
-        }
-        if (this.socket.send({ type: 'send', envelope: item.envelope })) {
-          item.sent = true;
-          item.sentOn = this.socket.ws;
-        }
+      for (;;) {
+        this.pumpAgain = false;
+        await this.#sendQueued();
+        if (!this.pumpAgain) break;
       }
     } finally {
       this.pumping = false;
     }
   }
 
-  #pumpLater() {
-    setTimeout(() => this.#pump(), 0);
+  async #sendQueued() {
+    for (;;) {
+      if (!this.socket.online) return;
+      const ws = this.socket.ws;
+      const item = this.outbox.find((o) => !(o.sent && o.sentOn === ws));
+      if (!item) return;
+      if (!item.envelope) {
+        try {
+          const sealed = await this.chat.seal(item.message.peer, item.content, { hidden: item.hidden, expiresInMs: item.expiresInMs });
+          item.envelope = sealed.envelope;
+          item.msgId = sealed.msgId;
+          item.message.sentAt = sealed.sentAt;
+          const conv = this.conv(item.message.peer);
+          conv.messages.delete(item.message.id);
+          item.message.id = sealed.msgId;
+          conv.messages.set(sealed.msgId, item.message);
+        } catch (e) {
+          if (e instanceof TypeError) return;
+          const at = this.outbox.indexOf(item);
+          if (at >= 0) this.outbox.splice(at, 1);
+          item.message.error = e.code === 'IdentityKeyChanged' ? "Not sent: this contact's security key changed." : e.message;
+          item.message.status = 'failed';
+          this.#changed(item.message.peer);
+          if (e instanceof SessionEnded) throw e;
+          continue;
+        }
+        // The socket may have changed while sealing: look again from the start.
+        if (this.socket.ws !== ws) continue;
+      }
+      if (!this.outbox.includes(item)) continue;
+      if (!this.socket.send({ type: 'send', envelope: item.envelope })) return;
+      item.sent = true;
+      item.sentOn = ws;
+    }
   }
 
   /** Deletes one of my messages for both sides (needs the connection). */

@@ -22,6 +22,9 @@ use crate::http::json::ApiQuery;
 use crate::metrics::{FILES_STORED, FILE_BYTES_STORED};
 use crate::state::AppState;
 
+/// The policy of a downloaded file: a unique origin with no scripts and nothing loaded.
+const DOWNLOAD_CSP: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -131,6 +134,10 @@ pub async fn download(
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_LENGTH, row.size.to_string()),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            // Saved, never rendered: a file opened directly runs in a sandbox with nothing
+            // allowed instead of under the app's origin.
+            (header::CONTENT_DISPOSITION, "attachment".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, DOWNLOAD_CSP.to_owned()),
         ],
         Body::from_stream(ReaderStream::new(file)),
     )

@@ -182,3 +182,45 @@ async fn uploads_beyond_the_concurrency_limit_wait_their_turn() {
         assert_eq!(&fetched, body);
     }
 }
+
+/// A download is never rendered by the browser: it is an attachment, and even if opened it
+/// runs sandboxed with nothing allowed (a recipient's browser must not run what a sender
+/// uploaded under the app's origin).
+#[tokio::test]
+async fn a_download_is_an_attachment_under_a_sandbox_policy() {
+    let app = spawn_app().await;
+    let alice = app.peer("alice").await;
+    let bob = app.peer("bob").await;
+    let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
+    let uploaded = alice
+        .chat
+        .api
+        .upload(bob.id(), html.clone())
+        .await
+        .expect("upload");
+    let token = bob.chat.api.access_token().await.expect("token");
+    let response = app
+        .get_authed(&format!("/api/v1/files/{}", uploaded.file_id), &token)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "application/octet-stream");
+    assert!(
+        header("content-disposition").starts_with("attachment"),
+        "content-disposition: {:?}",
+        header("content-disposition")
+    );
+    let csp = header("content-security-policy");
+    let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    assert!(directives.contains(&"sandbox"), "csp: {csp:?}");
+    assert!(directives.contains(&"default-src 'none'"), "csp: {csp:?}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(response.bytes().await.expect("body").to_vec(), html);
+}

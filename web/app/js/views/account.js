@@ -6,6 +6,7 @@ import { confirmDialog, openDialog, toast } from '../ui/dialog.js';
 import { busy, field, formMessage } from '../ui/forms.js';
 import { exportForm, groupFingerprint, importForm } from './keyfile-forms.js';
 import { checkPassword } from './auth.js';
+import { strengthMeter } from '../ui/strength.js';
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -74,21 +75,22 @@ export async function openKeysDialog(ctx) {
   }, { className: 'wide' }).result;
 }
 
-/** Change password. */
-export function openPasswordDialog(api) {
+/** Change password. `personal` lists the user's own words (the username) for the meter. */
+export function openPasswordDialog(api, personal = []) {
   return openDialog('Change password', (close) => {
     const current = field('Current password', { type: 'password', autocomplete: 'current-password', required: true });
     const next = field('New password', { type: 'password', autocomplete: 'new-password', required: true }, { hint: 'At least 10 characters.' });
+    const strength = strengthMeter(next.input, () => personal);
     const confirm = field('Confirm new password', { type: 'password', autocomplete: 'new-password', required: true });
     const msg = formMessage();
     const submit = h('button', { type: 'submit', class: 'button primary' }, 'Change password');
-    const form = h('form', { class: 'form', novalidate: true }, current.row, next.row, confirm.row,
+    const form = h('form', { class: 'form', novalidate: true }, current.row, next.row, strength.el, confirm.row,
       h('p', { class: 'small muted', text: 'Your other sessions will be logged out. Your keys and messages are not affected.' }),
       msg.el, h('div', { class: 'actions' }, h('button', { type: 'button', class: 'button secondary', onclick: () => close() }, 'Cancel'), submit));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       current.setError(current.input.value ? null : 'Enter your current password.');
-      const error = checkPassword(next.input.value);
+      const error = checkPassword(next.input.value) || strength.check();
       next.setError(error);
       const mismatch = !error && confirm.input.value !== next.input.value ? 'The passwords do not match.' : null;
       confirm.setError(mismatch);

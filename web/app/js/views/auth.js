@@ -2,6 +2,7 @@
 
 import { h, icon, replace } from '../ui/dom.js';
 import { busy, field, formMessage } from '../ui/forms.js';
+import { strengthMeter } from '../ui/strength.js';
 
 const USERNAME = /^[a-z0-9_.-]{3,32}$/;
 
@@ -74,13 +75,14 @@ export function renderRegister(root, { onRegister, onShowLogin }) {
   const user = field('Username', { autocomplete: 'username', required: true, spellcheck: false, maxLength: 64 }, { hint: '3–32 characters: a–z, 0–9, “_”, “.”, “-”.' });
   const email = field('Email', { type: 'email', autocomplete: 'email', required: true, spellcheck: false });
   const pass = field('Password', { type: 'password', autocomplete: 'new-password', required: true }, { hint: 'At least 10 characters.' });
+  const strength = strengthMeter(pass.input, () => [user.input.value, email.input.value]);
   const confirm = field('Confirm password', { type: 'password', autocomplete: 'new-password', required: true });
   const msg = formMessage();
   const submit = h('button', { type: 'submit', class: 'button primary wide' }, 'Create account');
   const checks = [
     [user, () => checkUsername(user.input.value)],
     [email, () => checkEmail(email.input.value)],
-    [pass, () => checkPassword(pass.input.value)],
+    [pass, () => checkPassword(pass.input.value) || strength.check()],
     [confirm, () => (confirm.input.value === pass.input.value ? null : 'The passwords do not match.')],
   ];
   const touched = new Set();
@@ -91,7 +93,7 @@ export function renderRegister(root, { onRegister, onShowLogin }) {
     });
     f.input.addEventListener('input', () => touched.has(f) && f.setError(check()));
   }
-  const form = h('form', { class: 'form', novalidate: true }, user.row, email.row, pass.row, confirm.row, msg.el, submit);
+  const form = h('form', { class: 'form', novalidate: true }, user.row, email.row, pass.row, strength.el, confirm.row, msg.el, submit);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     let first = null;

@@ -46,7 +46,7 @@ export class Shell {
     this.menu = h('div', { class: 'menu', hidden: true },
       h('div', { class: 'menu-head' }, h('strong', { text: me.username }), h('span', { class: 'small muted', text: 'Logged in' })),
       item('Manage keys', 'key', () => this.ctx.actions.manageKeys()),
-      item('Change password', 'lock', () => openPasswordDialog(this.ctx.api)),
+      item('Change password', 'lock', () => openPasswordDialog(this.ctx.api, [me.username])),
       item('Log out', 'back', () => this.logout()));
     this.menu.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
