@@ -10,6 +10,8 @@ import { SessionEnded } from './api.js';
 import { expiryOf } from './chat.js';
 
 const HISTORY_PAGE = 30;
+/** How long a message the server could not store waits before it goes again. */
+const UNAVAILABLE_RETRY_MS = 3000;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 let localCounter = 0;
 
@@ -368,7 +370,13 @@ export class Conversations extends EventTarget {
 
   #onError(f) {
     const item = f.ref && this.outbox.find((o) => o.msgId === f.ref);
-    if (item) {
+    if (item && f.code === 'unavailable') {
+      // Nothing was stored (the server's disk is full, or it is restarting): the message
+      // stays queued, first in line, and goes again in a moment with the same id.
+      item.sent = false;
+      item.sentOn = null;
+      this.#pumpLater();
+    } else if (item) {
       this.outbox.splice(this.outbox.indexOf(item), 1);
       const m = this.#find(f.ref);
       if (m) {
@@ -459,6 +467,15 @@ export class Conversations extends EventTarget {
    * that moved into the removed one's place and send it later, out of order). A call while
    * a round runs makes it look again before it ends.
    */
+  /** Tries the outbox again in a few seconds (once, however often it is asked). */
+  #pumpLater() {
+    if (this.pumpTimer) return;
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = null;
+      this.#pump();
+    }, UNAVAILABLE_RETRY_MS);
+  }
+
   async #pump() {
     if (this.pumping) {
       this.pumpAgain = true;

@@ -99,7 +99,10 @@ pub async fn deliver(
         match result {
             Err(e) if e.is::<Unavailable>() => match delays.next() {
                 Some(delay) => {
-                    eprintln!("(the server cannot store it right now; trying again in {} s)", delay.as_secs());
+                    eprintln!(
+                        "(the server cannot store it right now; trying again in {} s)",
+                        delay.as_secs()
+                    );
                     tokio::time::sleep(*delay).await;
                 }
                 None => return Err(e),
