@@ -187,7 +187,6 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
     let ctx = Context::new(&args.opts)?;
     let api = ctx.logged_in()?;
     let result = api.users().await.map_err(|e| ctx.explain(e));
-    ctx.save_session(&api)?;
     let mut users = result?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let me = api.session().map(|s| s.user_id);
