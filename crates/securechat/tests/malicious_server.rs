@@ -1,0 +1,111 @@
+//! What a malicious server can try to make the command-line client show (issue 9, item 4).
+//! A real server runs; the test then plays its operator turned attacker and changes what it
+//! stores in its SQLite database, and the client must not show the forged item as genuine.
+
+mod support;
+
+use serde_json::Value;
+use sqlx::SqlitePool;
+
+use securechat_proto::b64;
+use support::*;
+
+/// A user's id as the server stores it (16 bytes).
+fn user_id(server: &Server, db: &SqlitePool, name: &str) -> Vec<u8> {
+    server
+        .block_on(
+            sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                .bind(name)
+                .fetch_one(db),
+        )
+        .expect("user id")
+}
+
+/// Sends a text and returns its message id.
+fn send(from: &User, to: &str, args: &[&str]) -> String {
+    let mut all = vec!["send", "--to", to];
+    all.extend_from_slice(args);
+    from.ok(&all, "").trim().to_owned()
+}
+
+fn deletions<'a>(events: &'a [Value], msg_id: &str) -> Vec<&'a Value> {
+    of_type(events, "deleted")
+        .into_iter()
+        .filter(|e| e["msg_id"] == msg_id)
+        .collect()
+}
+
+#[test]
+fn a_replayed_tombstone_does_not_delete_another_message() {
+    let server = start_server();
+    let alice = User::new(&server, "alice");
+    let bob = User::new(&server, "bob");
+    alice.register();
+    bob.register();
+
+    // Alice sends two messages, Bob reads them, Alice deletes the first, and Bob sees the
+    // deletion verified.
+    let first = send(&alice, "bob", &["first"]);
+    let second = send(&alice, "bob", &["second"]);
+    assert_eq!(of_type(&bob.listen_once(), "message").len(), 2);
+    let out = alice.ok(&["delete", "--with", "bob", &first], "");
+    assert!(out.contains("deleted"), "{out}");
+    let events = bob.listen_once();
+    let deleted = deletions(&events, &first);
+    assert_eq!(deleted.len(), 1, "{events:?}");
+    assert_eq!(deleted[0]["verified"], true, "{events:?}");
+    // Alice's own deletion verifies on her device too.
+    let events = alice.listen_once();
+    let deleted = deletions(&events, &first);
+    assert_eq!(deleted.len(), 1, "{events:?}");
+    assert_eq!(deleted[0]["verified"], true, "{events:?}");
+
+    // The server replays Alice's tombstone for the first message as the deletion of the
+    // second, in Bob's stream.
+    let db = server.database();
+    let bob_id = user_id(&server, &db, "bob");
+    let second_id = b64::decode(&second).expect("msg id");
+    let inserted = server
+        .block_on(
+            sqlx::query(
+                "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, ts) \
+                 SELECT d.user_id, (SELECT MAX(seq) + 1 FROM inbox WHERE user_id = d.user_id), \
+                        'deleted', d.peer, (SELECT id FROM messages WHERE msg_id = $2), \
+                        d.tombstone, d.ts + 1 \
+                 FROM inbox d WHERE d.user_id = $1 AND d.kind = 'deleted'",
+            )
+            .bind(&bob_id)
+            .bind(&second_id)
+            .execute(&db),
+        )
+        .expect("forge a deletion");
+    assert_eq!(inserted.rows_affected(), 1);
+
+    // Bob's client does not take it for Alice's deletion of the second message.
+    let events = bob.listen_once();
+    let forged = deletions(&events, &second);
+    assert_eq!(forged.len(), 1, "the forged removal is shown: {events:?}");
+    assert_eq!(
+        forged[0]["verified"], false,
+        "a tombstone for another message must not verify: {events:?}"
+    );
+    // Shown as text, the line says so.
+    server
+        .block_on(
+            sqlx::query(
+                "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, ts) \
+                 SELECT user_id, seq + 1, kind, peer, message, tombstone, ts + 1 FROM inbox \
+                 WHERE user_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&bob_id)
+            .execute(&db),
+        )
+        .expect("forge it again");
+    let text = bob.ok(&["listen", "--once"], "");
+    assert!(
+        text.contains(&format!(
+            "alice deleted message {second} (the deletion could not be verified)"
+        )),
+        "{text}"
+    );
+}
