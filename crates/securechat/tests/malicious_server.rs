@@ -10,6 +10,17 @@ use sqlx::SqlitePool;
 use securechat_proto::b64;
 use support::*;
 
+/// Allowance for the sender's clock and transit the client grants a self-destruct timer
+/// (`EXPIRY_SKEW_MS` of the crypto crate).
+const EXPIRY_SKEW_MS: i64 = 5 * 60 * 1000;
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    i64::try_from(since.as_millis()).expect("ms")
+}
+
 /// A user's id as the server stores it (16 bytes).
 fn user_id(server: &Server, db: &SqlitePool, name: &str) -> Vec<u8> {
     server
@@ -107,5 +118,54 @@ fn a_replayed_tombstone_does_not_delete_another_message() {
             "alice deleted message {second} (the deletion could not be verified)"
         )),
         "{text}"
+    );
+}
+
+#[test]
+fn a_later_receive_time_does_not_extend_a_self_destruct_timer() {
+    let server = start_server();
+    let alice = User::new(&server, "alice");
+    let bob = User::new(&server, "bob");
+    alice.register();
+    bob.register();
+
+    let sent_after = now_ms();
+    let burn = send(&alice, "bob", &["--expires", "60", "burn after reading"]);
+    // At the latest, the message expires 60 s after its signed send time (plus the skew).
+    let bound = now_ms() + EXPIRY_SKEW_MS + 60_000;
+    assert!(bound - sent_after < EXPIRY_SKEW_MS + 120_000);
+
+    // The server claims it received the message a day later than it did.
+    let db = server.database();
+    let day = 86_400_000_i64;
+    server
+        .block_on(
+            sqlx::query(
+                "UPDATE messages SET received_at = received_at + $1, \
+                                     expires_at = expires_at + $1",
+            )
+            .bind(day)
+            .execute(&db),
+        )
+        .expect("move the receive time");
+
+    let events = bob.listen_once();
+    let messages = of_type(&events, "message");
+    assert_eq!(messages.len(), 1, "{events:?}");
+    assert_eq!(messages[0]["msg_id"], burn.as_str());
+    let expires_at = messages[0]["expires_at"].as_i64().expect("expires_at");
+    assert!(
+        expires_at <= bound,
+        "listen: the server extended the timer by {} s",
+        (expires_at - bound) / 1000
+    );
+
+    let history = json_lines(&bob.ok(&["history", "--with", "alice", "--json"], ""));
+    assert_eq!(history.len(), 1, "{history:?}");
+    let expires_at = history[0]["expires_at"].as_i64().expect("expires_at");
+    assert!(
+        expires_at <= bound,
+        "history: the server extended the timer by {} s",
+        (expires_at - bound) / 1000
     );
 }
