@@ -169,3 +169,51 @@ fn a_later_receive_time_does_not_extend_a_self_destruct_timer() {
         (expires_at - bound) / 1000
     );
 }
+
+#[test]
+fn history_shows_a_replayed_envelope_once() {
+    let server = start_server();
+    let alice = User::new(&server, "alice");
+    let bob = User::new(&server, "bob");
+    alice.register();
+    bob.register();
+
+    let once = send(&alice, "bob", &["only", "once"]);
+    send(&bob, "alice", &["a reply"]);
+
+    // The server stores Alice's envelope a second time (under another row and index id).
+    let db = server.database();
+    let alice_id = user_id(&server, &db, "alice");
+    let copied = server
+        .block_on(
+            sqlx::query(
+                "INSERT INTO messages (sender, msg_id, recipient, envelope, digest, received_at, \
+                                       expires_at, sender_seq, recipient_seq) \
+                 SELECT sender, randomblob(16), recipient, envelope, digest, received_at + 1, \
+                        expires_at, sender_seq, recipient_seq \
+                 FROM messages WHERE sender = $1",
+            )
+            .bind(&alice_id)
+            .execute(&db),
+        )
+        .expect("replay the envelope");
+    assert_eq!(copied.rows_affected(), 1);
+
+    let output = bob.run(&["history", "--with", "alice", "--json"], "");
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "{stderr}");
+    let history = json_lines(&stdout);
+    let shown: Vec<&Value> = history.iter().filter(|m| m["msg_id"] == once).collect();
+    assert_eq!(shown.len(), 1, "shown {} times: {stdout}", shown.len());
+    assert_eq!(history.len(), 2, "{stdout}");
+    assert!(
+        stderr.contains(&format!("message {once} more than once")),
+        "{stderr}"
+    );
+    let text = alice.ok(&["history", "--with", "bob"], "");
+    assert_eq!(
+        text.matches("only once").count(),
+        1,
+        "the sender's own history too: {text}"
+    );
+}
