@@ -83,6 +83,23 @@ fn fresh(session: &Session) -> bool {
     session.access_expires_at - now_ms() > REFRESH_MARGIN_MS
 }
 
+/// Whether two token pairs belong to one server session: same user, and the same `sid` claim
+/// in their access tokens (read, not verified: it only tells this client's sessions apart).
+fn same_session(a: &Session, b: &Session) -> bool {
+    a.user_id == b.user_id && session_id(&a.access_token) == session_id(&b.access_token)
+}
+
+/// The `sid` claim of a JWT access token.
+fn session_id(access_token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Claims {
+        sid: String,
+    }
+    let payload = access_token.split('.').nth(1)?;
+    let json = securechat_proto::b64::decode(payload).ok()?;
+    serde_json::from_slice::<Claims>(&json).ok().map(|c| c.sid)
+}
+
 /// Takes the store's lock, waiting for another process that holds it.
 async fn lock(store: &dyn SessionStore) -> Result<Box<dyn Send>, ClientError> {
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
@@ -272,9 +289,10 @@ impl Api {
         };
         let _lock = lock(store.as_ref()).await?;
         let mine = self.session().ok_or(ClientError::NotLoggedIn)?;
-        let stored = store.load()?.filter(|s| s.user_id == mine.user_id);
+        let stored = store.load()?.filter(|s| same_session(s, &mine));
         let Some(stored) = stored else {
-            // Logged out, or logged in as someone else, meanwhile: nothing to share.
+            // Logged out, or logged in again (another session) meanwhile: nothing to share,
+            // and nothing to overwrite.
             return self.refresh_grant().await;
         };
         if stored.refresh_token != mine.refresh_token {

@@ -39,6 +39,23 @@ impl ProfileSession {
     }
 }
 
+impl ProfileSession {
+    /// Stores the tokens of a new login, waiting for a refresh another process is doing so
+    /// that it cannot overwrite them afterwards.
+    pub fn save_new(&self, session: &Session) -> anyhow::Result<()> {
+        let file = self.lock_file()?;
+        // Called through the trait: `File::lock` of newer Rust shadows it otherwise.
+        fs4::FileExt::lock(&file).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot lock {}: {e}",
+                self.profile.dir().join(LOCK).display()
+            )
+        })?;
+        self.profile.save_session(session)
+        // Dropping `file` releases the lock.
+    }
+}
+
 fn store_error(error: anyhow::Error) -> ClientError {
     ClientError::SessionStore(error.into())
 }
