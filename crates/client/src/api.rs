@@ -1,6 +1,7 @@
 //! The REST API, with the session's tokens refreshed on demand.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -18,6 +19,33 @@ use crate::{now_ms, ClientError};
 
 /// Refresh the access token when less than this remains (ms).
 const REFRESH_MARGIN_MS: i64 = 60_000;
+/// How long a refresh waits for another process holding the session lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How often the session lock is tried meanwhile.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Where a session is kept for other processes (the CLI's profile folder). Refresh tokens
+/// rotate and the server treats a rotated token presented again as theft, so processes that
+/// share a session must refresh one at a time and each must use the token the last one
+/// stored: with a store, [`Api`] refreshes only while holding its lock, reads the stored
+/// session first, and stores what it gets before letting go.
+pub trait SessionStore: Send + Sync {
+    /// Tries to take the exclusive lock (across processes); `None` while another holds it.
+    /// The lock is released when the returned guard is dropped.
+    fn try_lock(&self) -> Result<Option<Box<dyn Send>>, ClientError>;
+    /// The stored session (read under the lock).
+    fn load(&self) -> Result<Option<Session>, ClientError>;
+    /// Stores a session (under the lock).
+    fn save(&self, session: &Session) -> Result<(), ClientError>;
+}
+
+/// Why a refresh is wanted.
+enum Renewal {
+    /// The access token is about to expire.
+    Expiring,
+    /// The server refused this access token.
+    Refused(String),
+}
 
 /// A logged-in session's tokens. Persisted by the CLI (mode 0600); never printed.
 #[derive(Clone, Serialize, Deserialize)]
@@ -50,11 +78,54 @@ impl Session {
     }
 }
 
+/// Whether the session's access token has more than the refresh margin left.
+fn fresh(session: &Session) -> bool {
+    session.access_expires_at - now_ms() > REFRESH_MARGIN_MS
+}
+
+/// Whether two token pairs belong to one server session: same user, and the same `sid` claim
+/// in their access tokens (read, not verified: it only tells this client's sessions apart).
+fn same_session(a: &Session, b: &Session) -> bool {
+    a.user_id == b.user_id && session_id(&a.access_token) == session_id(&b.access_token)
+}
+
+/// The `sid` claim of a JWT access token.
+fn session_id(access_token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Claims {
+        sid: String,
+    }
+    let payload = access_token.split('.').nth(1)?;
+    let json = securechat_proto::b64::decode(payload).ok()?;
+    serde_json::from_slice::<Claims>(&json).ok().map(|c| c.sid)
+}
+
+/// Takes the store's lock, waiting for another process that holds it.
+async fn lock(store: &dyn SessionStore) -> Result<Box<dyn Send>, ClientError> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        if let Some(guard) = store.try_lock()? {
+            return Ok(guard);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClientError::SessionStore(
+                format!(
+                    "another process held the session lock for over {} s",
+                    LOCK_WAIT.as_secs()
+                )
+                .into(),
+            ));
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
+
 /// A REST client for one server.
 pub struct Api {
     http: reqwest::Client,
     base: String,
     session: Mutex<Option<Session>>,
+    store: Option<Arc<dyn SessionStore>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +162,7 @@ impl Api {
             http,
             base: base.trim_end_matches('/').to_owned(),
             session: Mutex::new(None),
+            store: None,
         })
     }
 
@@ -100,6 +172,7 @@ impl Api {
             http,
             base: base.trim_end_matches('/').to_owned(),
             session: Mutex::new(None),
+            store: None,
         }
     }
 
@@ -108,6 +181,14 @@ impl Api {
         let api = Self::new(base)?;
         api.set_session(Some(session));
         Ok(api)
+    }
+
+    /// Keeps the session in `store`, shared with other processes: refreshes are serialised
+    /// through its lock and every new token pair is stored there (see [`SessionStore`]).
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The server's base URL.
@@ -172,8 +253,24 @@ impl Api {
         .await
     }
 
-    /// Exchanges the refresh token for new tokens (the refresh token rotates).
+    /// Exchanges the refresh token for new tokens (the refresh token rotates). With a
+    /// [`SessionStore`], a newer session another process stored is used instead when its
+    /// access token is still good.
     pub async fn refresh(&self) -> Result<Session, ClientError> {
+        self.renew(Renewal::Expiring).await
+    }
+
+    /// A valid access token, refreshed first when it is about to expire.
+    pub async fn access_token(&self) -> Result<String, ClientError> {
+        let session = self.session().ok_or(ClientError::NotLoggedIn)?;
+        if fresh(&session) {
+            return Ok(session.access_token);
+        }
+        Ok(self.renew(Renewal::Expiring).await?.access_token)
+    }
+
+    /// One refresh grant with this client's refresh token.
+    async fn refresh_grant(&self) -> Result<Session, ClientError> {
         let refresh = self
             .session()
             .ok_or(ClientError::NotLoggedIn)?
@@ -186,13 +283,34 @@ impl Api {
         .await
     }
 
-    /// A valid access token, refreshed first when it is about to expire.
-    pub async fn access_token(&self) -> Result<String, ClientError> {
-        let session = self.session().ok_or(ClientError::NotLoggedIn)?;
-        if session.access_expires_at - now_ms() > REFRESH_MARGIN_MS {
-            return Ok(session.access_token);
+    async fn renew(&self, why: Renewal) -> Result<Session, ClientError> {
+        let Some(store) = self.store.clone() else {
+            return self.refresh_grant().await;
+        };
+        let _lock = lock(store.as_ref()).await?;
+        let mine = self.session().ok_or(ClientError::NotLoggedIn)?;
+        let stored = store.load()?.filter(|s| same_session(s, &mine));
+        let Some(stored) = stored else {
+            // Logged out, or logged in again (another session) meanwhile: nothing to share,
+            // and nothing to overwrite.
+            return self.refresh_grant().await;
+        };
+        if stored.refresh_token != mine.refresh_token {
+            // Another process refreshed: its refresh token is the only one still valid.
+            self.set_session(Some(stored.clone()));
+            let usable = match &why {
+                Renewal::Expiring => fresh(&stored),
+                Renewal::Refused(token) => {
+                    stored.access_token != *token && stored.access_expires_at > now_ms()
+                }
+            };
+            if usable {
+                return Ok(stored);
+            }
         }
-        Ok(self.refresh().await?.access_token)
+        let renewed = self.refresh_grant().await?;
+        store.save(&renewed)?;
+        Ok(renewed)
     }
 
     /// Sends an authenticated request; on 401 refreshes once and retries.
@@ -204,11 +322,11 @@ impl Api {
     ) -> Result<Response, ClientError> {
         let token = self.access_token().await?;
         let request = build(self.http.request(method.clone(), self.url(path)));
-        let response = request.bearer_auth(token).send().await?;
+        let response = request.bearer_auth(&token).send().await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return check(response).await;
         }
-        let token = self.refresh().await?.access_token;
+        let token = self.renew(Renewal::Refused(token)).await?.access_token;
         let request = build(self.http.request(method, self.url(path)));
         check(request.bearer_auth(token).send().await?).await
     }

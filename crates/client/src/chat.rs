@@ -293,30 +293,59 @@ impl Chat {
         Ok(opened)
     }
 
+    /// Checks that `tombstone`, delivered as the removal of message `target` sent by `from`
+    /// (a `deleted` event), is `from`'s signed deletion of exactly that message. Every step of
+    /// [`Chat::open`] runs except the replay check (a deletion already shown may come again:
+    /// my own, or after a reconnect), then the tombstone's `ref` must be `target` and step 9
+    /// must authorise it against what this device accepted for `target`. An old tombstone
+    /// that the server replays against another message, or another sender's, fails here.
+    pub async fn verify_deletion(
+        &mut self,
+        from: UserId,
+        target: &MsgId,
+        tombstone: &Envelope,
+    ) -> Result<(), ClientError> {
+        let opened = self.verify(from, now_ms(), tombstone, false).await?;
+        if opened.header.kind != Kind::Delete {
+            return Err(CryptoError::NotATombstone.into());
+        }
+        if opened.header.reference != Some(*target) {
+            return Err(CryptoError::TombstoneTargetMismatch.into());
+        }
+        self.authorize_tombstone(&opened)?;
+        self.state.seen.insert(opened.header.msg_id.to_b64());
+        Ok(())
+    }
+
+    /// Step 9: the tombstone's sender sent the message it names, in the same conversation,
+    /// as this device accepted it.
+    fn authorize_tombstone(&self, opened: &OpenedMessage) -> Result<(), ClientError> {
+        let target = opened
+            .header
+            .reference
+            .ok_or_else(|| ClientError::Invalid("a tombstone without ref".into()))?;
+        let (conv, sender) = self
+            .state
+            .metas
+            .get(&target.to_b64())
+            .cloned()
+            .ok_or_else(|| ClientError::Invalid("the tombstone names an unknown message".into()))?;
+        let target_meta = MessageMeta {
+            msg_id: target,
+            conv_id: ConvId(
+                uuid::Uuid::parse_str(&conv).map_err(|e| ClientError::Invalid(e.to_string()))?,
+            ),
+            sender,
+        };
+        securechat_crypto::envelope::authorize_delete(opened, &target_meta)?;
+        Ok(())
+    }
+
     fn accept(&mut self, opened: OpenedMessage) -> Result<Opened, ClientError> {
         let header = &opened.header;
         let id = header.msg_id.to_b64();
         if header.kind == Kind::Delete {
-            let target = header
-                .reference
-                .ok_or_else(|| ClientError::Invalid("a tombstone without ref".into()))?;
-            let (conv, sender) =
-                self.state
-                    .metas
-                    .get(&target.to_b64())
-                    .cloned()
-                    .ok_or_else(|| {
-                        ClientError::Invalid("the tombstone names an unknown message".into())
-                    })?;
-            let target_meta = MessageMeta {
-                msg_id: target,
-                conv_id: ConvId(
-                    uuid::Uuid::parse_str(&conv)
-                        .map_err(|e| ClientError::Invalid(e.to_string()))?,
-                ),
-                sender,
-            };
-            securechat_crypto::envelope::authorize_delete(&opened, &target_meta)?;
+            self.authorize_tombstone(&opened)?;
         }
         self.state.seen.insert(id.clone());
         self.state

@@ -25,6 +25,9 @@ pub enum ClientError {
     /// Not logged in (no tokens).
     #[error("not logged in")]
     NotLoggedIn,
+    /// The session kept between processes could not be read, written or locked.
+    #[error("the saved session: {0}")]
+    SessionStore(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else the client cannot make sense of.
     #[error("{0}")]
     Invalid(String),

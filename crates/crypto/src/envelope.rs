@@ -27,7 +27,7 @@ use crate::CryptoError;
 
 pub use content::Content;
 pub use header::{parse_header, parse_header_from, Header, Kind, RoutingHeader, Wrap};
-pub use open::{open, verify_signature, Delivery, OpenedMessage, Receiver};
+pub use open::{expires_at, open, verify_signature, Delivery, OpenedMessage, Receiver};
 pub use seal::{seal, OutgoingMessage, RecipientKey, SealedEnvelope, Sender};
 pub use tombstone::{authorize_delete, MessageMeta};
 
@@ -47,6 +47,11 @@ pub const MAX_PLAINTEXT_BYTES: usize = 64 * 1024;
 pub const MAX_CONTENT_CT_BYTES: usize = MAX_PLAINTEXT_BYTES + TAG_LEN;
 /// Largest integer used in headers: 2^53 - 1, exact in JavaScript numbers.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// How much later than its signed `sent_at` an envelope may reach the server and still have
+/// its self-destruct timer start at the server's receive time: 5 minutes of sender clock
+/// skew and transit. The timer starts at `min(server_received_at, sent_at + EXPIRY_SKEW_MS)`,
+/// so a server that moves its (unsigned) receive time later cannot extend it beyond this.
+pub const EXPIRY_SKEW_MS: i64 = 5 * 60 * 1000;
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 

@@ -5,7 +5,7 @@ use securechat_proto::ids::UserId;
 use super::content::{self, Content};
 use super::seal::content_key;
 use super::tombstone::MessageMeta;
-use super::{decode, signature_message, Envelope, Header};
+use super::{decode, signature_message, Envelope, Header, EXPIRY_SKEW_MS};
 use crate::aead;
 use crate::identity::{EncryptionKeyPair, IdentityKey};
 use crate::ids::{ConvId, MsgId};
@@ -26,8 +26,9 @@ pub struct Delivery {
     pub sender: UserId,
     /// The conversation the envelope arrived in.
     pub conv_id: ConvId,
-    /// When the server stored the envelope, Unix ms (the base of self-destruct timers, so
-    /// that client clock skew does not matter).
+    /// When the server stored the envelope, Unix ms: the base of self-destruct timers (so
+    /// that client clock skew does not matter), bounded by the signed `sent_at` (see
+    /// [`expires_at`]) because the server could move it.
     pub server_received_at_ms: i64,
 }
 
@@ -38,7 +39,7 @@ pub struct OpenedMessage {
     /// UI-only concealment flag.
     pub hidden: bool,
     pub content: Content,
-    /// When the message self-destructs (`server_received_at + expires_in_ms`), Unix ms.
+    /// When the message self-destructs ([`expires_at`]), Unix ms.
     pub expires_at_ms: Option<i64>,
 }
 
@@ -67,6 +68,19 @@ pub fn verify_signature(envelope: &Envelope, identity: &IdentityKey) -> Result<(
     )
 }
 
+/// When a message with a self-destruct delay expires, Unix ms:
+/// `min(server_received_at, sent_at + EXPIRY_SKEW_MS) + expires_in_ms`. The server's receive
+/// time is unsigned; the signed `sent_at` bounds it, so a server cannot keep a message alive
+/// longer by claiming it arrived later.
+pub fn expires_at(header: &Header, server_received_at_ms: i64) -> Option<i64> {
+    let latest_start = header.sent_at_ms.saturating_add(EXPIRY_SKEW_MS);
+    header.expires_in_ms.map(|delay| {
+        server_received_at_ms
+            .min(latest_start)
+            .saturating_add(delay)
+    })
+}
+
 /// Verifies and decrypts an envelope. Every check of the procedure runs, in this order, and
 /// the first failure is returned; nothing is decrypted before the signature verified.
 ///
@@ -77,7 +91,7 @@ pub fn verify_signature(envelope: &Envelope, identity: &IdentityKey) -> Result<(
 /// 4. transport sender = header sender, arrival conversation = `conv_id`, and `receiver`
 ///    has a wrap;
 /// 5. `already_accepted(msg_id)` is false (the caller records the id after success);
-/// 6. not expired: `server_received_at + expires_in_ms >= now`;
+/// 6. not expired: [`expires_at`] `>= now`;
 /// 7. HPKE-open the receiver's wrap, derive `k_content`, AES-GCM-open with `aad = header`;
 /// 8. the plaintext's `msg_id`, `conv_id`, `sender_user_id`, type, `ref` and file id equal
 ///    the header's.
@@ -125,9 +139,7 @@ pub fn open(
     }
 
     // 6.
-    let expires_at_ms = header
-        .expires_in_ms
-        .map(|delay| delivery.server_received_at_ms.saturating_add(delay));
+    let expires_at_ms = expires_at(header, delivery.server_received_at_ms);
     if expires_at_ms.is_some_and(|at| at < now_ms) {
         return Err(CryptoError::Expired);
     }

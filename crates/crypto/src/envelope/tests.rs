@@ -753,6 +753,49 @@ fn step6_an_expired_message_is_rejected() {
 }
 
 #[test]
+fn step6_a_later_receive_time_cannot_extend_the_expiry() {
+    // The server's receive time is unsigned: one a day after the signed `sent_at` does not
+    // move the self-destruct time past `sent_at + EXPIRY_SKEW_MS + expires_in_ms`.
+    let (alice, bob) = (user(), user());
+    let sealed = seal_to(&alice, &[&bob], &text("burn"), Some(60_000));
+    let sent_at = 1_732_530_000_000;
+    let bound = sent_at + EXPIRY_SKEW_MS + 60_000;
+    let open_received_at = |received_at: i64, now: i64| {
+        open(
+            &sealed.envelope,
+            &Receiver {
+                user_id: bob.id,
+                keys: std::slice::from_ref(&bob.ek),
+            },
+            &Delivery {
+                sender: alice.id,
+                conv_id: conv_of(&sealed.envelope),
+                server_received_at_ms: received_at,
+            },
+            now,
+            |user| (*user == alice.id).then(|| alice.ik.public()),
+            |_| false,
+        )
+    };
+    let day_later = sent_at + 86_400_000;
+    assert_eq!(
+        err(open_received_at(day_later, bound + 1)),
+        CryptoError::Expired
+    );
+    let opened = open_received_at(day_later, bound).unwrap();
+    assert_eq!(opened.expires_at_ms, Some(bound));
+    // Within the allowance the server's time counts, and an earlier one shortens the timer.
+    let late = sent_at + 120_000;
+    let opened = open_received_at(late, late + 60_000).unwrap();
+    assert_eq!(opened.expires_at_ms, Some(late + 60_000));
+    let early = sent_at - 1_000;
+    assert_eq!(
+        err(open_received_at(early, early + 60_001)),
+        CryptoError::Expired
+    );
+}
+
+#[test]
 fn step8_inner_ids_must_equal_the_header() {
     let (alice, bob, carol) = (user(), user(), user());
     let conv_id = ConvId::direct(&alice.id, &bob.id);

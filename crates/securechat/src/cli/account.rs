@@ -13,6 +13,7 @@ use super::context::Context;
 use super::output::{clean, table};
 use super::profile::ProfileInfo;
 use super::prompt::PASSWORD;
+use super::shared_session::ProfileSession;
 use super::{LoginArgs, PlainArgs, RegisterArgs, UsersArgs};
 
 /// Logs in and saves the session and the profile's account.
@@ -31,7 +32,7 @@ async fn log_in(ctx: &Context, api: &Api, login: &str, password: &str) -> anyhow
 
 /// Remembers the account of the profile.
 fn save_account(ctx: &Context, session: &Session, username: &str) -> anyhow::Result<()> {
-    ctx.profile.save_session(session)?;
+    ProfileSession::new(ctx.profile.clone()).save_new(session)?;
     ctx.profile.save_info(&ProfileInfo {
         server: ctx.server.clone(),
         username: username.to_owned(),
@@ -125,6 +126,9 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         .user_keys(session.user_id)
         .await
         .map_err(|e| ctx.explain(e))?;
+    // That request may have refreshed the tokens (short-lived access tokens): keep the
+    // newest, as the first refresh token is spent.
+    let session = api.session().unwrap_or(session);
     if ctx
         .info
         .as_ref()
@@ -187,7 +191,6 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
     let ctx = Context::new(&args.opts)?;
     let api = ctx.logged_in()?;
     let result = api.users().await.map_err(|e| ctx.explain(e));
-    ctx.save_session(&api)?;
     let mut users = result?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let me = api.session().map(|s| s.user_id);

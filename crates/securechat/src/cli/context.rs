@@ -2,6 +2,7 @@
 //! commands that read or send messages, the logged-in account with its keys ([`Client`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use anyhow::bail;
 
@@ -13,6 +14,7 @@ use securechat_proto::users::UserSummary;
 
 use super::errors::explain;
 use super::profile::{Profile, ProfileInfo, SavedFiles};
+use super::shared_session::ProfileSession;
 use super::{ClientOpts, DEFAULT_SERVER};
 
 /// The profile and the server of one command.
@@ -90,21 +92,15 @@ impl Context {
         Api::new(&self.server).map_err(|e| self.explain(e))
     }
 
-    /// An API client with the saved session.
+    /// An API client with the saved session, shared with the profile's other processes: it
+    /// refreshes under the profile's lock and saves every new token pair itself.
     pub fn logged_in(&self) -> anyhow::Result<Api> {
         let session = self
             .profile
             .load_session()?
             .ok_or_else(|| self.not_logged_in())?;
-        Api::with_session(&self.server, session).map_err(|e| self.explain(e))
-    }
-
-    /// Saves the session (tokens rotate on refresh, so after every command).
-    pub fn save_session(&self, api: &Api) -> anyhow::Result<()> {
-        match api.session() {
-            Some(session) => self.profile.save_session(&session),
-            None => Ok(()),
-        }
+        let api = Api::with_session(&self.server, session).map_err(|e| self.explain(e))?;
+        Ok(api.with_store(Arc::new(ProfileSession::new(self.profile.clone()))))
     }
 
     /// The logged-in account with its keys and conversation state.
@@ -164,11 +160,11 @@ impl Client {
         self.ctx.explain(error)
     }
 
-    /// Saves the conversation state, the file messages and the session.
+    /// Saves the conversation state and the file messages (the session saves itself when
+    /// it is refreshed).
     pub fn save(&self) -> anyhow::Result<()> {
         self.ctx.profile.save_state(&self.chat.state)?;
-        self.ctx.profile.save_files(&self.files)?;
-        self.ctx.save_session(&self.chat.api)
+        self.ctx.profile.save_files(&self.files)
     }
 
     /// Saves whatever happened, then returns the command's result.

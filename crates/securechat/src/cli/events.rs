@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use securechat_client::chat::{msg_id_text, Opened, Received};
-use securechat_client::{now_ms, ClientError};
+use securechat_client::ClientError;
 use securechat_crypto::envelope::parse_header;
+use securechat_crypto::ids::MsgId;
 use securechat_crypto::CryptoError;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
@@ -131,7 +132,7 @@ pub enum Handled {
 /// message's (show it as invalid and go on).
 pub fn is_connection_error(error: &ClientError) -> bool {
     match error {
-        ClientError::Transport(_) | ClientError::NotLoggedIn => true,
+        ClientError::Transport(_) | ClientError::NotLoggedIn | ClientError::SessionStore(_) => true,
         ClientError::Http { status, code, .. } => {
             matches!(status, 401 | 429) || *status >= 500 || code == "invalid_grant"
         }
@@ -254,18 +255,18 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             let verified = match (reason, envelope) {
                 (DeleteReason::Expired, _) => None,
                 (DeleteReason::Deleted, None) => Some(false),
-                (DeleteReason::Deleted, Some(tombstone)) => {
-                    match client.chat.open(from, now_ms(), &tombstone).await {
-                        Ok(opened) => Some(matches!(
-                            opened.content,
-                            Received::Delete { target } if msg_id_text(&target) == msg_id
-                        )),
-                        // A tombstone this device made, or already verified.
-                        Err(ClientError::Crypto(CryptoError::Replay)) => Some(true),
-                        Err(e) if is_connection_error(&e) => return Err(e),
-                        Err(_) => Some(false),
+                // Only `from`'s tombstone for exactly this message verifies: an old one the
+                // server replays against another message id does not.
+                (DeleteReason::Deleted, Some(tombstone)) => match MsgId::from_b64(&msg_id) {
+                    Ok(target) => {
+                        match client.chat.verify_deletion(from, &target, &tombstone).await {
+                            Ok(()) => Some(true),
+                            Err(e) if is_connection_error(&e) => return Err(e),
+                            Err(_) => Some(false),
+                        }
                     }
-                }
+                    Err(_) => Some(false),
+                },
             };
             client.files.remove(&msg_id);
             client.chat.saw_seq(seq);

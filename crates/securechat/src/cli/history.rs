@@ -1,6 +1,8 @@
 //! `history` (a conversation from the server, decrypted, oldest first) and `download` (a
 //! file message's file, decrypted and checked).
 
+use std::collections::HashSet;
+
 use anyhow::bail;
 use sha2::{Digest as _, Sha256};
 
@@ -75,6 +77,9 @@ async fn show_history(
     if items.is_empty() && !args.json {
         eprintln!("no messages with {}", peer.username);
     }
+    // The server could list one envelope twice (history skips the replay check): each
+    // message id is shown once.
+    let mut shown_ids = HashSet::new();
     for item in items {
         match client
             .chat
@@ -82,6 +87,11 @@ async fn show_history(
             .await
         {
             Ok(opened) => {
+                let id = msg_id_text(&opened.msg_id);
+                if !shown_ids.insert(id.clone()) {
+                    eprintln!("! the server listed message {id} more than once; it is shown once");
+                    continue;
+                }
                 if let Some(shown) =
                     message_item(client, item.seq, item.ts, &item.envelope, opened).await
                 {

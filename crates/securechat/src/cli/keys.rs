@@ -40,7 +40,6 @@ pub async fn show(args: KeysShowArgs) -> anyhow::Result<()> {
         Some(_) => {
             let api = ctx.logged_in()?;
             let result = api.user_keys(keys.user_id()).await;
-            ctx.save_session(&api)?;
             match result {
                 Ok(published) => Some(published),
                 Err(e) => {
@@ -226,7 +225,6 @@ pub async fn rotate(args: PlainArgs) -> anyhow::Result<()> {
     // unreadable, while an unpublished local key is harmless.
     ctx.profile.save_keys(&keys)?;
     let result = api.publish_key(&record).await;
-    ctx.save_session(&api)?;
     result.map_err(|e| {
         anyhow::anyhow!(
             "{:#}. The new key is saved locally but not published: run `securechat keys rotate` \

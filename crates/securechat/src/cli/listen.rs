@@ -143,7 +143,6 @@ async fn follow(
                         if let Err(e) = socket.send(&frame).await {
                             return Ok(End::Lost(e.to_string()));
                         }
-                        client.ctx.save_session(&client.chat.api)?;
                     }
                     Err(e) if session_gone(&e) => return Err(client.explain(e)),
                     // The server may be briefly unreachable: try again shortly.

@@ -14,6 +14,7 @@ mod output;
 mod profile;
 mod prompt;
 mod send;
+mod shared_session;
 
 use std::path::PathBuf;
 

@@ -46,13 +46,17 @@ impl Printer {
             Item::Message(m) | Item::File(m) => self.out(&self.message_text(m)),
             Item::Deleted(d) => {
                 let line = match (d.reason, d.verified) {
-                    ("expired", _) => format!("* message {} expired", d.msg_id),
+                    ("expired", _) => format!("* message {} expired", clean(&d.msg_id)),
                     (_, Some(false)) => format!(
                         "* {} deleted message {} (the deletion could not be verified)",
                         clean(&d.from_username),
-                        d.msg_id
+                        clean(&d.msg_id)
                     ),
-                    _ => format!("* {} deleted message {}", clean(&d.from_username), d.msg_id),
+                    _ => format!(
+                        "* {} deleted message {}",
+                        clean(&d.from_username),
+                        clean(&d.msg_id)
+                    ),
                 };
                 self.out(&line);
             }

@@ -2,6 +2,7 @@
 //!
 //! - `keys.json`: the private keys (`KeyRing::to_local_json`), secret;
 //! - `session.json`: the session's tokens (`api::Session`), secret;
+//! - `session.lock`: empty; locked while a process refreshes the session (`shared_session`);
 //! - `state.json`: pins, seen message ids, counters and the stream position (`ChatState`);
 //! - `files.json`: the envelopes of file messages, to download their files later;
 //! - `profile.json`: the server, username and user id of the account.
@@ -53,6 +54,7 @@ pub struct SavedFile {
 pub type SavedFiles = BTreeMap<String, SavedFile>;
 
 /// One profile's folder.
+#[derive(Clone)]
 pub struct Profile {
     name: String,
     dir: PathBuf,
@@ -110,7 +112,7 @@ impl Profile {
     }
 
     /// Creates the folder (0700) if needed, and tightens its mode if it exists.
-    fn ensure_dir(&self) -> anyhow::Result<()> {
+    pub fn ensure_dir(&self) -> anyhow::Result<()> {
         create_private_dir(&self.dir)
     }
 

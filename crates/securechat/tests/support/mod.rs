@@ -1,0 +1,254 @@
+//! What the command-line tests share: a real server in this process on a random port (its
+//! SQLite file reachable, for tests that play a malicious server), and the built `securechat`
+//! binary driven as a user would, one config folder per user.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use tempfile::TempDir;
+
+use securechat_server::blobs::Blobs;
+use securechat_server::{setup, AppState, Settings};
+use securechat_store_sqlite::SqliteStore;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSPHRASE: &str = "a long key-file passphrase";
+/// Longest any one command may take before the test fails.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A server on 127.0.0.1 with its own data folder; stops when dropped.
+pub struct Server {
+    pub base: String,
+    runtime: tokio::runtime::Runtime,
+    data: TempDir,
+}
+
+pub fn start_server() -> Server {
+    start_server_with(|_| {})
+}
+
+/// A server whose settings `adjust` changes first.
+pub fn start_server_with(adjust: impl FnOnce(&mut Settings) + Send + 'static) -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().to_owned();
+    let base = runtime.block_on(async move {
+        // Every client runs from 127.0.0.1: exempt loopback from the IP rule, as the API
+        // tests do.
+        let mut settings = Settings::new(dir.clone());
+        settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
+        adjust(&mut settings);
+        setup::prepare_data_dir(&dir).expect("prepare data dir");
+        let secret = setup::token_secret(&dir, None).expect("token secret");
+        let store = SqliteStore::open(&dir.join("securechat.db"))
+            .await
+            .expect("store");
+        let blobs = Blobs::open(&dir).expect("file store");
+        let state = AppState::new(settings, Arc::new(store), blobs, &secret);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(securechat_server::serve(
+            listener,
+            state,
+            None,
+            std::future::pending(),
+        ));
+        format!("http://{addr}")
+    });
+    Server {
+        base,
+        runtime,
+        data,
+    }
+}
+
+impl Server {
+    /// Runs a future on the server's runtime (for the tests' own database access).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A connection pool of its own to the server's SQLite database, for a test that plays
+    /// a malicious (or broken) server and changes what it stores.
+    pub fn database(&self) -> SqlitePool {
+        let options = SqliteConnectOptions::new()
+            .filename(self.data.path().join("securechat.db"))
+            .busy_timeout(Duration::from_secs(10));
+        self.block_on(SqlitePool::connect_with(options))
+            .expect("open the server's database")
+    }
+}
+
+/// One person with their own config folder (one device).
+pub struct User {
+    pub name: &'static str,
+    pub base: String,
+    pub config: TempDir,
+}
+
+impl User {
+    pub fn new(server: &Server, name: &'static str) -> Self {
+        Self {
+            name,
+            base: server.base.clone(),
+            config: tempfile::tempdir().expect("config dir"),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.config.path()
+    }
+
+    pub fn profile_dir(&self) -> PathBuf {
+        self.dir().join("profiles").join("default")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
+        command
+            .args(args)
+            .env("SECURECHAT_SERVER", &self.base)
+            .env("SECURECHAT_CONFIG_DIR", self.dir())
+            .env_remove("SECURECHAT_PROFILE")
+            .env_remove("SECURECHAT_PASSWORD")
+            .env_remove("SECURECHAT_KEY_PASSPHRASE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs a command to its end with `stdin` as its input.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self.command(args).spawn().expect("spawn securechat");
+        let mut input = child.stdin.take().expect("stdin");
+        // A command that ends before reading its input closes the pipe; its output and exit
+        // status (checked by the caller) then say why, so a broken pipe is not the failure.
+        if let Err(e) = input.write_all(stdin.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
+        drop(input);
+        wait(child, args)
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        let (stdout, stderr) = texts(&output);
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+            self.name,
+            output.status
+        );
+        stdout
+    }
+
+    /// Runs a command that must fail; returns its standard error.
+    pub fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        let (stdout, stderr) = texts(&output);
+        assert!(
+            !output.status.success(),
+            "{} {args:?} should have failed\nstdout: {stdout}\nstderr: {stderr}",
+            self.name
+        );
+        stderr
+    }
+
+    pub fn register(&self) {
+        let email = format!("{}@example.org", self.name);
+        let out = self.ok(
+            &[
+                "register",
+                "--username",
+                self.name,
+                "--email",
+                &email,
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(
+            out.contains(&format!("Logged in as {}", self.name)),
+            "{out}"
+        );
+    }
+
+    /// `listen --once --json`: everything since the last run, as JSON objects.
+    pub fn listen_once(&self) -> Vec<Value> {
+        let out = self.ok(&["listen", "--once", "--json"], "");
+        let events = json_lines(&out);
+        assert_eq!(
+            events.last().map(|e| e["type"].clone()),
+            Some(Value::from("caught_up")),
+            "listen --once ends with caught_up: {out}"
+        );
+        events
+    }
+}
+
+pub fn texts(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Waits for a child to exit (reading its output meanwhile), killing it after the timeout.
+pub fn wait(mut child: Child, args: &[&str]) -> Output {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("securechat {args:?} did not finish within {COMMAND_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
