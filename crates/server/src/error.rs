@@ -50,12 +50,30 @@ pub enum ApiError {
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Any other server fault.
+    /// Any other server fault, with its cause kept for the log.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
+/// A server fault's cause, of any error type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A server fault described in words only (no underlying error value).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fault(pub String);
+
 impl ApiError {
+    /// A server fault caused by `source`.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    /// A server fault described in words.
+    pub fn fault(what: impl Into<String>) -> Self {
+        Self::Internal(Box::new(Fault(what.into())))
+    }
+
     /// Shorthand for an invalid field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::InvalidField {
@@ -124,7 +142,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            let cause = std::error::Error::source(&self);
+            tracing::error!(error = %self, cause = ?cause, "request failed");
         } else {
             tracing::debug!(error = %self, "request refused");
         }
