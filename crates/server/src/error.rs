@@ -176,3 +176,24 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_source_and_tells_the_client_nothing() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let error = ApiError::internal(io);
+        let source = std::error::Error::source(&error).expect("source kept");
+        assert_eq!(source.to_string(), "disk full");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(error.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.public_message().contains("disk"));
+        let fault = ApiError::fault("the upload gate is closed");
+        assert_eq!(
+            std::error::Error::source(&fault).map(ToString::to_string),
+            Some("the upload gate is closed".to_owned())
+        );
+    }
+}
