@@ -124,6 +124,42 @@ pub struct ServeArgs {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_failure_window_secs: Option<u64>,
+    /// Failed logins per (account, address) before each further attempt waits 1 s, 2 s, 4 s, … [default: 3].
+    #[arg(long, env = "SECURECHAT_LOGIN_SOURCE_FREE_FAILURES", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_source_free_failures: Option<u32>,
+    /// Longest such wait in seconds [default: 900].
+    #[arg(
+        long,
+        env = "SECURECHAT_LOGIN_SOURCE_MAX_DELAY_SECS",
+        value_name = "SECS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_source_max_delay_secs: Option<u64>,
+    /// Failed logins allowed server-wide per window; past it only known addresses log in [default: 200; 0: none].
+    #[arg(long, env = "SECURECHAT_LOGIN_FAILURES_GLOBAL", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_failures_global: Option<u32>,
+    /// Days a successful login makes its address known to the account [default: 30].
+    #[arg(long, env = "SECURECHAT_LOGIN_KNOWN_SOURCE_DAYS", value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_known_source_days: Option<u64>,
+    /// Registrations allowed per client IP per registration window [default: 10; 0: no limit].
+    #[arg(long, env = "SECURECHAT_REGISTRATIONS_PER_IP", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_per_ip: Option<u32>,
+    /// Registrations allowed server-wide per registration window [default: 300; 0: no limit].
+    #[arg(long, env = "SECURECHAT_REGISTRATIONS_GLOBAL", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_global: Option<u32>,
+    /// Registration window in seconds [default: 3600].
+    #[arg(long, env = "SECURECHAT_REGISTRATION_WINDOW_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_window_secs: Option<u64>,
+    /// Seconds a rotated refresh token still yields the same successor [default: 10].
+    #[arg(long, env = "SECURECHAT_REFRESH_GRACE_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_grace_secs: Option<u64>,
     /// Password hashes computed at once, each holding 19 MiB [default: number of cores].
     #[arg(long, env = "SECURECHAT_HASH_CONCURRENCY", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,6 +334,31 @@ impl ServeArgs {
         limits.window = self
             .login_failure_window_secs
             .map_or(d.login_limits.window, Duration::from_secs);
+        limits.per_source_free = self
+            .login_source_free_failures
+            .unwrap_or(d.login_limits.per_source_free);
+        limits.per_source_max_delay = self
+            .login_source_max_delay_secs
+            .map_or(d.login_limits.per_source_max_delay, Duration::from_secs);
+        limits.global = self.login_failures_global.unwrap_or(d.login_limits.global);
+        limits.known_source_ttl = self
+            .login_known_source_days
+            .map_or(d.login_limits.known_source_ttl, |days| {
+                Duration::from_secs(days.saturating_mul(24 * 3600))
+            });
+        let registrations = &mut settings.registration_limits;
+        registrations.per_ip = self
+            .registrations_per_ip
+            .unwrap_or(d.registration_limits.per_ip);
+        registrations.global = self
+            .registrations_global
+            .unwrap_or(d.registration_limits.global);
+        registrations.window = self
+            .registration_window_secs
+            .map_or(d.registration_limits.window, Duration::from_secs);
+        settings.refresh_grace = self
+            .refresh_grace_secs
+            .map_or(d.refresh_grace, Duration::from_secs);
         settings.hash_concurrency = self.hash_concurrency.unwrap_or(d.hash_concurrency);
         settings.sweep_interval = self
             .sweep_interval_secs

@@ -55,12 +55,30 @@ pub enum ApiError {
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Any other server fault.
+    /// Any other server fault, with its cause kept for the log.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
+/// A server fault's cause, of any error type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A server fault described in words only (no underlying error value).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fault(pub String);
+
 impl ApiError {
+    /// A server fault caused by `source`.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    /// A server fault described in words.
+    pub fn fault(what: impl Into<String>) -> Self {
+        Self::Internal(Box::new(Fault(what.into())))
+    }
+
     /// Shorthand for an invalid field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::InvalidField {
@@ -139,7 +157,8 @@ impl IntoResponse for ApiError {
             metrics::counter!(STORE_UNAVAILABLE, "path" => "http").increment(1);
         }
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            let cause = std::error::Error::source(&self);
+            tracing::error!(error = %self, cause = ?cause, "request failed");
         } else {
             tracing::debug!(error = %self, "request refused");
         }
@@ -173,5 +192,26 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_source_and_tells_the_client_nothing() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let error = ApiError::internal(io);
+        let source = std::error::Error::source(&error).expect("source kept");
+        assert_eq!(source.to_string(), "disk full");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(error.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.public_message().contains("disk"));
+        let fault = ApiError::fault("the upload gate is closed");
+        assert_eq!(
+            std::error::Error::source(&fault).map(ToString::to_string),
+            Some("the upload gate is closed".to_owned())
+        );
     }
 }

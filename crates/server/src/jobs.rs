@@ -58,7 +58,9 @@ pub async fn sweep(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "session sweep failed"),
     }
     sweep_files(state).await;
-    state.account_failures().prune();
-    state.ip_failures().prune();
+    state.login_guard().prune();
+    let (per_ip, global) = state.registration_limits();
+    per_ip.prune();
+    global.prune();
     state.sessions().prune();
 }

@@ -21,6 +21,8 @@ pub const IP_POLICY_REFUSALS: &str = "securechat_ip_policy_refusals_total";
 pub const RATE_LIMITED: &str = "securechat_rate_limited_total";
 /// Refresh tokens presented after rotation (each revoked a session).
 pub const REFRESH_REUSE: &str = "securechat_refresh_token_reuse_total";
+/// Failed share of password logins in the current failed-login window (gauge, 0 to 1).
+pub const LOGIN_FAILURE_RATIO: &str = "securechat_login_failure_ratio";
 /// Accounts created.
 pub const REGISTRATIONS: &str = "securechat_registrations_total";
 /// Requests and messages refused because the database could not take them, by path

@@ -21,13 +21,33 @@ pub struct IpRule {
     pub allow: Vec<IpNet>,
 }
 
-/// Failed-login limits (brute-force protection).
+/// Failed-login limits (brute-force protection). A count of 0 is no limit.
 #[derive(Debug, Clone)]
 pub struct LoginLimits {
-    /// Failed logins allowed per account within `window`.
+    /// Failed logins allowed per account within `window`, from sources the account has not
+    /// logged in from within `known_source_ttl` (known sources are never locked out).
     pub per_account: u32,
     /// Failed logins allowed per client IP within `window`.
     pub per_ip: u32,
+    pub window: Duration,
+    /// Failures per (account, source) before each further attempt must wait 1 s, 2 s, 4 s, …
+    pub per_source_free: u32,
+    /// Longest such wait.
+    pub per_source_max_delay: Duration,
+    /// Failed logins allowed server-wide within `window`; past it, only known sources may
+    /// log in until the window ends (credential stuffing).
+    pub global: u32,
+    /// How long a successful login makes its source address known to the account.
+    pub known_source_ttl: Duration,
+}
+
+/// Registration limits (429 with Retry-After past them). A count of 0 is no limit.
+#[derive(Debug, Clone)]
+pub struct RegistrationLimits {
+    /// Registrations allowed per client IP within `window`.
+    pub per_ip: u32,
+    /// Registrations allowed server-wide within `window`.
+    pub global: u32,
     pub window: Duration,
 }
 
@@ -88,6 +108,10 @@ pub struct Settings {
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
     pub login_limits: LoginLimits,
+    pub registration_limits: RegistrationLimits,
+    /// How long after a refresh the previous refresh token still yields the same successor
+    /// (two tabs or processes refreshing at once); later, presenting it is reuse.
+    pub refresh_grace: Duration,
     /// Password hashes computed at once (each holds 19 MiB).
     pub hash_concurrency: usize,
     /// How often expired sessions are swept.
@@ -130,7 +154,17 @@ impl Settings {
                 per_account: 10,
                 per_ip: 50,
                 window: Duration::from_secs(15 * 60),
+                per_source_free: 3,
+                per_source_max_delay: Duration::from_secs(15 * 60),
+                global: 200,
+                known_source_ttl: Duration::from_secs(30 * 24 * 3600),
             },
+            registration_limits: RegistrationLimits {
+                per_ip: 10,
+                global: 300,
+                window: Duration::from_secs(3600),
+            },
+            refresh_grace: Duration::from_secs(10),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             sweep_interval: Duration::from_secs(60),
             session_cache_ttl: Duration::from_secs(10),

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use securechat_proto::ids::UserId;
 use securechat_store::{Store, StoreError};
 
+use crate::auth::login_guard::LoginGuard;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
@@ -31,8 +32,10 @@ struct Inner {
     tokens: TokenKeys,
     passwords: Passwords,
     sessions: SessionCache,
-    account_failures: FailureLimiter,
-    ip_failures: FailureLimiter,
+    login_guard: LoginGuard,
+    /// Registrations per client IP, and server-wide under one key.
+    registrations_per_ip: FailureLimiter,
+    registrations_global: FailureLimiter,
     hub: Arc<Hub>,
     delivery: Delivery,
     budgets: Arc<Budgets>,
@@ -57,8 +60,8 @@ impl AppState {
         blobs: Blobs,
         token_secret: &[u8],
     ) -> Self {
-        let limits = &settings.login_limits;
         let lifecycle = Lifecycle::default();
+        let registrations = &settings.registration_limits;
         let hub = Arc::new(Hub::default());
         hub.start_presence(lifecycle.tasks.clone());
         let delivery = Delivery::start(
@@ -84,8 +87,15 @@ impl AppState {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
                 passwords: Passwords::new(settings.hash_concurrency),
                 sessions: SessionCache::new(settings.session_cache_ttl),
-                account_failures: FailureLimiter::new(limits.per_account, limits.window),
-                ip_failures: FailureLimiter::new(limits.per_ip, limits.window),
+                login_guard: LoginGuard::new(&settings.login_limits),
+                registrations_per_ip: FailureLimiter::new(
+                    registrations.per_ip,
+                    registrations.window,
+                ),
+                registrations_global: FailureLimiter::new(
+                    registrations.global,
+                    registrations.window,
+                ),
                 hub,
                 delivery,
                 budgets,
@@ -116,11 +126,15 @@ impl AppState {
     pub fn sessions(&self) -> &SessionCache {
         &self.inner.sessions
     }
-    pub fn account_failures(&self) -> &FailureLimiter {
-        &self.inner.account_failures
+    pub fn login_guard(&self) -> &LoginGuard {
+        &self.inner.login_guard
     }
-    pub fn ip_failures(&self) -> &FailureLimiter {
-        &self.inner.ip_failures
+    /// Registration limiters: per client IP, and the server-wide one (key `""`).
+    pub fn registration_limits(&self) -> (&FailureLimiter, &FailureLimiter) {
+        (
+            &self.inner.registrations_per_ip,
+            &self.inner.registrations_global,
+        )
     }
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
@@ -164,7 +178,7 @@ impl AppState {
             .uploads
             .acquire()
             .await
-            .map_err(|_| ApiError::Internal("the upload gate is closed".to_owned()))
+            .map_err(ApiError::internal)
     }
 
     /// Whether a user exists: from memory once seen, else asked of the store.

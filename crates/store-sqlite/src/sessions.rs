@@ -91,11 +91,15 @@ impl Sessions for SqliteStore {
         new_hash: [u8; 32],
         now: i64,
         new_expires_at: i64,
+        grace_ms: i64,
     ) -> Result<RefreshOutcome, StoreError> {
         let result: Result<RefreshOutcome, StoreError> = async {
             let mut tx = self.writer.begin().await?;
             let found = sqlx::query(
-                "SELECT r.rotated_at, s.* FROM refresh_tokens r \
+                "SELECT r.rotated_at, r.successor, \
+                 (SELECT n.rotated_at IS NULL FROM refresh_tokens n WHERE n.hash = r.successor) \
+                   AS successor_current, \
+                 s.* FROM refresh_tokens r \
                  JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1",
             )
             .bind(&presented[..])
@@ -112,7 +116,20 @@ impl Sessions for SqliteStore {
                 tx.rollback().await?;
                 return Ok(RefreshOutcome::Invalid);
             }
-            if rotated_at.is_some() {
+            if let Some(rotated_at) = rotated_at {
+                let successor: Option<Vec<u8>> = row.try_get("successor").map_err(map_err)?;
+                let successor_current: Option<bool> =
+                    row.try_get("successor_current").map_err(map_err)?;
+                let repeat = now - rotated_at < grace_ms
+                    && successor.as_deref() == Some(&new_hash[..])
+                    && successor_current == Some(true);
+                if repeat {
+                    tx.rollback().await?;
+                    return Ok(RefreshOutcome::Rotated {
+                        session: session.id,
+                        user: session.user_id,
+                    });
+                }
                 sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(session.id.0)
@@ -125,8 +142,9 @@ impl Sessions for SqliteStore {
                     user: session.user_id,
                 });
             }
-            sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2")
+            sqlx::query("UPDATE refresh_tokens SET rotated_at = $1, successor = $2 WHERE hash = $3")
                 .bind(now)
+                .bind(&new_hash[..])
                 .bind(&presented[..])
                 .execute(&mut *tx)
                 .await
@@ -156,17 +174,65 @@ impl Sessions for SqliteStore {
         self.writer.tracked(result)
     }
 
-    async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool, StoreError> {
-        let result: Result<bool, StoreError> = async {
+    async fn record_login_source(
+        &self,
+        user: UserId,
+        ip: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let result: Result<(), StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            let done = sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            sqlx::query(
+                "INSERT INTO login_sources (user_id, ip, last_login_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, ip) DO UPDATE SET last_login_at = excluded.last_login_at",
             )
+            .bind(user.0)
+            .bind(ip)
             .bind(now)
-            .bind(id.0)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            sqlx::query("DELETE FROM login_sources WHERE user_id = $1 AND last_login_at < $2")
+                .bind(user.0)
+                .bind(forget_before)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await
+        }
+        .await;
+        self.writer.tracked(result)
+    }
+
+    async fn is_known_source(
+        &self,
+        user: UserId,
+        ip: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM login_sources WHERE user_id = $1 AND ip = $2 AND last_login_at >= $3",
+        )
+        .bind(user.0)
+        .bind(ip)
+        .bind(since)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?;
+        Ok(found.is_some())
+    }
+
+    async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool, StoreError> {
+        let result: Result<bool, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let done =
+                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
             tx.commit().await?;
             Ok(done.rows_affected() > 0)
         }
@@ -197,9 +263,9 @@ impl Sessions for SqliteStore {
             .map_err(map_err)?;
             tx.commit().await?;
             revoked
-                .iter()
-                .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
-                .collect()
+            .iter()
+            .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
+            .collect()
         }
         .await;
         self.writer.tracked(result)

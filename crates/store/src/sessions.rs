@@ -20,15 +20,33 @@ pub trait Sessions {
     /// Distinct users with active sessions from an IP.
     async fn active_users_of_ip(&self, ip: &str, now: i64) -> Result<Vec<UserId>, StoreError>;
 
-    /// Presents a refresh token (by hash). A current token is rotated to `new_hash` and the
-    /// session's expiry moves to `new_expires_at`; an already rotated one revokes the session.
+    /// Presents a refresh token (by hash). A current token is rotated to `new_hash` (kept as
+    /// its successor) and the session's expiry moves to `new_expires_at`. A token rotated at
+    /// less than `grace_ms` ago, whose successor is `new_hash` and not itself rotated yet, is
+    /// answered `Rotated` again and changes nothing (concurrent refreshes with one token: the
+    /// caller derives the same successor). Any other rotated token revokes the session.
     async fn rotate_refresh(
         &self,
         presented: [u8; 32],
         new_hash: [u8; 32],
         now: i64,
         new_expires_at: i64,
+        grace_ms: i64,
     ) -> Result<RefreshOutcome, StoreError>;
+
+    /// Notes that `user` logged in from `ip` at `now` (a known source from then on), and
+    /// forgets the user's sources last seen before `forget_before`.
+    async fn record_login_source(
+        &self,
+        user: UserId,
+        ip: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Whether `user` logged in from `ip` at or after `since`.
+    async fn is_known_source(&self, user: UserId, ip: &str, since: i64)
+        -> Result<bool, StoreError>;
 
     /// Revokes one session. Returns false when it was already revoked or does not exist.
     async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool, StoreError>;

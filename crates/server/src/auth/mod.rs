@@ -1,8 +1,13 @@
 //! Authentication: password hashing, tokens, sessions, the IP rule and brute-force limits.
 
+pub mod backoff;
 pub mod client_ip;
+pub mod common_passwords;
 pub mod extract;
 pub mod ip_rule;
+pub mod login_budget;
+pub mod login_guard;
+pub mod origin;
 pub mod password;
 pub mod rate_limit;
 pub mod session_cache;

@@ -19,14 +19,16 @@ pub const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
 
 /// Hashing failed (a bug or resource exhaustion; never a wrong password).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-fn params() -> Params {
-    // The parameters are constants within Argon2's accepted ranges.
-    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).unwrap_or_default()
-}
+/// The parameters new hashes use, checked when the server is compiled: constants outside
+/// Argon2's accepted ranges fail the build instead of falling back to other values.
+const PARAMS: Params = match Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)) {
+    Ok(params) => params,
+    Err(_) => panic!("the Argon2 parameters are outside Argon2's accepted ranges"),
+};
 
 /// One hashing thread's state: its reusable work area.
 struct Worker {
@@ -44,7 +46,7 @@ impl Worker {
 
     /// A PHC string for a new password.
     fn hash(&mut self, password: &[u8]) -> Result<String, HashError> {
-        let params = params();
+        let params = PARAMS;
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let mut salt_buf = [0u8; 64];
         let salt_bytes = salt
@@ -79,10 +81,12 @@ impl Worker {
         ) else {
             return false;
         };
-        let version = parsed
+        let Ok(version) = parsed
             .version
             .map_or(Ok(Version::default()), Version::try_from)
-            .unwrap_or_default();
+        else {
+            return false;
+        };
         let mut salt_buf = [0u8; 64];
         let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else {
             return false;
@@ -101,8 +105,9 @@ type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 pub struct Passwords {
     jobs: Mutex<mpsc::Sender<Job>>,
     /// A hash of a random password, verified against when the account does not exist so that
-    /// timing does not reveal which accounts exist.
-    dummy_hash: String,
+    /// timing does not reveal which accounts exist. If it could not be made, logins of
+    /// unknown accounts fail loudly (500) rather than answer faster than real ones.
+    dummy_hash: Result<String, HashError>,
 }
 
 impl Passwords {
@@ -131,9 +136,10 @@ impl Passwords {
             }
         }
         let dummy: [u8; 16] = rand::random();
-        let dummy_hash = Worker { memory: Vec::new() }
-            .hash(&dummy)
-            .unwrap_or_default();
+        let dummy_hash = Worker { memory: Vec::new() }.hash(&dummy);
+        if let Err(e) = &dummy_hash {
+            tracing::error!(error = %e, "could not make the dummy password hash; logins of unknown accounts will fail");
+        }
         Self {
             jobs: Mutex::new(tx),
             dummy_hash,
@@ -170,7 +176,14 @@ impl Passwords {
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
         let password = password.as_bytes().to_vec();
         let exists = stored.is_some();
-        let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let phc = match stored {
+            Some(phc) => phc.to_owned(),
+            None => self
+                .dummy_hash
+                .as_ref()
+                .map_err(|e| HashError(format!("no dummy hash to compare with: {e}")))?
+                .clone(),
+        };
         let ok = self.run(move |w| w.verify(&password, &phc)).await?;
         Ok(ok && exists)
     }

@@ -1,11 +1,11 @@
-//! Failed-login limiter: at most `limit` failures per key within a fixed window; past it,
-//! attempts are refused (429) until the window ends. A success resets the key.
+//! Fixed-window limiter: at most `limit` events (failed logins, registrations) per key within a
+//! window; past it, attempts are refused (429) until the window ends. A limit of 0 is no limit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failures per key (an IP, or an account's login name).
+/// Counts events per key (an IP, an account, or one key for a global budget).
 pub struct FailureLimiter {
     limit: u32,
     window: Duration,
@@ -29,6 +29,9 @@ impl FailureLimiter {
 
     /// `Err(seconds to wait)` when the key has used up its failures in the current window.
     pub fn check(&self, key: &str) -> Result<(), u64> {
+        if self.limit == 0 {
+            return Ok(());
+        }
         match self.lock().get(key) {
             Some((count, started)) if *count >= self.limit => {
                 let left = self.window.saturating_sub(started.elapsed());
@@ -50,6 +53,25 @@ impl FailureLimiter {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+    }
+
+    /// Counts an event if the key has room for it, in one step (so concurrent requests cannot
+    /// all pass a check that only some of them may); else `Err(seconds to wait)`.
+    pub fn try_record(&self, key: &str) -> Result<(), u64> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let mut map = self.lock();
+        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= self.window {
+            *entry = (0, Instant::now());
+        }
+        if entry.0 >= self.limit {
+            let left = self.window.saturating_sub(entry.1.elapsed());
+            return Err(left.as_secs().max(1));
+        }
+        entry.0 += 1;
+        Ok(())
     }
 
     /// Forgets a key's failures (after a success).
@@ -80,5 +102,20 @@ mod tests {
         assert!(limiter.check("b").is_ok());
         limiter.reset("a");
         assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn try_record_counts_up_to_the_limit_and_zero_is_no_limit() {
+        let limiter = FailureLimiter::new(2, Duration::from_secs(60));
+        assert!(limiter.try_record("a").is_ok());
+        assert!(limiter.try_record("a").is_ok());
+        assert!(limiter.try_record("a").is_err());
+        assert!(limiter.try_record("b").is_ok());
+        let off = FailureLimiter::new(0, Duration::from_secs(60));
+        for _ in 0..100 {
+            assert!(off.try_record("a").is_ok());
+            off.record_failure("a");
+        }
+        assert!(off.check("a").is_ok());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub struct Claims {
     pub sub: UserId,
     pub sid: SessionId,
     pub iat: i64,
+    /// Not before: the issue time; validated.
+    pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,
 }
@@ -35,8 +38,22 @@ pub enum TokenError {
     Invalid,
 }
 
+/// An access token could not be signed (a bug: HS256 over these claims should not fail).
+#[derive(Debug, thiserror::Error)]
+#[error("could not sign an access token: {0}")]
+pub struct IssueError(#[from] jsonwebtoken::errors::Error);
+
+/// The key id of a signing secret: the first 8 bytes of its SHA-256, in hex. Tokens carry it
+/// in the `kid` header; a token with another or no `kid` was not signed with this secret.
+pub fn key_id(secret: &[u8]) -> String {
+    hex::encode(&Sha256::digest(secret)[..8])
+}
+
 /// Signs and verifies access tokens.
 pub struct TokenKeys {
+    kid: String,
+    /// Keys the derivation of a refresh token's successor (see [`TokenKeys::refresh_successor`]).
+    successor_key: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -50,10 +67,13 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         // Only this server verifies its tokens, so there is no clock skew to allow for.
         validation.leeway = 0;
         Self {
+            kid: key_id(secret),
+            successor_key: secret.to_vec(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
@@ -68,33 +88,59 @@ impl TokenKeys {
     }
 
     /// Issues an access token for a session, at `now_secs`.
-    pub fn issue(&self, user: UserId, session: SessionId, now_secs: i64) -> String {
+    pub fn issue(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now_secs: i64,
+    ) -> Result<String, IssueError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.issuer.clone(),
             sub: user,
             sid: session,
             iat: now_secs,
+            nbf: now_secs,
             exp: now_secs + i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: Uuid::now_v7(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        // HS256 over serialisable claims cannot fail.
-        jsonwebtoken::encode(&header, &claims, &self.encoding).unwrap_or_default()
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
-    /// Verifies signature (HS256 only), `typ`, `iss`, `aud` and `exp`.
+    /// Verifies signature (HS256 only), `typ`, `kid`, `iss`, `aud`, `nbf` and `exp`.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
-        if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
+            || data.header.kid.as_deref() != Some(self.kid.as_str())
+        {
             return Err(TokenError::Invalid);
         }
         Ok(data.claims)
+    }
+}
+
+impl TokenKeys {
+    /// The token a refresh token is rotated to, and its stored hash: HMAC-SHA-256 of the
+    /// presented token under the signing secret. Deterministic, so a second refresh with the
+    /// same token inside the grace window gets the same successor without the server storing
+    /// any token in clear; unpredictable without the secret.
+    pub fn refresh_successor(
+        &self,
+        presented: &str,
+    ) -> Result<(String, [u8; 32]), hmac::digest::InvalidLength> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.successor_key)?;
+        mac.update(b"securechat refresh successor v1\0");
+        mac.update(presented.as_bytes());
+        let token = b64::encode(mac.finalize().into_bytes());
+        let hash = hash_refresh_token(&token);
+        Ok((token, hash))
     }
 }
 

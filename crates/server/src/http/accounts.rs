@@ -1,25 +1,31 @@
 //! Registration, password change and logout.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 
-use securechat_crypto::binding::{parse_identity_key, verify_published_key, KeyRejection};
-use securechat_proto::auth::{ChangePasswordRequest, RegisterRequest, RegisterResponse};
+use securechat_crypto::binding::{parse_identity_key, verify_published_key};
+use securechat_proto::auth::{ChangePasswordRequest, Password, RegisterRequest, RegisterResponse};
 use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
 use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{EncryptionKeyRow, NewUser};
 
+use crate::auth::client_ip::client_ip;
+use crate::auth::common_passwords;
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
+use crate::http::key_checks::{key_rejection, CLOCK_SKEW_MS};
 use crate::http::token::clear_refresh_cookie;
-use crate::metrics::REGISTRATIONS;
+use crate::metrics::{RATE_LIMITED, REGISTRATIONS};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -50,11 +56,15 @@ fn check_user_id(id: &uuid::Uuid) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(crate) fn key_rejection(prefix: &str, rejection: &KeyRejection) -> ApiError {
-    ApiError::field(
-        &format!("{prefix}{}", rejection.field),
-        rejection.error.to_string(),
-    )
+/// The rules for a new password: its length, and not one of the most common breached ones.
+fn check_new_password(field: &str, password: &Password) -> Result<(), ApiError> {
+    password
+        .check_policy()
+        .map_err(|m| ApiError::field(field, m))?;
+    if common_passwords::is_common(&password.0) {
+        return Err(ApiError::field(field, common_passwords::REFUSAL));
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/auth/register`: creates an account with its public keys.
@@ -63,33 +73,47 @@ pub(crate) fn key_rejection(prefix: &str, rejection: &KeyRejection) -> ApiError 
     responses(
         (status = 201, body = RegisterResponse),
         (status = 409, description = "username, email, user id or identity key taken", body = securechat_proto::error::ErrorBody),
-        (status = 422, description = "invalid field (named in `field`)", body = securechat_proto::error::ErrorBody)))]
+        (status = 422, description = "invalid field (named in `field`), e.g. a common password", body = securechat_proto::error::ErrorBody),
+        (status = 429, description = "too many registrations from this address or in all; see Retry-After", body = securechat_proto::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user.id = %req.user_id))]
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     check_user_id(&req.user_id.0)?;
     let username =
         Username::parse(&req.username).map_err(|e| ApiError::field("username", e.to_string()))?;
     let email = Email::parse(&req.email).map_err(|e| ApiError::field("email", e.to_string()))?;
-    req.password
-        .check_policy()
-        .map_err(|m| ApiError::field("password", m))?;
+    check_new_password("password", &req.password)?;
     let identity = parse_identity_key(&req.identity_key).map_err(|r| key_rejection("", &r))?;
     let key = verify_published_key(&identity, &req.user_id, &req.encryption_key)
         .map_err(|r| key_rejection("encryption_key.", &r))?;
-    if key.created_at > now_ms() + crate::http::users::CLOCK_SKEW_MS {
+    if key.created_at > now_ms() + CLOCK_SKEW_MS {
         return Err(ApiError::field(
             "encryption_key.created_at",
             "created_at is in the future",
         ));
     }
+    // Counted here, before the costly hash: a valid-looking request takes a turn.
+    let ip = client_ip(peer, &headers, &state.settings().trusted_proxies).to_string();
+    let (per_ip, global) = state.registration_limits();
+    for (limiter, key, scope) in [
+        (per_ip, ip.as_str(), "register_ip"),
+        (global, "", "register_global"),
+    ] {
+        if let Err(retry_after) = limiter.try_record(key) {
+            metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
+            tracing::warn!(scope, ip, "registration rate-limited");
+            return Err(ApiError::RateLimited { retry_after });
+        }
+    }
     let password_hash = state
         .passwords()
         .hash(&req.password.0)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     state
         .store()
         .create_user(NewUser {
@@ -133,12 +157,11 @@ pub async fn change_password(
     auth: AuthUser,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    req.new_password
-        .check_policy()
-        .map_err(|m| ApiError::field("new_password", m))?;
+    check_new_password("new_password", &req.new_password)?;
     let account_key = auth.user_id.to_string();
     state
-        .account_failures()
+        .login_guard()
+        .account()
         .check(&account_key)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let user = state
@@ -150,17 +173,16 @@ pub async fn change_password(
         .passwords()
         .verify(&req.current_password.0, Some(&user.password_hash))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     if !ok {
-        state.account_failures().record_failure(&account_key);
+        state.login_guard().account().record_failure(&account_key);
         return Err(ApiError::WrongPassword);
     }
-    state.account_failures().reset(&account_key);
     let hash = state
         .passwords()
         .hash(&req.new_password.0)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     state.store().set_password_hash(auth.user_id, &hash).await?;
     let revoked = state
         .store()

@@ -78,7 +78,7 @@ pub async fn upload(
     let (id, size) = stored.map_err(|e| match e {
         BlobError::TooLarge(_) => ApiError::PayloadTooLarge,
         BlobError::Body(m) => ApiError::MalformedBody(m),
-        BlobError::Io(e) => ApiError::Internal(e.to_string()),
+        BlobError::Io(e) => ApiError::internal(e),
     })?;
     let row = FileRow {
         id,
@@ -126,7 +126,7 @@ pub async fn download(
         if e.kind() == std::io::ErrorKind::NotFound {
             ApiError::NotFound
         } else {
-            ApiError::Internal(e.to_string())
+            ApiError::internal(e)
         }
     })?;
     Ok((

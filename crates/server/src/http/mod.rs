@@ -5,6 +5,7 @@ pub mod assets;
 pub mod files;
 pub mod health;
 pub mod json;
+pub mod key_checks;
 pub mod messages;
 pub mod openapi;
 pub mod token;

@@ -15,11 +15,15 @@ use securechat_proto::username::Username;
 use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{NewSession, RefreshOutcome};
 use securechat_store::StoreError;
+use uuid::Uuid;
 
 use crate::auth::client_ip::client_ip;
 use crate::auth::ip_rule;
+use crate::auth::login_guard::{known_source_ms, Attempt};
+use crate::auth::origin::cookie_request_allowed;
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::clock::now_ms;
+use crate::error::BoxError;
 use crate::metrics::{IP_POLICY_REFUSALS, LOGINS, RATE_LIMITED, REFRESH_REUSE};
 use crate::state::AppState;
 
@@ -43,13 +47,21 @@ pub enum TokenError {
     IpPolicy(String),
     #[error("too many failed logins; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("a refresh by cookie must come from this site (Origin or Sec-Fetch-Site)")]
+    ForeignOrigin,
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
 impl From<StoreError> for TokenError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
+    }
+}
+
+impl TokenError {
+    fn internal(e: impl Into<BoxError>) -> Self {
+        Self::Internal(e.into())
     }
 }
 
@@ -61,8 +73,9 @@ impl IntoResponse for TokenError {
             Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
             Self::IpPolicy(_) => (StatusCode::FORBIDDEN, "ip_policy"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::ForeignOrigin => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             Self::Internal(detail) => {
-                tracing::error!(error = %detail, "token request failed");
+                tracing::error!(error = %detail, cause = ?std::error::Error::source(detail.as_ref()), "token request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
             }
         };
@@ -187,35 +200,45 @@ async fn password_grant(
         .map(|u| u.id.to_string())
         .or(login)
         .unwrap_or(typed);
-    for (limiter, key, scope) in [
-        (state.ip_failures(), &ip_key, "ip"),
-        (state.account_failures(), &account_key, "account"),
-    ] {
-        if let Err(retry_after) = limiter.check(key) {
-            metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
-            metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
-            tracing::warn!(scope, "login rate-limited");
-            return Err(TokenError::RateLimited { retry_after });
-        }
+    let limits = &state.settings().login_limits;
+    let now = now_ms();
+    // Asked for unknown accounts too (of the nil id), so both cost the same.
+    let known_source = state
+        .store()
+        .is_known_source(
+            user.as_ref().map_or(UserId(Uuid::nil()), |u| u.id),
+            &ip_key,
+            now - known_source_ms(limits),
+        )
+        .await?;
+    let attempt = Attempt {
+        ip: &ip_key,
+        account: &account_key,
+        known_source,
+    };
+    if let Err((scope, retry_after)) = state.login_guard().check(&attempt) {
+        let scope = scope.label();
+        metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
+        metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
+        tracing::warn!(scope, known_source, "login rate-limited");
+        return Err(TokenError::RateLimited { retry_after });
     }
     let ok = state
         .passwords()
         .verify(&password.0, user.as_ref().map(|u| u.password_hash.as_str()))
         .await
-        .map_err(|e| TokenError::Internal(e.to_string()))?;
+        .map_err(TokenError::internal)?;
     let Some(user) = user.filter(|_| ok) else {
-        state.ip_failures().record_failure(&ip_key);
-        state.account_failures().record_failure(&account_key);
+        state.login_guard().failed(&attempt);
         metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
-        tracing::info!("login failed: wrong username or password");
+        tracing::info!(known_source, "login failed: wrong username or password");
         return Err(TokenError::InvalidGrant("wrong username or password"));
     };
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
-    state.account_failures().reset(&account_key);
+    state.login_guard().succeeded(&attempt);
 
     let session = SessionId::generate();
     let (refresh, refresh_hash) = new_refresh_token();
-    let now = now_ms();
     {
         let _gate = state.login_gate().lock().await;
         if let Some(refusal) = ip_rule::check(state, user.id, ip).await? {
@@ -231,22 +254,26 @@ async fn password_grant(
             .create_session(NewSession {
                 id: session,
                 user_id: user.id,
-                ip: ip_key,
+                ip: ip_key.clone(),
                 created_at: now,
                 expires_at: now + ttl_ms(state),
                 refresh_hash,
             })
             .await?;
     }
+    state
+        .store()
+        .record_login_source(user.id, &ip_key, now, now - known_source_ms(limits))
+        .await?;
     metrics::counter!(LOGINS, "outcome" => "success").increment(1);
     tracing::info!(session = %session, "logged in");
-    Ok(token_response(
+    token_response(
         state,
         user.id,
         session,
         refresh,
         req.refresh_cookie.unwrap_or(false),
-    ))
+    )
 }
 
 fn ttl_ms(state: &AppState) -> i64 {
@@ -266,8 +293,18 @@ async fn refresh_grant(
         .or_else(|| cookie_value(headers, REFRESH_COOKIE))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".to_owned()))?;
-    let (refresh, new_hash) = new_refresh_token();
+    // The browser attaches the cookie by itself, to any request to this server: only this
+    // site's own pages may use it.
+    if from_cookie && !cookie_request_allowed(headers, &state.settings().realtime.allowed_origins) {
+        tracing::warn!(target: "securechat::security", "refresh by cookie refused: foreign or missing Origin");
+        return Err(TokenError::ForeignOrigin);
+    }
+    let (refresh, new_hash) = state
+        .tokens()
+        .refresh_successor(presented)
+        .map_err(TokenError::internal)?;
     let now = now_ms();
+    let grace_ms = i64::try_from(state.settings().refresh_grace.as_millis()).unwrap_or(0);
     let outcome = state
         .store()
         .rotate_refresh(
@@ -275,18 +312,19 @@ async fn refresh_grant(
             new_hash,
             now,
             now + ttl_ms(state),
+            grace_ms,
         )
         .await?;
     match outcome {
         RefreshOutcome::Rotated { session, user } => {
             tracing::Span::current().record("user.id", tracing::field::display(user));
-            Ok(token_response(
+            token_response(
                 state,
                 user,
                 session,
                 refresh,
                 from_cookie || req.refresh_cookie.unwrap_or(false),
-            ))
+            )
         }
         RefreshOutcome::Reused { session, user } => {
             state.sessions().forget(&[session]);
@@ -318,11 +356,15 @@ fn token_response(
     session: SessionId,
     refresh: String,
     as_cookie: bool,
-) -> Response {
+) -> Result<Response, TokenError> {
     let now_secs = now_ms() / 1000;
     let refresh_ttl = state.settings().refresh_ttl.as_secs();
+    let access_token = state
+        .tokens()
+        .issue(user, session, now_secs)
+        .map_err(TokenError::internal)?;
     let body = TokenResponse {
-        access_token: state.tokens().issue(user, session, now_secs),
+        access_token,
         token_type: "Bearer".to_owned(),
         expires_in: state.tokens().access_ttl_secs(),
         refresh_token: (!as_cookie).then(|| refresh.clone()),
@@ -335,5 +377,5 @@ fn token_response(
             response.headers_mut().insert(header::SET_COOKIE, value);
         }
     }
-    response
+    Ok(response)
 }

@@ -16,12 +16,9 @@ use securechat_store::model::EncryptionKeyRow;
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::http::accounts::key_rejection;
 use crate::http::json::ApiJson;
+use crate::http::key_checks::{key_rejection, CLOCK_SKEW_MS};
 use crate::state::AppState;
-
-/// How far in the future a key's `created_at` may be (client clocks drift).
-pub(crate) const CLOCK_SKEW_MS: i64 = 24 * 3600 * 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -123,7 +120,7 @@ pub async fn publish_key(
         .await?
         .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
     let identity = IdentityKey::from_bytes(&user.identity_key)
-        .map_err(|e| ApiError::Internal(format!("stored identity key invalid: {e}")))?;
+        .map_err(|e| ApiError::fault(format!("stored identity key invalid: {e}")))?;
     let verified =
         verify_published_key(&identity, &auth.user_id, &key).map_err(|r| key_rejection("", &r))?;
     let existing = state.store().list_keys(auth.user_id).await?;

@@ -29,11 +29,14 @@ pub struct TestApp {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Test settings: the defaults, except that loopback is exempt from the IP rule (tests log
-/// many users in from 127.0.0.1); IP-rule tests clear the allow-list.
+/// Test settings: the defaults, except that loopback is exempt from the IP rule and
+/// registrations are not limited (tests register and log in many users from 127.0.0.1);
+/// IP-rule and registration-limit tests set their own.
 pub fn test_settings(dir: PathBuf) -> Settings {
     let mut settings = Settings::new(dir);
     settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
+    settings.registration_limits.per_ip = 0;
+    settings.registration_limits.global = 0;
     settings
 }
 
@@ -106,7 +109,11 @@ impl TestApp {
     }
 
     pub async fn register(&self, user: &TestUser) -> Response {
-        Client::new()
+        self.register_from(&Client::new(), user).await
+    }
+
+    pub async fn register_from(&self, client: &Client, user: &TestUser) -> Response {
+        client
             .post(self.url("/api/v1/auth/register"))
             .json(&user.register_body())
             .send()

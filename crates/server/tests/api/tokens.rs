@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use securechat_proto::auth::TokenResponse;
 
-use crate::helpers::{error_code, now_ms, spawn_app, TestUser};
+use securechat_server::auth::tokens::key_id;
+
+use crate::helpers::{error_code, now_ms, spawn_app, spawn_app_with, TestUser};
 
 fn claims_of(jwt: &str) -> (Value, Value) {
     let mut parts = jwt.split('.');
@@ -170,9 +172,11 @@ async fn expired_forged_and_unsigned_tokens_are_refused() {
     let sign = |header: Header, claims: &Value, key: &[u8]| {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key)).expect("encode")
     };
+    let kid = key_id(&secret);
     let at_jwt = || {
         let mut h = Header::new(Algorithm::HS256);
         h.typ = Some("at+jwt".to_owned());
+        h.kid = Some(kid.clone());
         h
     };
 
@@ -190,7 +194,7 @@ async fn expired_forged_and_unsigned_tokens_are_refused() {
 
     let wrong_key = sign(at_jwt(), &claims, &[9u8; 32]);
 
-    let mut plain_jwt = Header::new(Algorithm::HS256);
+    let mut plain_jwt = at_jwt();
     plain_jwt.typ = Some("JWT".to_owned());
     let wrong_typ = sign(plain_jwt, &claims, &secret);
 
@@ -203,8 +207,8 @@ async fn expired_forged_and_unsigned_tokens_are_refused() {
     let alg_none = format!("{none_header}.{body}.");
 
     let hs512 = {
-        let mut h = Header::new(Algorithm::HS512);
-        h.typ = Some("at+jwt".to_owned());
+        let mut h = at_jwt();
+        h.alg = Algorithm::HS512;
         sign(h, &claims, &secret)
     };
 
@@ -224,7 +228,9 @@ async fn expired_forged_and_unsigned_tokens_are_refused() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
-    let app = spawn_app().await;
+    // No grace window: a rotated token presented again at once is reuse (the grace window
+    // has its own tests in refresh.rs).
+    let app = spawn_app_with(|s| s.refresh_grace = std::time::Duration::ZERO).await;
     let user = TestUser::generate("alice");
     app.register_ok(&user).await;
     let first = app.login_ok(&user).await;
@@ -306,6 +312,7 @@ async fn a_browser_can_keep_the_refresh_token_in_a_host_cookie() {
     let refreshed = client
         .post(app.url("/api/v1/auth/token"))
         .header("cookie", &pair)
+        .header("origin", &app.base)
         .form(&[("grant_type", "refresh_token")])
         .send()
         .await
@@ -314,4 +321,48 @@ async fn a_browser_can_keep_the_refresh_token_in_a_host_cookie() {
     let rotated = refreshed.headers()["set-cookie"].to_str().expect("cookie");
     assert!(rotated.starts_with("__Host-securechat_refresh="));
     assert!(!rotated.starts_with(&pair));
+}
+
+#[tokio::test]
+async fn tokens_carry_the_key_id_and_nbf_and_others_are_refused() {
+    let app = spawn_app().await;
+    let user = TestUser::generate("alice");
+    app.register_ok(&user).await;
+    let tokens = app.login_ok(&user).await;
+    let (header, claims) = claims_of(&tokens.access_token);
+    let secret = app.token_secret();
+    let kid = key_id(&secret);
+    println!("issued header: {header}");
+    assert_eq!(kid.len(), 16);
+    assert_eq!(header["kid"], json!(kid));
+    assert_eq!(claims["nbf"], claims["iat"]);
+
+    let now = now_ms() / 1000;
+    let sign = |kid: Option<&str>, claims: &Value| {
+        let mut h = Header::new(Algorithm::HS256);
+        h.typ = Some("at+jwt".to_owned());
+        h.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&secret)).expect("encode")
+    };
+    // Control: the right kid and a past nbf.
+    assert_eq!(
+        app.get_authed("/api/v1/users", &sign(Some(&kid), &claims))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let mut future = claims.clone();
+    future["nbf"] = json!(now + 600);
+    let mut no_nbf = claims.clone();
+    no_nbf.as_object_mut().expect("claims").remove("nbf");
+    for (name, token) in [
+        ("no kid", sign(None, &claims)),
+        ("another kid", sign(Some("0011223344556677"), &claims)),
+        ("nbf in the future", sign(Some(&kid), &future)),
+        ("no nbf", sign(Some(&kid), &no_nbf)),
+    ] {
+        let status = app.get_authed("/api/v1/users", &token).await.status();
+        println!("{name}: {status}");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+    }
 }

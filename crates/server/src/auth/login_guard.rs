@@ -1,0 +1,119 @@
+//! The limits on password logins, and which of them apply to an attempt.
+//!
+//! - per client address, across accounts (`per_ip` failures per window);
+//! - per (account, address): growing delays after a few failures ([`Backoff`]);
+//! - per account (`per_account` failures per window) and the server-wide budget
+//!   ([`LoginBudget`]): only for addresses the account has not logged in from recently, so
+//!   failures made elsewhere never lock the owner out at their usual address.
+
+use crate::auth::backoff::Backoff;
+use crate::auth::login_budget::LoginBudget;
+use crate::auth::rate_limit::FailureLimiter;
+use crate::settings::LoginLimits;
+
+/// Which limit refused an attempt (the `scope` label of the rate-limited metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Ip,
+    Source,
+    Account,
+    Global,
+}
+
+impl Scope {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::Source => "source",
+            Self::Account => "account",
+            Self::Global => "global",
+        }
+    }
+}
+
+/// A login attempt's keys: the client address, the account (or the name typed when there
+/// is no such account) and whether the account has logged in from this address recently.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub ip: &'a str,
+    pub account: &'a str,
+    pub known_source: bool,
+}
+
+impl Attempt<'_> {
+    fn pair(&self) -> String {
+        format!("{}\n{}", self.account, self.ip)
+    }
+}
+
+/// All login limits of the server.
+pub struct LoginGuard {
+    ip: FailureLimiter,
+    account: FailureLimiter,
+    pair: Backoff,
+    global: LoginBudget,
+}
+
+impl LoginGuard {
+    pub fn new(limits: &LoginLimits) -> Self {
+        Self {
+            ip: FailureLimiter::new(limits.per_ip, limits.window),
+            account: FailureLimiter::new(limits.per_account, limits.window),
+            pair: Backoff::new(
+                limits.per_source_free,
+                limits.per_source_max_delay,
+                limits.window.max(limits.per_source_max_delay),
+            ),
+            global: LoginBudget::new(limits.global, limits.window),
+        }
+    }
+
+    /// Before the password is checked: `Err((scope, seconds to wait))` when a limit refuses.
+    pub fn check(&self, attempt: &Attempt<'_>) -> Result<(), (Scope, u64)> {
+        self.ip.check(attempt.ip).map_err(|s| (Scope::Ip, s))?;
+        self.pair
+            .check(&attempt.pair())
+            .map_err(|s| (Scope::Source, s))?;
+        if !attempt.known_source {
+            self.account
+                .check(attempt.account)
+                .map_err(|s| (Scope::Account, s))?;
+            self.global.check().map_err(|s| (Scope::Global, s))?;
+        }
+        Ok(())
+    }
+
+    /// A wrong login name or password.
+    pub fn failed(&self, attempt: &Attempt<'_>) {
+        self.ip.record_failure(attempt.ip);
+        self.pair.record_failure(&attempt.pair());
+        if !attempt.known_source {
+            self.account.record_failure(attempt.account);
+        }
+        self.global.record(true);
+    }
+
+    /// The right password. The per-account count stays: an owner's success does not hand an
+    /// attacker elsewhere a fresh allowance.
+    pub fn succeeded(&self, attempt: &Attempt<'_>) {
+        self.pair.reset(&attempt.pair());
+        self.global.record(false);
+    }
+
+    /// The per-account limiter, also used for the current password of a password change.
+    pub fn account(&self) -> &FailureLimiter {
+        &self.account
+    }
+
+    /// Drops counters whose time has passed.
+    pub fn prune(&self) {
+        self.ip.prune();
+        self.account.prune();
+        self.pair.prune();
+    }
+}
+
+/// How long a successful login makes its address a known source of the account.
+pub fn known_source_ms(limits: &LoginLimits) -> i64 {
+    i64::try_from(limits.known_source_ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}

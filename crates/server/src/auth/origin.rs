@@ -1,0 +1,81 @@
+//! Cross-site request checks for requests a browser authenticates with a cookie by itself.
+//!
+//! The refresh cookie is `SameSite=Strict`, but same-site is not same-origin (a sibling
+//! subdomain is same-site), and older browsers ignore SameSite. So a cookie-authenticated
+//! request must show where it comes from: an `Origin` that is this server's own or one listed
+//! in `--allowed-origins`, or, without `Origin`, `Sec-Fetch-Site: same-origin`.
+
+use axum::http::{header, HeaderMap};
+
+/// Whether `origin` (scheme://host[:port]) is this server's (same `Host`) or listed.
+fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
+    if !allowed.is_empty() {
+        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .unwrap_or_default();
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Whether a cookie-authenticated request may proceed.
+pub fn cookie_request_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        Some(Ok(origin)) => origin_allowed(origin, headers, allowed),
+        Some(Err(_)) => false,
+        None => headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("same-origin")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_same_or_listed_origins_or_same_origin_fetches_pass() {
+        let host = ("host", "chat.example.org");
+        assert!(cookie_request_allowed(
+            &headers(&[host, ("origin", "https://chat.example.org")]),
+            &[]
+        ));
+        assert!(!cookie_request_allowed(
+            &headers(&[host, ("origin", "https://evil.example")]),
+            &[]
+        ));
+        assert!(!cookie_request_allowed(
+            &headers(&[host, ("origin", "null")]),
+            &[]
+        ));
+        assert!(!cookie_request_allowed(&headers(&[host]), &[]));
+        assert!(cookie_request_allowed(
+            &headers(&[host, ("sec-fetch-site", "same-origin")]),
+            &[]
+        ));
+        assert!(!cookie_request_allowed(
+            &headers(&[host, ("sec-fetch-site", "same-site")]),
+            &[]
+        ));
+        let listed = vec!["https://app.example.org".to_owned()];
+        assert!(cookie_request_allowed(
+            &headers(&[host, ("origin", "https://app.example.org")]),
+            &listed
+        ));
+    }
+}
