@@ -166,3 +166,21 @@ test('an envelope the server replays in history is shown once', { skip }, async 
   assert.equal(await log(bob).locator('.msg .text', { hasText: /^said only once$/ }).count(), 1);
   assert.deepEqual(bob.problems, []);
 });
+
+test('a removal the server calls an expiry deletes nothing that has not expired', { skip }, async () => {
+  await sendText(alice, 'no timer on this one');
+  await message(bob, 'no timer on this one').waitFor();
+  const frame = messageFrames().at(-1);
+  const id = headerOf(frame.envelope).msg_id;
+
+  // The server claims the message expired, though it carries no self-destruct time.
+  bobSocket.send(JSON.stringify({ type: 'deleted', msg_id: id, seq: frame.seq, from: frame.from, reason: 'expired' }));
+  await roundTrip('after the fake expiry');
+  assert.equal(await message(bob, 'no timer on this one').count(), 1, 'a message without a timer does not expire');
+
+  await bob.reload();
+  await openConversation(bob, 'alice');
+  await message(bob, 'after the fake expiry').waitFor();
+  assert.equal(await message(bob, 'no timer on this one').count(), 1, 'nor is it remembered as removed');
+  assert.deepEqual(bob.problems, []);
+});

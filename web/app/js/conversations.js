@@ -341,7 +341,10 @@ export class Conversations extends EventTarget {
         console.warn('a tombstone could not be authorised', e?.code || e);
       }
     } else if (f.reason === 'expired') {
-      await this.#remove(f.msg_id);
+      // An expiry is the server's word: a message goes when its own signed expiry (§8.4) has
+      // come, never because the server says so earlier (that would hide it for good). One
+      // that has not expired here yet is left to the local timer.
+      if (m?.expiresAt && m.expiresAt <= Date.now()) await this.#remove(f.msg_id);
     }
     this.#seq(f.seq);
   }
