@@ -142,13 +142,15 @@ impl Sessions for SqliteStore {
                     user: session.user_id,
                 });
             }
-            sqlx::query("UPDATE refresh_tokens SET rotated_at = $1, successor = $2 WHERE hash = $3")
-                .bind(now)
-                .bind(&new_hash[..])
-                .bind(&presented[..])
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE refresh_tokens SET rotated_at = $1, successor = $2 WHERE hash = $3",
+            )
+            .bind(now)
+            .bind(&new_hash[..])
+            .bind(&presented[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
             sqlx::query(
                 "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)",
             )
@@ -226,13 +228,14 @@ impl Sessions for SqliteStore {
     async fn revoke_session(&self, id: SessionId, now: i64) -> Result<bool, StoreError> {
         let result: Result<bool, StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            let done =
-                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                    .bind(now)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
             tx.commit().await?;
             Ok(done.rows_affected() > 0)
         }
@@ -263,9 +266,9 @@ impl Sessions for SqliteStore {
             .map_err(map_err)?;
             tx.commit().await?;
             revoked
-            .iter()
-            .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
-            .collect()
+                .iter()
+                .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
+                .collect()
         }
         .await;
         self.writer.tracked(result)

@@ -8,7 +8,7 @@
 use axum::http::{header, HeaderMap};
 
 /// Whether `origin` (scheme://host[:port]) is this server's (same `Host`) or listed.
-fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
+pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
     if !allowed.is_empty() {
         return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
     }
@@ -32,6 +32,17 @@ pub fn cookie_request_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("same-origin")),
+    }
+}
+
+/// Whether a WebSocket may open: a listed or same-host `Origin`. Clients that send no
+/// `Origin` (not browsers) pass: the check only stops other web pages from using a visitor's
+/// browser.
+pub fn websocket_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        Some(Ok(origin)) => origin_allowed(origin, headers, allowed),
+        Some(Err(_)) => false,
+        None => true,
     }
 }
 

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use securechat_proto::error::{ErrorBody, ErrorCode};
 
 use crate::auth::client_ip::client_ip;
+use crate::auth::origin::websocket_allowed;
 use crate::listen::ConnectionSlot;
 use crate::realtime::connection;
 use crate::state::AppState;
@@ -26,29 +27,6 @@ const WRITE_BUFFER: usize = 8 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/ws", get(upgrade))
-}
-
-/// Same-origin, or listed in the allowed origins. Clients that send no `Origin` (not
-/// browsers) pass: the check only stops other web pages from using a visitor's browser.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if allowed.is_empty() {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"))
-            .unwrap_or_default();
-        return !host.is_empty() && origin_host.eq_ignore_ascii_case(host);
-    }
-    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 /// `GET /api/v1/ws`: upgrades to a WebSocket speaking the frames of docs/PROTOCOL.md.
@@ -73,8 +51,19 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
     let limits = &state.settings().realtime;
-    if !origin_allowed(&headers, &limits.allowed_origins) {
-        tracing::warn!("WebSocket refused: Origin not allowed");
+    if !websocket_allowed(&headers, &limits.allowed_origins) {
+        let shown = |name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned()
+        };
+        tracing::warn!(
+            origin = %shown(header::ORIGIN),
+            host = %shown(header::HOST),
+            "WebSocket refused: its Origin is neither this Host nor in --allowed-origins"
+        );
         let body = ErrorBody {
             error: ErrorCode::Forbidden,
             message: "this Origin may not open a WebSocket here".to_owned(),
@@ -113,25 +102,25 @@ mod tests {
 
     #[test]
     fn only_the_same_or_listed_origins_may_connect() {
-        assert!(origin_allowed(&headers(None, "chat.example.org"), &[]));
-        assert!(origin_allowed(
+        assert!(websocket_allowed(&headers(None, "chat.example.org"), &[]));
+        assert!(websocket_allowed(
             &headers(Some("https://chat.example.org"), "chat.example.org"),
             &[]
         ));
-        assert!(!origin_allowed(
+        assert!(!websocket_allowed(
             &headers(Some("https://evil.example"), "chat.example.org"),
             &[]
         ));
-        assert!(!origin_allowed(
+        assert!(!websocket_allowed(
             &headers(Some("null"), "chat.example.org"),
             &[]
         ));
         let listed = vec!["https://app.example.org".to_owned()];
-        assert!(origin_allowed(
+        assert!(websocket_allowed(
             &headers(Some("https://app.example.org"), "api.example.org"),
             &listed
         ));
-        assert!(!origin_allowed(
+        assert!(!websocket_allowed(
             &headers(Some("https://chat.example.org"), "chat.example.org"),
             &listed
         ));

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_store_sqlite::SqliteStore;
 
-use crate::helpers::{next_event, spawn_in, wait_for, Peer, TestApp};
+use crate::helpers::{spawn_in, wait_for, Peer, TestApp};
 
 /// A tmpfs mounted over a folder for the life of the guard.
 struct Tmpfs(PathBuf);
@@ -205,25 +205,9 @@ async fn a_full_disk_never_acknowledges_what_it_did_not_store_and_recovery_needs
     // After a restart, every acknowledged message is there.
     let app = spawn_in(dir, |_| {}).await;
     let mut bob = bob;
-    let api = securechat_client::Api::new(&app.base).expect("api");
-    api.login(&bob.username, &bob.password)
-        .await
-        .expect("login");
-    bob.chat.api = api;
-    let mut b = bob.socket(0).await;
-    let mut stored = std::collections::HashSet::new();
-    loop {
-        match next_event(&mut b).await {
-            ServerEvent::Message {
-                from, ts, envelope, ..
-            } => {
-                let opened = bob.chat.open(from, ts, &envelope).await.expect("open");
-                stored.insert(opened.msg_id.to_b64());
-            }
-            ServerEvent::CaughtUp { .. } => break,
-            _ => {}
-        }
-    }
+    bob.log_in_to(&app).await;
+    let stored: std::collections::HashSet<String> =
+        bob.stored_message_ids().await.into_iter().collect();
     let missing = acked.iter().filter(|id| !stored.contains(*id)).count();
     eprintln!(
         "acknowledged {}, refused {refused}, stored {}, missing {missing}",
@@ -232,7 +216,6 @@ async fn a_full_disk_never_acknowledges_what_it_did_not_store_and_recovery_needs
     );
     assert_eq!(missing, 0, "acknowledged messages missing after restart");
     app.login_ok(&carol).await;
-    b.close().await;
     app.stop().await;
 }
 

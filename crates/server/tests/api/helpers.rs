@@ -298,6 +298,38 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Logs in again on another server (a restarted one, on the same data folder).
+    pub async fn log_in_to(&mut self, app: &TestApp) {
+        let api = securechat_client::Api::new(&app.base).expect("api");
+        api.login(&self.username, &self.password)
+            .await
+            .expect("login");
+        self.chat.api = api;
+    }
+
+    /// Replays the whole stream on a new socket and opens every message: their ids, in
+    /// stream order.
+    pub async fn stored_message_ids(&mut self) -> Vec<String> {
+        let mut socket = self.socket(0).await;
+        let mut ids = Vec::new();
+        loop {
+            match next_event(&mut socket).await {
+                securechat_proto::ws::ServerEvent::Message {
+                    from, ts, envelope, ..
+                } => {
+                    let opened = self.chat.open(from, ts, &envelope).await.expect("open");
+                    ids.push(opened.msg_id.to_b64());
+                }
+                securechat_proto::ws::ServerEvent::CaughtUp { .. } => break,
+                _ => {}
+            }
+        }
+        socket.close().await;
+        ids
+    }
+}
+
 /// The next event within 5 s (a test that waits longer has failed).
 pub async fn next_event(
     socket: &mut securechat_client::Socket,

@@ -5,7 +5,7 @@ use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{ClientFrame, DeleteReason, ServerEvent, WsErrorCode};
 
-use crate::helpers::{next_event, spawn_app, spawn_in, wait_for, Peer};
+use crate::helpers::{spawn_app, spawn_in, wait_for, Peer};
 
 /// Sends an envelope and waits for its ack; returns the ack's seq.
 async fn send_acked(
@@ -510,25 +510,8 @@ async fn a_restart_mid_conversation_loses_no_acknowledged_message() {
     let dir = app.stop().await;
     let app = spawn_in(dir, |_| {}).await;
 
-    let api = securechat_client::Api::new(&app.base).expect("api");
-    api.login(&bob.username, &bob.password)
-        .await
-        .expect("login");
-    bob.chat.api = api;
-    let mut b = bob.socket(0).await;
-    let mut received = Vec::new();
-    loop {
-        match next_event(&mut b).await {
-            ServerEvent::Message {
-                from, ts, envelope, ..
-            } => {
-                let opened = bob.chat.open(from, ts, &envelope).await.expect("open");
-                received.push(opened.msg_id.to_b64());
-            }
-            ServerEvent::CaughtUp { .. } => break,
-            _ => {}
-        }
-    }
+    bob.log_in_to(&app).await;
+    let received = bob.stored_message_ids().await;
     assert_eq!(received, acked);
 }
 

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Message;
 use securechat_client::socket::ws_url;
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 
-use crate::helpers::{next_event, spawn_app, spawn_in};
+use crate::helpers::{spawn_app, spawn_in};
 
 #[tokio::test]
 async fn shutdown_answers_every_frame_taken_then_closes_sockets_with_1012() {
@@ -117,26 +117,8 @@ async fn shutdown_answers_every_frame_taken_then_closes_sockets_with_1012() {
 
     // Everything acknowledged was stored.
     let app = spawn_in(dir, |_| {}).await;
-    let api = securechat_client::Api::new(&app.base).expect("api");
-    api.login(&bob.username, &bob.password)
-        .await
-        .expect("login");
-    bob.chat.api = api;
-    let mut b = bob.socket(0).await;
-    let mut stored = HashSet::new();
-    loop {
-        match next_event(&mut b).await {
-            ServerEvent::Message {
-                from, ts, envelope, ..
-            } => {
-                let opened = bob.chat.open(from, ts, &envelope).await.expect("open");
-                stored.insert(opened.msg_id.to_b64());
-            }
-            ServerEvent::CaughtUp { .. } => break,
-            _ => {}
-        }
-    }
+    bob.log_in_to(&app).await;
+    let stored: HashSet<String> = bob.stored_message_ids().await.into_iter().collect();
     assert!(acked.iter().all(|id| stored.contains(*id)));
-    b.close().await;
     app.stop().await;
 }
