@@ -198,8 +198,10 @@ pub fn export_key_file_with_iterations(
             })
             .collect(),
     };
-    // Strings and integers: serialisation cannot fail.
-    let plaintext = Zeroizing::new(serde_json::to_vec(&plaintext).unwrap_or_default());
+    let plaintext = Zeroizing::new(
+        serde_json::to_vec(&plaintext)
+            .map_err(|_| CryptoError::invalid("enc_keys", "cannot be written as JSON"))?,
+    );
     let key = derive_key(passphrase, &salt, iterations)?;
     let aad = key_file_aad(&contents.user_id, &identity_key, iterations, &salt, &nonce);
     let ct = aead::seal(&key, &nonce, aad.as_bytes(), &plaintext)
@@ -222,8 +224,8 @@ pub fn export_key_file_with_iterations(
         },
         ct: b64::encode(ct),
     };
-    // Strings and integers: serialisation cannot fail.
-    Ok(serde_json::to_string_pretty(&file).unwrap_or_default())
+    serde_json::to_string_pretty(&file)
+        .map_err(|_| CryptoError::invalid("key file", "cannot be written as JSON"))
 }
 
 /// A parsed key file whose public fields all validated.
