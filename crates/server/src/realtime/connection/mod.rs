@@ -261,6 +261,11 @@ impl Connection {
         let heartbeat = self.state.settings().realtime.heartbeat;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         let lifecycle = self.state.lifecycle().clone();
+        // Made once, not at every turn of the loop: the tokens are shared by every
+        // connection, and each new wait would lock them.
+        let stop_asked = lifecycle.stopping.cancelled();
+        let drained = lifecycle.drained.cancelled();
+        tokio::pin!(stop_asked, drained);
         let mut stopping = false;
         loop {
             let expiry = token_deadline(self.expires_at);
@@ -273,14 +278,14 @@ impl Connection {
                     self.error(code, message, None).await;
                     return Some((close_code(code), message));
                 }
-                () = lifecycle.drained.cancelled(), if stopping => {
+                () = &mut drained, if stopping => {
                     // Every frame taken was answered: deliver what is queued, then go.
                     while let Ok(out) = rx.try_recv() {
                         self.forward(out).await.ok()?;
                     }
                     return Some((close::RESTART, "server restarting; reconnect"));
                 }
-                () = lifecycle.stopping.cancelled(), if !stopping => {
+                () = &mut stop_asked, if !stopping => {
                     // Take no more frames; answers to the ones taken still come through `rx`.
                     stopping = true;
                 }
