@@ -137,8 +137,12 @@ impl Store for SqliteStore {
             .execute(&self.reader)
             .await
             .map_err(map_err)?;
-        // While writes fail, readiness depends on a write getting through again.
-        if self.writer.health().failure().is_some() {
+        // While writes fail, readiness depends on a write getting through again; an
+        // unauthenticated `/readyz` may ask often, so the probe runs at most once a second.
+        if let Some(failure) = self.writer.health().failure() {
+            if !self.writer.health().probe_due() {
+                return Err(StoreError::Unavailable(failure.into()));
+            }
             self.probe_write().await?;
         }
         Ok(())

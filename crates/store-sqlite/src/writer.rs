@@ -10,6 +10,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
@@ -29,7 +30,11 @@ pub(crate) struct Writer {
 #[derive(Debug, Default)]
 pub(crate) struct WriteHealth {
     failure: Mutex<Option<String>>,
+    last_probe: Mutex<Option<Instant>>,
 }
+
+/// Shortest time between two readiness probes while writes fail.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl WriteHealth {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
@@ -60,6 +65,20 @@ impl WriteHealth {
         if failure.take().is_some() {
             tracing::info!("database writes work again");
         }
+    }
+
+    /// Whether a readiness probe may run now (at most one per `PROBE_INTERVAL`).
+    pub(crate) fn probe_due(&self) -> bool {
+        let mut last = self
+            .last_probe
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < PROBE_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// The last failure, while writes are failing.
