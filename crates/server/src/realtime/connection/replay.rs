@@ -3,7 +3,9 @@
 
 use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
 use securechat_store::model::InboxEvent;
+use securechat_store::StoreError;
 
+use super::socket::{close, close_with};
 use super::{Connection, Gone};
 use crate::clock::now_ms;
 use crate::realtime::frames::encode;
@@ -12,6 +14,15 @@ use crate::realtime::frames::encode;
 const REPLAY_PAGE: u32 = 500;
 
 impl Connection {
+    /// Logs a store failure during the replay, says so to the client, and closes (1011).
+    async fn replay_failed(&mut self, error: &StoreError, what: &str) -> Gone {
+        tracing::error!(error = %error, "{what}");
+        let message = "could not replay your messages; reconnect";
+        self.error(WsErrorCode::Internal, message, None).await;
+        close_with(&mut self.sink, self.deadline, close::INTERNAL, message).await;
+        Gone
+    }
+
     /// Says ready, replays the stream after `since`, then says caught up.
     pub(super) async fn start(&mut self, since: u64) -> Result<(), Gone> {
         self.send(encode(&ServerEvent::Ready { user_id: self.user }))
@@ -22,14 +33,9 @@ impl Connection {
         let last = match self.state.store().last_seq(self.user).await {
             Ok(last) => last,
             Err(e) => {
-                tracing::error!(error = %e, "reading the stream position failed");
-                self.error(
-                    WsErrorCode::Internal,
-                    "could not replay your messages; reconnect",
-                    None,
-                )
-                .await;
-                return Err(Gone);
+                return Err(self
+                    .replay_failed(&e, "reading the stream position failed")
+                    .await)
             }
         };
         let mut cursor = since.min(last);
@@ -41,16 +47,7 @@ impl Connection {
                 .await;
             let page = match page {
                 Ok(page) => page,
-                Err(e) => {
-                    tracing::error!(error = %e, "replay failed");
-                    self.error(
-                        WsErrorCode::Internal,
-                        "could not replay your messages; reconnect",
-                        None,
-                    )
-                    .await;
-                    return Err(Gone);
-                }
+                Err(e) => return Err(self.replay_failed(&e, "replay failed").await),
             };
             for event in page.events {
                 match replayed(event) {
