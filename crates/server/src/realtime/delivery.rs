@@ -17,9 +17,9 @@ use crate::blobs::Blobs;
 use crate::clock::now_ms;
 use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH, STORE_UNAVAILABLE};
 use crate::realtime::fanout;
-use crate::realtime::frames::{error, Outbound};
+use crate::realtime::frames::error;
 use crate::realtime::hub::Hub;
-use crate::realtime::work::{Announcement, Deletion, Job, Pending, Receipt, Reply};
+use crate::realtime::work::{Announcement, Deletion, Failure, Job, Pending, Receipt, Reply};
 
 /// Most messages committed in one transaction: large enough that a saturated writer's
 /// per-commit costs are spread thin, small enough that one commit stays well under 100 ms.
@@ -134,11 +134,8 @@ impl Worker {
         #[allow(clippy::cast_precision_loss)]
         metrics::histogram!(STORE_BATCH).record(batch.messages.len() as f64);
         let outcomes = match self.store.append_messages(&batch.messages).await {
-            Ok(outcomes) => Some(outcomes),
-            Err(e) => {
-                failed(&e, "storing a batch of messages failed");
-                None
-            }
+            Ok(outcomes) => Ok(outcomes),
+            Err(e) => Err(failed(&e, "storing a batch of messages failed")),
         };
         let batch = std::mem::take(batch);
         self.announce(Announcement::Messages {
@@ -187,7 +184,7 @@ impl Worker {
             },
             Err(e) => Announcement::Reply {
                 origin: d.origin,
-                frame: failed(&e, "delete failed").with_reference(d.msg_id),
+                frame: failed(&e, "delete failed").frame(Some(d.msg_id)),
             },
         };
         self.announce(announcement).await;
@@ -208,7 +205,7 @@ impl Worker {
             },
             Err(e) => Announcement::Reply {
                 origin: r.origin,
-                frame: failed(&e, "read receipt failed").frame(),
+                frame: failed(&e, "read receipt failed").frame(None),
             },
         };
         self.announce(announcement).await;
@@ -240,30 +237,19 @@ impl Worker {
     }
 }
 
-/// The answer to a job the store could not do: retryable `unavailable` when the database
-/// refuses writes, `internal` otherwise.
-struct Failure(WsErrorCode, &'static str);
-
-impl Failure {
-    fn frame(self) -> Outbound {
-        error(self.0, self.1, None)
-    }
-
-    fn with_reference(self, reference: String) -> Outbound {
-        error(self.0, self.1, Some(reference))
-    }
-}
-
 /// Logs and counts a failed store call, and says how to answer it.
 fn failed(e: &StoreError, what: &str) -> Failure {
     tracing::error!(error = %e, "{what}");
     if let StoreError::Unavailable(_) = e {
         metrics::counter!(STORE_UNAVAILABLE, "path" => "ws").increment(1);
-        Failure(
-            WsErrorCode::Unavailable,
-            "the server cannot store anything right now; nothing was done, retry",
-        )
+        Failure {
+            code: WsErrorCode::Unavailable,
+            message: "the server cannot store anything right now; nothing was done, retry",
+        }
     } else {
-        Failure(WsErrorCode::Internal, "retry later")
+        Failure {
+            code: WsErrorCode::Internal,
+            message: "the server failed; nothing was done, retry later",
+        }
     }
 }

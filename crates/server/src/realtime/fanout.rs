@@ -41,7 +41,7 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
         Announcement::Messages {
             messages,
             replies,
-            outcomes: Some(outcomes),
+            outcomes: Ok(outcomes),
         } => {
             for ((m, r), outcome) in messages.iter().zip(replies).zip(outcomes) {
                 settle(hub, m, r, outcome);
@@ -49,18 +49,11 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
         }
         Announcement::Messages {
             replies,
-            outcomes: None,
+            outcomes: Err(failure),
             ..
         } => {
             for r in replies {
-                reply(
-                    &r.origin,
-                    error(
-                        WsErrorCode::Unavailable,
-                        "the server could not store the message; nothing was stored, send it again",
-                        Some(r.msg_id),
-                    ),
-                );
+                reply(&r.origin, failure.frame(Some(r.msg_id)));
             }
         }
         Announcement::Removal {

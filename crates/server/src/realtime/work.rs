@@ -8,10 +8,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
-use securechat_proto::ws::DeleteReason;
+use securechat_proto::ws::{DeleteReason, WsErrorCode};
 use securechat_store::model::{AppendOutcome, NewMessage, Removal};
 
-use crate::realtime::frames::Outbound;
+use crate::realtime::frames::{error, Outbound};
 use crate::realtime::hub::ConnId;
 
 /// The connection a job came from, to answer it.
@@ -76,7 +76,7 @@ pub enum Announcement {
     Messages {
         messages: Vec<NewMessage>,
         replies: Vec<Reply>,
-        outcomes: Option<Vec<AppendOutcome>>,
+        outcomes: Result<Vec<AppendOutcome>, Failure>,
     },
     /// A message deleted by its sender or expired.
     Removal {
@@ -96,4 +96,19 @@ pub enum Announcement {
     Reply { origin: Origin, frame: Outbound },
     /// Everything before this was announced (`Job::Flush`).
     Flushed(oneshot::Sender<()>),
+}
+
+/// The answer to a job the store could not do: `unavailable` (retryable) when the database
+/// refuses writes, `internal` otherwise. Nothing was stored either way.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub code: WsErrorCode,
+    pub message: &'static str,
+}
+
+impl Failure {
+    /// The error frame, naming the frame it answers.
+    pub fn frame(self, reference: Option<String>) -> Outbound {
+        error(self.code, self.message, reference)
+    }
 }
