@@ -34,6 +34,22 @@ impl Sessions for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO login_sources (user_id, ip, last_login_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, ip) DO UPDATE SET last_login_at = excluded.last_login_at",
+            )
+            .bind(session.user_id.0)
+            .bind(&session.ip)
+            .bind(session.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query("DELETE FROM login_sources WHERE user_id = $1 AND last_login_at < $2")
+                .bind(session.user_id.0)
+                .bind(session.forget_sources_before)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             tx.commit().await
         }
         .await;
@@ -171,37 +187,6 @@ impl Sessions for SqliteStore {
                 session: session.id,
                 user: session.user_id,
             })
-        }
-        .await;
-        self.writer.tracked(result)
-    }
-
-    async fn record_login_source(
-        &self,
-        user: UserId,
-        ip: &str,
-        now: i64,
-        forget_before: i64,
-    ) -> Result<(), StoreError> {
-        let result: Result<(), StoreError> = async {
-            let mut tx = self.writer.begin().await?;
-            sqlx::query(
-                "INSERT INTO login_sources (user_id, ip, last_login_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_id, ip) DO UPDATE SET last_login_at = excluded.last_login_at",
-            )
-            .bind(user.0)
-            .bind(ip)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            sqlx::query("DELETE FROM login_sources WHERE user_id = $1 AND last_login_at < $2")
-                .bind(user.0)
-                .bind(forget_before)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tx.commit().await
         }
         .await;
         self.writer.tracked(result)

@@ -66,6 +66,8 @@ pub struct NewSession {
     pub expires_at: i64,
     /// SHA-256 of the refresh token; the token itself is never stored.
     pub refresh_hash: [u8; 32],
+    /// The user's login sources last seen before this are forgotten.
+    pub forget_sources_before: i64,
 }
 
 /// A session as stored.

@@ -8,7 +8,9 @@ use crate::StoreError;
 /// Login sessions. A session is active while not revoked and not expired.
 #[async_trait::async_trait]
 pub trait Sessions {
-    /// Stores a new session and its first refresh token.
+    /// Stores a new session and its first refresh token, and notes its address as a known
+    /// login source of the user (forgetting the user's sources last seen before
+    /// `forget_sources_before`), in one transaction.
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
 
     /// Reads a session (active or not).
@@ -33,16 +35,6 @@ pub trait Sessions {
         new_expires_at: i64,
         grace_ms: i64,
     ) -> Result<RefreshOutcome, StoreError>;
-
-    /// Notes that `user` logged in from `ip` at `now` (a known source from then on), and
-    /// forgets the user's sources last seen before `forget_before`.
-    async fn record_login_source(
-        &self,
-        user: UserId,
-        ip: &str,
-        now: i64,
-        forget_before: i64,
-    ) -> Result<(), StoreError>;
 
     /// Whether `user` logged in from `ip` at or after `since`.
     async fn is_known_source(&self, user: UserId, ip: &str, since: i64)

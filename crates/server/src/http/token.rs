@@ -254,17 +254,14 @@ async fn password_grant(
             .create_session(NewSession {
                 id: session,
                 user_id: user.id,
-                ip: ip_key.clone(),
+                ip: ip_key,
                 created_at: now,
                 expires_at: now + ttl_ms(state),
                 refresh_hash,
+                forget_sources_before: now - known_source_ms(limits),
             })
             .await?;
     }
-    state
-        .store()
-        .record_login_source(user.id, &ip_key, now, now - known_source_ms(limits))
-        .await?;
     metrics::counter!(LOGINS, "outcome" => "success").increment(1);
     tracing::info!(session = %session, "logged in");
     token_response(
