@@ -117,13 +117,9 @@ async fn readyz(app: &TestApp) -> StatusCode {
 }
 
 async fn metric(app: &TestApp, name: &str) -> Option<f64> {
-    let text = reqwest::get(app.url("/metrics"))
+    app.metrics_text()
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
+        .lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
 }
 

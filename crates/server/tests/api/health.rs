@@ -37,14 +37,7 @@ async fn metrics_count_requests_logins_and_sessions() {
         .login_from(&Client::new(), &user.username, "wrong password!")
         .await;
 
-    let text = Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
 
     for needle in [
         "securechat_http_requests_total{method=\"POST\",route=\"/api/v1/auth/token\",status=\"200\"}",

@@ -100,6 +100,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        Client::new()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A client whose connections come from the given loopback address (e.g. 127.0.0.2).
     pub fn client_from(&self, ip: &str) -> Client {
         Client::builder()

@@ -32,12 +32,7 @@ async fn a_user_seen_from_more_than_three_ips_is_refused() {
         .as_str()
         .is_some_and(|d| !d.is_empty()));
 
-    let metrics = Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    let text = metrics.text().await.expect("text");
+    let text = app.metrics_text().await;
     assert!(text.contains("securechat_ip_policy_refusals_total{rule=\"ips_per_user\"}"));
 }
 

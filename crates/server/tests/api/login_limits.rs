@@ -154,14 +154,7 @@ async fn credential_stuffing_trips_the_global_budget_but_not_known_owners() {
         StatusCode::OK
     );
 
-    let metrics = Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("securechat_login_failure_ratio"));
     assert!(metrics.contains("securechat_rate_limited_total{scope=\"global\"}"));
 }

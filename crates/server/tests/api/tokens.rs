@@ -261,14 +261,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
             StatusCode::UNAUTHORIZED
         );
     }
-    let metrics = Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("securechat_refresh_token_reuse_total"));
 }
 
