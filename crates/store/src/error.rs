@@ -8,6 +8,8 @@ pub enum Conflict {
     Email,
     IdentityKey,
     EncryptionKey,
+    /// A published encryption key is as new as or newer than the one offered.
+    KeyOrder,
 }
 
 /// A storage failure, mapped from the backend's errors in exactly one place per backend.

@@ -6,7 +6,7 @@ use crate::StoreError;
 /// Uploaded files.
 #[async_trait::async_trait]
 pub trait Files {
-    /// Records an uploaded file.
+    /// Records an uploaded file (not yet carried by any message).
     async fn create_file(&self, file: FileRow) -> Result<(), StoreError>;
 
     /// Reads a file's record.

@@ -12,13 +12,21 @@ use crate::StoreError;
 #[async_trait::async_trait]
 pub trait Messages {
     /// Stores a batch of messages in one transaction (one commit, one fsync), giving each a
-    /// `seq` in its sender's and its recipient's streams. Outcomes are in input order.
+    /// `seq` in its sender's and its recipient's streams, in input order; outcomes are in
+    /// input order too. A message whose `(sender, msg_id)` is stored already (by any process,
+    /// or earlier in the batch) is not stored again: same digest answers `Duplicate` with the
+    /// original `seq`, another digest `Conflict`. A message's files are attached in the same
+    /// transaction (each file to at most one message); unusable files answer `BadFile`.
+    /// Concurrent batches from several processes never deadlock each other and never leave a
+    /// gap or a repeat in any stream. `Ok` means the whole batch is durably committed; `Err`
+    /// means none of it is.
     async fn append_messages(&self, batch: &[NewMessage])
         -> Result<Vec<AppendOutcome>, StoreError>;
 
     /// Removes the ciphertext of `sender`'s message `msg_id` for everyone and records a
-    /// deletion event (with the sender-signed tombstone) in both streams. `None` when the
-    /// sender has no such live message.
+    /// deletion event (with the sender-signed tombstone) in both streams, in one transaction.
+    /// `None` when the sender has no such live message (of two concurrent deletions, one
+    /// gets the removal and the other `None`).
     async fn delete_message(
         &self,
         sender: UserId,
@@ -28,7 +36,8 @@ pub trait Messages {
     ) -> Result<Option<Removal>, StoreError>;
 
     /// Removes up to `limit` messages whose self-destruct time is at or before `now`,
-    /// recording an expiry event in both streams.
+    /// recording an expiry event in both streams. Each message is removed once even when
+    /// several processes expire at the same time.
     async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Removal>, StoreError>;
 
     /// Records that `reader` has read `peer`'s messages up to server time `up_to`; the event
@@ -65,6 +74,7 @@ pub trait Messages {
         now: i64,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Files referenced by no message and created before `cutoff`; they are forgotten.
+    /// Files referenced by no message and created before `cutoff`; they are forgotten in the
+    /// same step, so a file is never both attached and taken.
     async fn take_unreferenced_files(&self, cutoff: i64) -> Result<Vec<FileId>, StoreError>;
 }

@@ -70,6 +70,27 @@ pub struct NewSession {
     pub forget_sources_before: i64,
 }
 
+/// The paper's IP rule ("botnet detection"), as checked at login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpLimits {
+    /// A user may have active sessions from at most this many distinct addresses.
+    pub max_ips_per_user: usize,
+    /// An address is refused once this many distinct users would have sessions from it.
+    pub refuse_users_per_ip: usize,
+}
+
+/// What `create_session` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The session is stored.
+    Admitted,
+    /// The user would have sessions from `ips` addresses, more than allowed; nothing stored.
+    TooManyIpsForUser { ips: usize },
+    /// `users` users would have sessions from this address, at or over the limit; nothing
+    /// stored.
+    TooManyUsersOnIp { users: usize },
+}
+
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {

@@ -2,31 +2,34 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 
-use crate::model::{NewSession, RefreshOutcome, SessionRow};
+use crate::model::{Admission, IpLimits, NewSession, RefreshOutcome, SessionRow};
 use crate::StoreError;
 
 /// Login sessions. A session is active while not revoked and not expired.
 #[async_trait::async_trait]
 pub trait Sessions {
-    /// Stores a new session and its first refresh token, and notes its address as a known
-    /// login source of the user (forgetting the user's sources last seen before
-    /// `forget_sources_before`), in one transaction.
-    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+    /// Admits a login: checks the IP rule's `limits` (when given) against the active sessions
+    /// of every process, then stores the new session and its first refresh token and notes
+    /// its address as a known login source of the user (forgetting the user's sources last
+    /// seen before `forget_sources_before`), all in one transaction. Concurrent logins at the
+    /// rule's edge are serialised by the database: no interleaving admits more than the rule
+    /// allows. A refused login stores nothing.
+    async fn create_session(
+        &self,
+        session: NewSession,
+        limits: Option<IpLimits>,
+    ) -> Result<Admission, StoreError>;
 
     /// Reads a session (active or not).
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRow>, StoreError>;
-
-    /// Distinct IPs of a user's active sessions.
-    async fn active_ips_of_user(&self, user: UserId, now: i64) -> Result<Vec<String>, StoreError>;
-
-    /// Distinct users with active sessions from an IP.
-    async fn active_users_of_ip(&self, ip: &str, now: i64) -> Result<Vec<UserId>, StoreError>;
 
     /// Presents a refresh token (by hash). A current token is rotated to `new_hash` (kept as
     /// its successor) and the session's expiry moves to `new_expires_at`. A token rotated at
     /// less than `grace_ms` ago, whose successor is `new_hash` and not itself rotated yet, is
     /// answered `Rotated` again and changes nothing (concurrent refreshes with one token: the
     /// caller derives the same successor). Any other rotated token revokes the session.
+    /// A compare-and-swap: of two concurrent presentations of one current token exactly one
+    /// rotates it; the other sees the rotation (and is answered as above).
     async fn rotate_refresh(
         &self,
         presented: [u8; 32],

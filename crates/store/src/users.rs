@@ -1,6 +1,6 @@
 //! Accounts and their public keys.
 
-use securechat_proto::ids::UserId;
+use securechat_proto::ids::{SessionId, UserId};
 
 use crate::model::{EncryptionKeyRow, NewUser, UserListing, UserRow};
 use crate::StoreError;
@@ -8,8 +8,9 @@ use crate::StoreError;
 /// Accounts and their append-only key history.
 #[async_trait::async_trait]
 pub trait Users {
-    /// Creates an account with its first (active) encryption key, atomically.
-    /// `Conflict` names the taken user id, username, email or identity key.
+    /// Creates an account with its first (active) encryption key (and its empty stream), in
+    /// one transaction. `Conflict` names the taken user id, username, email or identity key;
+    /// nothing is stored then.
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
 
     /// Finds an account by canonical username or canonical email.
@@ -21,13 +22,23 @@ pub trait Users {
     /// Every account, ordered by username.
     async fn list_users(&self) -> Result<Vec<UserListing>, StoreError>;
 
-    /// Replaces the password hash.
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError>;
+    /// Replaces the password hash and revokes every active session of the user except
+    /// `keep`, in one transaction; returns the revoked sessions. `NotFound` when there is no
+    /// such account.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<SessionId>,
+        now: i64,
+    ) -> Result<Vec<SessionId>, StoreError>;
 
     /// A user's encryption keys, oldest first.
     async fn list_keys(&self, id: UserId) -> Result<Vec<EncryptionKeyRow>, StoreError>;
 
-    /// Publishes a new active key and retires the previous ones, atomically; keys are never
-    /// deleted. `Conflict(EncryptionKey)` when this key id is already published.
+    /// Publishes a new active key and retires the previous ones, in one transaction; keys are
+    /// never deleted. `Conflict(EncryptionKey)` when this key id is already published;
+    /// `Conflict(KeyOrder)` when a published key is as new or newer (`created_at`). Of two
+    /// concurrent publishes for one user, each sees the other's effect or fails.
     async fn add_key(&self, id: UserId, key: EncryptionKeyRow) -> Result<(), StoreError>;
 }
