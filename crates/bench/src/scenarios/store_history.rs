@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rand::Rng as _;
+use sha2::{Digest as _, Sha256};
 
 use securechat_bench::database::Location;
 use securechat_bench::synth;
@@ -27,6 +28,9 @@ use crate::stats::{Samples, Summary};
 const FILL_BATCH: usize = 1000;
 /// Bytes of each synthetic envelope (1.5 KiB, the size of a short text message's envelope).
 const ENVELOPE_BYTES: usize = 1536;
+/// Bytes hashed for the reference measurement of fixed CPU work (≈ 1.3 ms with SHA
+/// instructions, about as long as a history page).
+const REFERENCE_BYTES: usize = 2 * 1024 * 1024;
 /// `events_since`'s scan limit, as the server's replay pages use.
 const EVENTS_LIMIT: u32 = 200;
 
@@ -252,8 +256,8 @@ fn random_seq(rng: &mut impl rand::Rng, last: u64) -> u64 {
 async fn measure(store: &dyn Store, pairs: &[Pair], opts: &Options, report: &mut Report) {
     let text = format!(
         "measuring, one query at a time: {} history pages of {} (half from the newest \
-         message, half before a random seq), then {} events_since(random seq, {EVENTS_LIMIT}); \
-         each kind at most {:.0} s",
+         message, half before a random seq; each followed by a last_seq for reference), then \
+         {} events_since(random seq, {EVENTS_LIMIT}); each kind at most {:.0} s",
         opts.queries,
         opts.page,
         opts.queries,
@@ -265,9 +269,17 @@ async fn measure(store: &dyn Store, pairs: &[Pair], opts: &Options, report: &mut
     let mut newest = Samples::default();
     let mut mid = Samples::default();
     let mut rows_returned = 0u64;
-    let mut short_pages = 0u64;
+    let mut unexpected_pages = 0u64;
+    let mut reference = Samples::default();
+    let mut point = Samples::default();
+    let work = vec![0x5au8; REFERENCE_BYTES];
     let start = Instant::now();
     for q in 0..opts.queries {
+        if q % 10 == 0 {
+            let t = Instant::now();
+            std::hint::black_box(Sha256::digest(std::hint::black_box(&work)));
+            reference.ok(t.elapsed());
+        }
         if start.elapsed() >= opts.query_limit {
             report.note(format!(
                 "history stopped by its time limit after {q} queries"
@@ -295,19 +307,30 @@ async fn measure(store: &dyn Store, pairs: &[Pair], opts: &Options, report: &mut
             Ok(page) => {
                 samples.ok(latency);
                 rows_returned += page.len() as u64;
-                // The page is full unless the conversation has fewer messages before it.
-                let available = before.map_or(pair.stored, |b| b - 1);
-                if (page.len() as u64) < available.min(u64::from(opts.page)) {
-                    short_pages += 1;
+                // The user's stream holds only this conversation's messages, so the page must
+                // be the seqs just before `before` (or the newest), newest first, and full
+                // unless the conversation has fewer messages before it.
+                let newest = before.map_or(pair.stored, |b| b - 1);
+                let expected = newest.min(u64::from(opts.page));
+                let seqs = page.iter().map(|m| m.seq);
+                if page.len() as u64 != expected || !seqs.eq((0..expected).map(|i| newest - i)) {
+                    unexpected_pages += 1;
                 }
             }
             Err(_) => samples.fail(),
+        }
+        let t = Instant::now();
+        match store.last_seq(user).await {
+            Ok(_) => point.ok(t.elapsed()),
+            Err(_) => point.fail(),
         }
     }
     let elapsed = start.elapsed();
     let mut all = newest.clone();
     all.merge(mid.clone());
     all.elapsed = elapsed;
+    reference.elapsed = elapsed;
+    point.elapsed = elapsed;
     newest.elapsed = elapsed;
     mid.elapsed = elapsed;
 
@@ -341,7 +364,7 @@ async fn measure(store: &dyn Store, pairs: &[Pair], opts: &Options, report: &mut
     let all = Summary::of("history (all)", &all);
     report.count("history_p99_ms", all.p99_ms);
     report.count("history_rows_returned", rows_returned as f64);
-    report.count("history_short_pages", short_pages as f64);
+    report.count("history_unexpected_pages", unexpected_pages as f64);
     report.count("events_returned", events_returned as f64);
     report.note(format!(
         "target history p99 ≤ 5 ms: {} ({:.2} ms)",
@@ -359,4 +382,19 @@ async fn measure(store: &dyn Store, pairs: &[Pair], opts: &Options, report: &mut
         &format!("events_since, limit {EVENTS_LIMIT}"),
         &events,
     ));
+    let point = Summary::of("reference: last_seq", &point);
+    let reference = Summary::of("reference: fixed CPU work", &reference);
+    report.note(format!(
+        "references, for what the machine adds (other processes, scheduling) rather than the \
+         store: last_seq (a one-row read, one round trip) after each history page, p50 {:.2} \
+         ms, p99 {:.2} ms; SHA-256 of {} KiB in this process every 10th page, p50 {:.2} ms, \
+         p99 {:.2} ms",
+        point.p50_ms,
+        point.p99_ms,
+        REFERENCE_BYTES / 1024,
+        reference.p50_ms,
+        reference.p99_ms
+    ));
+    report.rows.push(point);
+    report.rows.push(reference);
 }
