@@ -105,7 +105,7 @@ impl ApiError {
                     Conflict::Username => ErrorCode::UsernameTaken,
                     Conflict::Email => ErrorCode::EmailTaken,
                     Conflict::UserId | Conflict::IdentityKey => ErrorCode::AccountConflict,
-                    Conflict::EncryptionKey => ErrorCode::KeyConflict,
+                    Conflict::EncryptionKey | Conflict::KeyOrder => ErrorCode::KeyConflict,
                 },
             ),
             Self::MissingToken | Self::Unauthorized(_) => {
@@ -135,6 +135,9 @@ impl ApiError {
                 Conflict::UserId => "this user id is already registered".to_owned(),
                 Conflict::IdentityKey => "this identity key is already registered".to_owned(),
                 Conflict::EncryptionKey => "this encryption key is already published".to_owned(),
+                Conflict::KeyOrder => {
+                    "a newer encryption key is already published; publish a newer one".to_owned()
+                }
             },
             Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
                 "internal error; the server log has details under this request's id".to_owned()

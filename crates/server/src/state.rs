@@ -44,9 +44,6 @@ struct Inner {
     /// Users known to exist (users are never deleted), to check recipients without a query.
     known_users: RwLock<HashSet<UserId>>,
     metrics: Metrics,
-    /// Serialises the IP-rule check with the session insert, so concurrent logins cannot both
-    /// pass a limit that only one of them may take.
-    login_gate: tokio::sync::Mutex<()>,
     /// Permits to stream an upload (`Settings::upload_concurrency`).
     uploads: tokio::sync::Semaphore,
 }
@@ -103,7 +100,6 @@ impl AppState {
                 blobs,
                 known_users: RwLock::default(),
                 metrics: Metrics::install(),
-                login_gate: tokio::sync::Mutex::new(()),
                 uploads: tokio::sync::Semaphore::new(settings.upload_concurrency.max(1)),
                 settings,
                 store,
@@ -204,8 +200,5 @@ impl AppState {
     }
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
-    }
-    pub fn login_gate(&self) -> &tokio::sync::Mutex<()> {
-        &self.inner.login_gate
     }
 }

@@ -1,6 +1,5 @@
 //! The one place where sqlx errors become `StoreError`.
 
-use securechat_store::error::Conflict;
 use securechat_store::StoreError;
 
 /// SQLite's primary result codes (the low byte of an extended code) that say the database
@@ -30,28 +29,14 @@ fn unavailable_code(extended: i64) -> bool {
     )
 }
 
-/// Maps a sqlx error: missing rows to `NotFound`, unique violations to the `Conflict` they
-/// name, storage faults (by SQLite's result code) and lost connections to `Unavailable`,
+/// Maps a sqlx error: missing rows to `NotFound`, storage faults (by SQLite's result code) and lost connections to `Unavailable`,
 /// everything else to `Other`.
 pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            // SQLite reports "UNIQUE constraint failed: users.email".
-            let message = db.message();
-            let conflict = if message.contains("users.username") {
-                Conflict::Username
-            } else if message.contains("users.email") {
-                Conflict::Email
-            } else if message.contains("users.identity_key") {
-                Conflict::IdentityKey
-            } else if message.contains("encryption_keys") {
-                Conflict::EncryptionKey
-            } else {
-                Conflict::UserId
-            };
-            StoreError::Conflict(conflict)
-        }
+        // Every write that can break a uniqueness rule checks it first under the write lock
+        // and names the `Conflict` itself; one that still reaches the database is a bug.
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Other(Box::new(error)),
         sqlx::Error::Database(db)
             if db
                 .code()

@@ -152,6 +152,10 @@ impl Store for SqliteStore {
         self.writer.health().failure()
     }
 
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn close(&self) {
         self.checkpointer.stop().await;
         self.reader.close().await;

@@ -1,18 +1,95 @@
 //! `Sessions` on SQLite.
 
 use securechat_proto::ids::{SessionId, UserId};
-use securechat_store::model::{NewSession, RefreshOutcome, SessionRow};
+use securechat_store::model::{Admission, IpLimits, NewSession, RefreshOutcome, SessionRow};
 use securechat_store::{Sessions, StoreError};
-use sqlx::Row as _;
+use sqlx::{Row as _, SqliteConnection};
 use uuid::Uuid;
 
 use crate::{map_err, rows, SqliteStore};
 
+/// Revokes every active session of `user` except `keep`; returns the revoked ids.
+pub(crate) async fn revoke_all_but(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    keep: Option<SessionId>,
+    now: i64,
+) -> Result<Vec<SessionId>, StoreError> {
+    // A nil UUID never names a session, so it stands for "keep none".
+    let keep = keep.map_or(Uuid::nil(), |s| s.0);
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 \
+         WHERE user_id = $2 AND id != $3 AND revoked_at IS NULL AND expires_at > $1 \
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(user.0)
+    .bind(keep)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?
+    .iter()
+    .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
+    .collect()
+}
+
+/// The IP rule's verdict on one more session of `session.user_id` from `session.ip`, read
+/// inside the write transaction that would store it.
+async fn admission(
+    conn: &mut SqliteConnection,
+    session: &NewSession,
+    limits: IpLimits,
+) -> Result<Admission, StoreError> {
+    let now = session.created_at;
+    let ips: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT ip FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         UNION SELECT $3)",
+    )
+    .bind(session.user_id.0)
+    .bind(now)
+    .bind(&session.ip)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let ips = usize::try_from(ips).unwrap_or(usize::MAX);
+    if ips > limits.max_ips_per_user {
+        return Ok(Admission::TooManyIpsForUser { ips });
+    }
+    let users: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT user_id FROM sessions \
+             WHERE ip = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         UNION SELECT $3)",
+    )
+    .bind(&session.ip)
+    .bind(now)
+    .bind(session.user_id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let users = usize::try_from(users).unwrap_or(usize::MAX);
+    if users >= limits.refuse_users_per_ip {
+        return Ok(Admission::TooManyUsersOnIp { users });
+    }
+    Ok(Admission::Admitted)
+}
+
 #[async_trait::async_trait]
 impl Sessions for SqliteStore {
-    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        let result: Result<(), StoreError> = async {
+    async fn create_session(
+        &self,
+        session: NewSession,
+        limits: Option<IpLimits>,
+    ) -> Result<Admission, StoreError> {
+        let result: Result<Admission, StoreError> = async {
             let mut tx = self.writer.begin().await?;
+            if let Some(limits) = limits {
+                let verdict = admission(&mut tx, &session, limits).await?;
+                if verdict != Admission::Admitted {
+                    tx.rollback().await?;
+                    return Ok(verdict);
+                }
+            }
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -50,7 +127,8 @@ impl Sessions for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok(Admission::Admitted)
         }
         .await;
         self.writer.tracked(result)
@@ -65,40 +143,6 @@ impl Sessions for SqliteStore {
             .as_ref()
             .map(rows::session)
             .transpose()
-    }
-
-    async fn active_ips_of_user(&self, user: UserId, now: i64) -> Result<Vec<String>, StoreError> {
-        sqlx::query(
-            "SELECT DISTINCT ip FROM sessions \
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(user.0)
-        .bind(now)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|row| row.try_get("ip").map_err(map_err))
-        .collect()
-    }
-
-    async fn active_users_of_ip(&self, ip: &str, now: i64) -> Result<Vec<UserId>, StoreError> {
-        sqlx::query(
-            "SELECT DISTINCT user_id FROM sessions \
-             WHERE ip = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(ip)
-        .bind(now)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|row| {
-            row.try_get::<Uuid, _>("user_id")
-                .map(UserId)
-                .map_err(map_err)
-        })
-        .collect()
     }
 
     async fn rotate_refresh(
@@ -236,24 +280,9 @@ impl Sessions for SqliteStore {
     ) -> Result<Vec<SessionId>, StoreError> {
         let result: Result<Vec<SessionId>, StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            // A nil UUID never names a session, so it stands for "keep none".
-            let keep = keep.map_or(Uuid::nil(), |s| s.0);
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 \
-                 WHERE user_id = $2 AND id != $3 AND revoked_at IS NULL AND expires_at > $1 \
-                 RETURNING id",
-            )
-            .bind(now)
-            .bind(user.0)
-            .bind(keep)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            let revoked = revoke_all_but(&mut tx, user, keep, now).await?;
             tx.commit().await?;
-            revoked
-                .iter()
-                .map(|row| row.try_get::<Uuid, _>("id").map(SessionId).map_err(map_err))
-                .collect()
+            Ok(revoked)
         }
         .await;
         self.writer.tracked(result)

@@ -1,8 +1,10 @@
 //! `Users` on SQLite.
 
-use securechat_proto::ids::UserId;
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_store::error::Conflict;
 use securechat_store::model::{EncryptionKeyRow, NewUser, UserListing, UserRow};
 use securechat_store::{StoreError, Users};
+use sqlx::Row as _;
 
 use crate::{map_err, rows, SqliteStore};
 
@@ -32,6 +34,33 @@ impl Users for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
         let result: Result<(), StoreError> = async {
             let mut tx = self.writer.begin().await?;
+            // Which rule a taken account breaks is read here, under the write lock, rather
+            // than from the text of a constraint error.
+            let taken = sqlx::query(
+                "SELECT id = $1 AS id, username = $2 AS username, email = $3 AS email \
+                 FROM users WHERE id = $1 OR username = $2 OR email = $3 OR identity_key = $4 \
+                 LIMIT 1",
+            )
+            .bind(user.id.0)
+            .bind(&user.username)
+            .bind(&user.email)
+            .bind(&user.identity_key[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some(row) = taken {
+                tx.rollback().await?;
+                let is = |column: &str| row.try_get::<bool, _>(column).map_err(map_err);
+                return Err(StoreError::Conflict(if is("id")? {
+                    Conflict::UserId
+                } else if is("username")? {
+                    Conflict::Username
+                } else if is("email")? {
+                    Conflict::Email
+                } else {
+                    Conflict::IdentityKey
+                }));
+            }
             sqlx::query(
                 "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -84,8 +113,14 @@ impl Users for SqliteStore {
             .collect()
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
-        let result: Result<(), StoreError> = async {
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<SessionId>,
+        now: i64,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let result: Result<Vec<SessionId>, StoreError> = async {
             let mut tx = self.writer.begin().await?;
             let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
@@ -94,10 +129,12 @@ impl Users for SqliteStore {
                 .await
                 .map_err(map_err)?;
             if done.rows_affected() == 0 {
+                tx.rollback().await?;
                 return Err(StoreError::NotFound);
             }
+            let revoked = crate::sessions::revoke_all_but(&mut tx, id, keep, now).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(revoked)
         }
         .await;
         self.writer.tracked(result)
@@ -117,6 +154,26 @@ impl Users for SqliteStore {
     async fn add_key(&self, id: UserId, key: EncryptionKeyRow) -> Result<(), StoreError> {
         let result: Result<(), StoreError> = async {
             let mut tx = self.writer.begin().await?;
+            let clash = sqlx::query(
+                "SELECT key_id = $2 AS same_id FROM encryption_keys \
+                 WHERE user_id = $1 AND (key_id = $2 OR created_at >= $3) \
+                 ORDER BY key_id = $2 DESC LIMIT 1",
+            )
+            .bind(id.0)
+            .bind(&key.key_id[..])
+            .bind(key.created_at)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some(row) = clash {
+                tx.rollback().await?;
+                let same_id: bool = row.try_get("same_id").map_err(map_err)?;
+                return Err(StoreError::Conflict(if same_id {
+                    Conflict::EncryptionKey
+                } else {
+                    Conflict::KeyOrder
+                }));
+            }
             sqlx::query("UPDATE encryption_keys SET status = 'retired' WHERE user_id = $1")
                 .bind(id.0)
                 .execute(&mut *tx)

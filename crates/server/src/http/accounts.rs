@@ -183,10 +183,9 @@ pub async fn change_password(
         .hash(&req.new_password.0)
         .await
         .map_err(ApiError::internal)?;
-    state.store().set_password_hash(auth.user_id, &hash).await?;
     let revoked = state
         .store()
-        .revoke_user_sessions(auth.user_id, Some(auth.session_id), now_ms())
+        .change_password(auth.user_id, &hash, Some(auth.session_id), now_ms())
         .await?;
     state.sessions().forget(&revoked);
     state.hub().close_sessions(

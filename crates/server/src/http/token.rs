@@ -239,19 +239,11 @@ async fn password_grant(
 
     let session = SessionId::generate();
     let (refresh, refresh_hash) = new_refresh_token();
-    {
-        let _gate = state.login_gate().lock().await;
-        if let Some(refusal) = ip_rule::check(state, user.id, ip).await? {
-            metrics::counter!(IP_POLICY_REFUSALS, "rule" => refusal.label()).increment(1);
-            metrics::counter!(LOGINS, "outcome" => "ip_policy").increment(1);
-            tracing::warn!(rule = refusal.label(), "login refused by the IP rule");
-            return Err(TokenError::IpPolicy(
-                refusal.describe(&state.settings().ip_rule),
-            ));
-        }
-        state
-            .store()
-            .create_session(NewSession {
+    let rule = &state.settings().ip_rule;
+    let admission = state
+        .store()
+        .create_session(
+            NewSession {
                 id: session,
                 user_id: user.id,
                 ip: ip_key,
@@ -259,8 +251,15 @@ async fn password_grant(
                 expires_at: now + ttl_ms(state),
                 refresh_hash,
                 forget_sources_before: now - known_source_ms(limits),
-            })
-            .await?;
+            },
+            ip_rule::limits_for(rule, ip),
+        )
+        .await?;
+    if let Some(label) = ip_rule::label(admission) {
+        metrics::counter!(IP_POLICY_REFUSALS, "rule" => label).increment(1);
+        metrics::counter!(LOGINS, "outcome" => "ip_policy").increment(1);
+        tracing::warn!(rule = label, "login refused by the IP rule");
+        return Err(TokenError::IpPolicy(ip_rule::describe(admission, rule)));
     }
     metrics::counter!(LOGINS, "outcome" => "success").increment(1);
     tracing::info!(session = %session, "logged in");

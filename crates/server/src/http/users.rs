@@ -11,7 +11,9 @@ use securechat_proto::b64;
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{EncryptionKeyRecord, KeyStatus, NewEncryptionKey, UserKeys};
 use securechat_proto::users::UserSummary;
+use securechat_store::error::Conflict;
 use securechat_store::model::EncryptionKeyRow;
+use securechat_store::StoreError;
 
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
@@ -123,20 +125,8 @@ pub async fn publish_key(
         .map_err(|e| ApiError::fault(format!("stored identity key invalid: {e}")))?;
     let verified =
         verify_published_key(&identity, &auth.user_id, &key).map_err(|r| key_rejection("", &r))?;
-    let existing = state.store().list_keys(auth.user_id).await?;
-    if existing.iter().any(|k| k.key_id == verified.key_id) {
-        return Err(ApiError::Conflict(
-            securechat_store::error::Conflict::EncryptionKey,
-        ));
-    }
     if verified.created_at > now_ms() + CLOCK_SKEW_MS {
         return Err(ApiError::field("created_at", "created_at is in the future"));
-    }
-    if existing.iter().any(|k| k.created_at >= verified.created_at) {
-        return Err(ApiError::field(
-            "created_at",
-            "a new key must be newer than every published key",
-        ));
     }
     let row = EncryptionKeyRow {
         key_id: verified.key_id,
@@ -145,7 +135,17 @@ pub async fn publish_key(
         binding_sig: verified.binding_sig,
         status: KeyStatus::Active,
     };
-    state.store().add_key(auth.user_id, row.clone()).await?;
+    // The store checks, in the same transaction that publishes it, that the key id is new and
+    // the key newer than every published one.
+    match state.store().add_key(auth.user_id, row.clone()).await {
+        Err(StoreError::Conflict(Conflict::KeyOrder)) => {
+            return Err(ApiError::field(
+                "created_at",
+                "a new key must be newer than every published key",
+            ))
+        }
+        other => other?,
+    }
     tracing::info!("encryption key rotated");
     Ok((StatusCode::CREATED, Json(record(row))))
 }
