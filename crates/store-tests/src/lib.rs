@@ -1,0 +1,16 @@
+//! Store tests shared by every crate: a factory of throw-away databases on either backend
+//! (`TestDatabase`, chosen for other crates' tests by `SECURECHAT_TEST_BACKEND`) and the
+//! conformance suite (`conformance`) that every backend passes.
+//!
+//! ```ignore
+//! let db = TestDatabase::new(backend_under_test()).await;
+//! let (node1, node2) = (db.open().await, db.open().await); // two "processes", one database
+//! ```
+
+pub mod conformance;
+mod database;
+
+pub use database::{
+    backend_under_test, postgres_admin_url, postgres_or_skip, postgres_reachable, Backend,
+    TestDatabase, BACKEND_ENV, DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV,
+};

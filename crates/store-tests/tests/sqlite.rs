@@ -1,0 +1,9 @@
+//! The conformance suite on SQLite (a file in a temporary folder per test).
+
+use securechat_store_tests::{Backend, TestDatabase};
+
+async fn database() -> Option<TestDatabase> {
+    Some(TestDatabase::new(Backend::Sqlite).await)
+}
+
+securechat_store_tests::conformance_tests!(database);
