@@ -7,6 +7,7 @@
 //! let (node1, node2) = (db.open().await, db.open().await); // two "processes", one database
 //! ```
 
+pub mod cluster;
 pub mod conformance;
 mod database;
 

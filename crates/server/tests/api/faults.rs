@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
+use securechat_crypto::envelope::SealedEnvelope;
 use securechat_store_sqlite::SqliteStore;
 
 use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp};
@@ -91,6 +92,14 @@ pub(crate) async fn send_one(
         .seal_text(to, &body, false, None)
         .await
         .expect("seal");
+    send_sealed(socket, sealed).await
+}
+
+/// Sends a sealed message and waits for its ack or its error.
+pub(crate) async fn send_sealed(
+    socket: &mut securechat_client::Socket,
+    sealed: SealedEnvelope,
+) -> (String, Answer) {
     let id = sealed.msg_id.to_b64();
     socket
         .send(&ClientFrame::Send {

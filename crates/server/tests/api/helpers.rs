@@ -47,11 +47,9 @@ impl Data {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let database = match backend_under_test() {
             Backend::Sqlite => Database::Sqlite,
-            Backend::Postgres => Database::Postgres(Arc::new(
-                TestDatabase::new(Backend::Postgres)
-                    .await
-                    .expect("a PostgreSQL test database"),
-            )),
+            Backend::Postgres => {
+                Database::Postgres(Arc::new(TestDatabase::new(Backend::Postgres).await))
+            }
         };
         Self { dir, database }
     }
