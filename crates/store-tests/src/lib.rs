@@ -2,9 +2,14 @@
 //! (`TestDatabase`, chosen for other crates' tests by `SECURECHAT_TEST_BACKEND`) and the
 //! conformance suite (`conformance`) that every backend passes.
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() {
+//! use securechat_store_tests::{backend_under_test, TestDatabase};
+//!
 //! let db = TestDatabase::new(backend_under_test()).await;
 //! let (node1, node2) = (db.open().await, db.open().await); // two "processes", one database
+//! # let _ = (node1, node2);
+//! # }
 //! ```
 
 pub mod conformance;
