@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use securechat_store::StoreError;
+use securechat_store::{Messages as _, StoreError};
 use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_tests::conformance::{message, user};
 use securechat_store_tests::{postgres_admin_url, postgres_or_skip, Backend, TestDatabase};
@@ -120,4 +120,51 @@ async fn readiness_follows_whether_writes_work() {
         .append_messages(&[message(a, b, 9, "x")])
         .await
         .expect("writes work again");
+}
+
+#[tokio::test]
+async fn a_statement_that_waits_too_long_is_unavailable() {
+    if !postgres_or_skip().await {
+        return;
+    }
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let store = db.open().await;
+    let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
+    let impatient = PostgresStore::connect(
+        &db.url(),
+        PostgresOptions {
+            statement_timeout: Duration::from_millis(200),
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+    .expect("connect");
+
+    // Another transaction holds a's stream: the append waits for it, then gives up.
+    let mut holder = sqlx::PgConnection::connect(&db.url())
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT * FROM streams WHERE user_id = $1 FOR UPDATE")
+        .bind(a.0)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let start = std::time::Instant::now();
+    match impatient.append_messages(&[message(a, b, 1, "x")]).await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    sqlx::query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
+    impatient
+        .append_messages(&[message(a, b, 1, "x")])
+        .await
+        .expect("the same append works once the lock is gone");
 }
