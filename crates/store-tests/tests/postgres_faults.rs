@@ -57,7 +57,9 @@ async fn a_read_only_database_is_refused_at_start() {
     if !postgres_or_skip().await {
         return;
     }
-    let db = TestDatabase::new(Backend::Postgres).await;
+    let db = TestDatabase::new(Backend::Postgres)
+        .await
+        .expect("a test database");
     let name = name_of(&db);
     admin(&format!(
         "ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"
@@ -78,7 +80,9 @@ async fn readiness_follows_whether_writes_work() {
     if !postgres_or_skip().await {
         return;
     }
-    let db = TestDatabase::new(Backend::Postgres).await;
+    let db = TestDatabase::new(Backend::Postgres)
+        .await
+        .expect("a test database");
     let name = name_of(&db);
     let store = db.open().await;
     let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
@@ -127,7 +131,9 @@ async fn a_statement_that_waits_too_long_is_unavailable() {
     if !postgres_or_skip().await {
         return;
     }
-    let db = TestDatabase::new(Backend::Postgres).await;
+    let db = TestDatabase::new(Backend::Postgres)
+        .await
+        .expect("a test database");
     let store = db.open().await;
     let (a, b) = (user(&*store, "a").await, user(&*store, "b").await);
     let impatient = PostgresStore::connect(

@@ -79,7 +79,9 @@ async fn history_stays_fast_with_a_million_messages() {
     if !postgres_or_skip().await {
         return;
     }
-    let db = TestDatabase::new(Backend::Postgres).await;
+    let db = TestDatabase::new(Backend::Postgres)
+        .await
+        .expect("a test database");
     let store = db.open().await;
     let (a, b, c) = (
         user(&*store, "a").await,
