@@ -1,5 +1,6 @@
 //! Throw-away databases for tests, on either backend, and the choice of backend.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -19,6 +20,18 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 
 /// How long tests wait for PostgreSQL to answer before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a test database could not be made.
+#[derive(Debug)]
+pub struct TestDatabaseError(String);
+
+impl std::fmt::Display for TestDatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TestDatabaseError {}
 
 /// A store backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +89,11 @@ pub async fn postgres_or_skip() -> bool {
         panic!("PostgreSQL not reachable at {url}, and CI is set: the PostgreSQL tests must run");
     }
     if !TOLD.swap(true, Ordering::Relaxed) {
-        println!("PostgreSQL not reachable at {url}: skipped");
+        // Straight to the stream: the test harness captures `println!` of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "PostgreSQL not reachable at {url}: skipped"
+        );
     }
     false
 }
@@ -154,35 +171,37 @@ impl std::fmt::Debug for TestDatabase {
 }
 
 impl TestDatabase {
-    /// Makes a fresh database on `backend`.
-    ///
-    /// # Panics
-    /// When it cannot be made (no temporary folder, PostgreSQL unreachable or refusing).
-    pub async fn new(backend: Backend) -> Self {
+    /// Makes a fresh database on `backend`: fails when there is no temporary folder, or
+    /// when PostgreSQL is unreachable or refuses to create it.
+    pub async fn new(backend: Backend) -> Result<Self, TestDatabaseError> {
         let place = match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("a temporary folder for the test database");
+                let dir = tempfile::tempdir().map_err(|e| {
+                    TestDatabaseError(format!("a temporary folder for the test database: {e}"))
+                })?;
                 let path = dir.path().join("securechat.db");
                 Place::Sqlite { _dir: dir, path }
             }
             Backend::Postgres => {
                 let name = format!("sc_test_{:032x}", rand::random::<u128>());
-                let mut admin = admin_connection().await.unwrap_or_else(|e| {
-                    panic!(
+                let mut admin = admin_connection().await.map_err(|e| {
+                    TestDatabaseError(format!(
                         "PostgreSQL not reachable at {}: {e}",
                         redacted(&postgres_admin_url())
-                    )
-                });
+                    ))
+                })?;
                 sqlx::query(&format!("CREATE DATABASE \"{name}\""))
                     .execute(&mut admin)
                     .await
-                    .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+                    .map_err(|e| {
+                        TestDatabaseError(format!("creating the test database {name}: {e}"))
+                    })?;
                 let _ = admin.close().await;
                 let url = with_database(&postgres_admin_url(), &name);
                 Place::Postgres { name, url }
             }
         };
-        Self { backend, place }
+        Ok(Self { backend, place })
     }
 
     /// The backend it is on.

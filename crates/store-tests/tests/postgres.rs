@@ -7,7 +7,8 @@ async fn database() -> Option<TestDatabase> {
     if !postgres_or_skip().await {
         return None;
     }
-    Some(TestDatabase::new(Backend::Postgres).await)
+    let db = TestDatabase::new(Backend::Postgres).await;
+    Some(db.expect("a PostgreSQL test database"))
 }
 
 securechat_store_tests::conformance_tests!(database);

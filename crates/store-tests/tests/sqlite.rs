@@ -3,7 +3,8 @@
 use securechat_store_tests::{Backend, TestDatabase};
 
 async fn database() -> Option<TestDatabase> {
-    Some(TestDatabase::new(Backend::Sqlite).await)
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    Some(db.expect("an SQLite test database"))
 }
 
 securechat_store_tests::conformance_tests!(database);

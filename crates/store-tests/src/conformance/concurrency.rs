@@ -307,14 +307,21 @@ pub async fn concurrent_logins_respect_the_ip_rule(a: Arc<dyn Store>, b: Arc<dyn
 /// Keys published at once from both nodes: each publish succeeds or is refused with a
 /// conflict; the history stays ordered by creation with exactly one active key.
 pub async fn concurrent_key_publishes_stay_ordered(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    for round in 0..3 {
+        publish_race(&a, &b, &format!("publisher{round}")).await;
+    }
+}
+
+/// One round of `concurrent_key_publishes_stay_ordered`, on a new account.
+async fn publish_race(a: &Arc<dyn Store>, b: &Arc<dyn Store>, name: &str) {
     const TASKS: usize = 12;
-    let account = new_user("publisher");
+    let account = new_user(name);
     let id = account.id;
     a.create_user(account).await.expect("create");
     let mut order: Vec<i64> = (1..=TASKS as i64).collect();
     order.shuffle(&mut rand::thread_rng());
     let order = Arc::new(order);
-    let results = race([&a, &b], TASKS, |i, store| {
+    let results = race([a, b], TASKS, |i, store| {
         let order = order.clone();
         async move {
             let k = key(i as u8 + 1, T0 + order[i]);
@@ -350,7 +357,7 @@ pub async fn concurrent_key_publishes_stay_ordered(a: Arc<dyn Store>, b: Arc<dyn
     assert_eq!(listed, published);
 
     // The very same key from both nodes: published once.
-    let results = race([&a, &b], 6, |_, store| async move {
+    let results = race([a, b], 6, |_, store| async move {
         store.add_key(id, key(200, T0 + 1_000)).await
     })
     .await;

@@ -42,7 +42,8 @@ pub use users::{
 /// A time (Unix ms) the checks count from.
 pub const T0: i64 = 1_700_000_000_000;
 
-/// A new account named `name` (email `name@example.org`) with a first key made at `T0`.
+/// A new account named `name` (email `name@example.org`) with a first key made at `T0`
+/// (a random key id, unlike those of `key`).
 pub fn new_user(name: &str) -> NewUser {
     NewUser {
         id: UserId::generate(),
@@ -50,7 +51,11 @@ pub fn new_user(name: &str) -> NewUser {
         email: format!("{name}@example.org"),
         password_hash: format!("$argon2id$hash-of-{name}"),
         identity_key: rand::random(),
-        first_key: key(rand::random(), T0),
+        first_key: EncryptionKeyRow {
+            // Random bytes, never one byte repeated like the ids of `key`.
+            key_id: rand::random(),
+            ..key(0, T0)
+        },
         created_at: T0,
     }
 }
