@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_crypto::envelope::SealedEnvelope;
+use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_store_sqlite::SqliteStore;
 
 use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp};

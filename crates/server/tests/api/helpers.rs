@@ -47,9 +47,11 @@ impl Data {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let database = match backend_under_test() {
             Backend::Sqlite => Database::Sqlite,
-            Backend::Postgres => {
-                Database::Postgres(Arc::new(TestDatabase::new(Backend::Postgres).await))
-            }
+            Backend::Postgres => Database::Postgres(Arc::new(
+                TestDatabase::new(Backend::Postgres)
+                    .await
+                    .expect("a PostgreSQL test database"),
+            )),
         };
         Self { dir, database }
     }

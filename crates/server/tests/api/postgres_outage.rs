@@ -22,7 +22,7 @@ use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp, TestUser};
 const SENDERS: usize = 4;
 /// Messages each sender seals before the outages (sealing asks the server for keys, which
 /// it cannot answer while the database is away).
-const SEALED: usize = 400;
+const SEALED: usize = 1_000;
 
 /// What one sender saw.
 #[derive(Default)]
