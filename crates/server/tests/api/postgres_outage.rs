@@ -47,7 +47,9 @@ async fn keep_sending(
     let mut sealed = sealed.into_iter();
     while !*stop.borrow() {
         let envelope = sealed.next().expect("enough sealed messages for the test");
-        let (id, answer) = send_sealed(&mut socket, envelope).await;
+        // While the database is away a batch waits for a connection (5 s) before it is
+        // refused; under a busy test run an answer may take a few of those.
+        let (id, answer) = send_sealed(&mut socket, envelope, Duration::from_secs(60)).await;
         match answer {
             Answer::Acked => tally.acked.push(id),
             Answer::Refused(code) => {
