@@ -28,6 +28,7 @@
 
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod messages;
 pub mod model;
 pub mod sessions;
