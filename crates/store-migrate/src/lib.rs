@@ -30,6 +30,7 @@ mod report;
 mod source;
 mod tables;
 mod target;
+mod url;
 mod walk;
 
 use std::path::Path;
@@ -39,6 +40,7 @@ use sqlx::{PgConnection, SqliteConnection};
 
 pub use error::MigrateError;
 pub use report::{Progress, Report, Summary, TableCheck};
+pub use url::redacted_url;
 
 use source::Source;
 use tables::accounts::{EncryptionKeys, Streams, Users};
