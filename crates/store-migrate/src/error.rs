@@ -21,6 +21,13 @@ pub enum MigrateError {
         /// What the SQLite store said.
         source: StoreError,
     },
+    /// Something was written to the source while it was copied: a server still runs on it.
+    #[error(
+        "the SQLite database was written to while it was copied (is a securechat server still \
+         running on it?): the copy was rolled back and the PostgreSQL database holds no data; \
+         stop the server and run migrate-store again"
+    )]
+    SourceChanged,
     /// The target URL is not a PostgreSQL URL sqlx can use.
     #[error("the PostgreSQL URL is not usable: {0}")]
     TargetUrl(#[source] sqlx::Error),

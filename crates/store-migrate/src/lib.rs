@@ -9,8 +9,9 @@
 //! - **Only into an empty database.** A target with a row in any data table is refused
 //!   before anything in it is changed, and checked again under the locks.
 //! - **One snapshot of the source.** The source is read in one SQLite read transaction, so
-//!   the copy and its verification see the same rows. Stop the server first anyway: what it
-//!   writes after the snapshot is not copied.
+//!   the copy and its verification see the same rows. A source written meanwhile (a server
+//!   still running on it: the snapshot would miss its writes) is detected at the end, by
+//!   SQLite's `data_version`, and the copy rolled back: stop the server first.
 //! - **Chunked.** Each table is read in key order, a page of `Options::chunk_rows` rows at
 //!   a time (each page starting after the last row of the one before), and written one
 //!   page per statement.
@@ -78,22 +79,31 @@ pub async fn migrate(
     }
     let target = Target::connect(target_url).await?;
     let mut source = Source::open(source).await?;
-    let result = async {
-        let mut filling = target.begin().await?;
-        match fill(&mut source, &mut filling, options, progress).await {
-            Ok(report) => {
-                filling.commit().await?;
-                Ok(report)
-            }
-            Err(e) => {
-                filling.abandon().await;
-                Err(e)
-            }
+    let mut filling = match target.begin().await {
+        Ok(filling) => filling,
+        Err(e) => {
+            source.close().await;
+            return Err(e);
+        }
+    };
+    let filled = fill(&mut source, &mut filling, options, progress).await;
+    let unchanged = match filled {
+        Ok(_) => source.finish().await,
+        Err(_) => {
+            source.close().await;
+            Ok(())
+        }
+    };
+    match (filled, unchanged) {
+        (Ok(report), Ok(())) => {
+            filling.commit().await?;
+            Ok(report)
+        }
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            filling.abandon().await;
+            Err(e)
         }
     }
-    .await;
-    source.close().await;
-    result
 }
 
 /// Copies every table, then verifies every table; an error when any differs.

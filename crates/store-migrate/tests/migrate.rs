@@ -249,6 +249,65 @@ async fn a_failure_midway_leaves_the_target_empty_and_a_rerun_fills_it() {
     store.close().await;
 }
 
+/// Runs `sql` on the SQLite database at `path` from a thread of its own (the migration's
+/// progress callback is synchronous), as a server still running on it would.
+fn write_meanwhile(path: &Path, sql: &'static str) {
+    let url = format!("sqlite://{}", path.display());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut conn = SqliteConnection::connect(&url).await.expect("open sqlite");
+            sqlx::query(sql).execute(&mut conn).await.expect("write");
+            conn.close().await.expect("close");
+        });
+    })
+    .join()
+    .expect("writer thread");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_written_during_the_copy_is_refused_and_a_quiet_one_is_not() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (_dir, path, fixture, before) = sqlite_fixture().await;
+    let mut written = false;
+    let err = migrate(&path, &db.url, &Options::default(), &mut |p| {
+        if matches!(p, Progress::Copied { table: "users", .. }) && !written {
+            written = true;
+            write_meanwhile(
+                &path,
+                "UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL",
+            );
+        }
+    })
+    .await
+    .expect_err("a source written meanwhile");
+    assert!(matches!(err, MigrateError::SourceChanged), "{err:?}");
+    for (table, _) in FIXTURE_ROWS {
+        assert_eq!(rows(&db.url, table).await, 0, "{table} is empty again");
+    }
+
+    // Time passing during the copy (the store's checkpoints run meanwhile) is no write.
+    write_meanwhile(
+        &path,
+        "UPDATE sessions SET revoked_at = NULL WHERE revoked_at = 1",
+    );
+    migrate(&path, &db.url, &Options::default(), &mut |p| {
+        if matches!(p, Progress::Copied { table: "users", .. }) {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    })
+    .await
+    .expect("a quiet source");
+    let store = postgres(&db.url).await;
+    assert_eq!(fixture::observe(&store, &fixture).await, before);
+    store.close().await;
+}
+
 #[tokio::test]
 async fn a_missing_source_is_refused_before_the_target_is_touched() {
     let Some(db) = TestDatabase::create().await else {
