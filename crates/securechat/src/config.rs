@@ -34,7 +34,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_DATA_DIR", value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data-dir>/securechat.db].
+    /// Database URL: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/NAME
+    /// [default: sqlite://<data-dir>/securechat.db].
     #[arg(
         long,
         env = "SECURECHAT_DATABASE_URL",

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState};
 use securechat_store::Store;
+use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
 use crate::config::{Config, LogFormat, ServeArgs};
@@ -33,7 +34,14 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("cannot open the SQLite database {path}"))?;
         return Ok(Arc::new(store));
     }
-    bail!("unsupported database URL (expected sqlite://PATH)")
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // The store's errors name the database without its password.
+        let store = PostgresStore::connect(url, PostgresOptions::default())
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported database URL (expected sqlite://PATH or postgres://USER@HOST/NAME)")
 }
 
 async fn shutdown_signal() {
