@@ -23,8 +23,10 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Opens the store a database URL names.
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
+/// `postgres://…` / `postgresql://…`.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -35,13 +37,49 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // The store's errors name the database without its password.
-        let store = PostgresStore::connect(url, PostgresOptions::default())
+        let options = PostgresOptions {
+            max_connections: config.database_pool_size,
+            statement_timeout: config.database_statement_timeout,
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::connect(url, options)
             .await
-            .context("cannot open the PostgreSQL database")?;
+            .with_context(|| format!("cannot use the PostgreSQL database {}", redacted(url)))?;
         return Ok(Arc::new(store));
     }
-    bail!("unsupported database URL (expected sqlite://PATH or postgres://USER@HOST/NAME)")
+    bail!(
+        "unsupported database URL {} (expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",
+        redacted(url)
+    )
+}
+
+/// A database URL without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted("postgres://chat:s3cret@db:5432/chat"),
+            "postgres://chat:***@db:5432/chat"
+        );
+        assert_eq!(redacted("postgres://chat@db/chat"), "postgres://chat@db/chat");
+        assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
 }
 
 async fn shutdown_signal() {
@@ -53,7 +91,8 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let data_dir = config.settings.data_dir.clone();
     setup::prepare_data_dir(&data_dir)?;
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
-    let store = open_store(&config.database_url).await?;
+    let store = open_store(&config).await?;
+    tracing::info!(backend = store.backend(), "database ready");
     let tls = match &config.tls {
         Some((cert, key)) => {
             // One TLS backend (ring) for the whole process.

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_store_sqlite::SqliteStore;
 
-use crate::helpers::{spawn_in, wait_for, Peer, TestApp};
+use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp};
 
 /// A tmpfs mounted over a folder for the life of the guard.
 struct Tmpfs(PathBuf);
@@ -73,13 +73,13 @@ fn fill(path: &Path) {
 }
 
 /// What the server answered to one message.
-enum Answer {
+pub(crate) enum Answer {
     Acked,
     Refused(WsErrorCode),
 }
 
 /// Sends one large text message and waits for its ack or its error.
-async fn send_one(
+pub(crate) async fn send_one(
     alice: &mut Peer,
     socket: &mut securechat_client::Socket,
     to: securechat_proto::ids::UserId,
@@ -109,14 +109,14 @@ async fn send_one(
     (id, answer)
 }
 
-async fn readyz(app: &TestApp) -> StatusCode {
+pub(crate) async fn readyz(app: &TestApp) -> StatusCode {
     reqwest::get(app.url("/readyz"))
         .await
         .expect("readyz")
         .status()
 }
 
-async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+pub(crate) async fn metric(app: &TestApp, name: &str) -> Option<f64> {
     app.metrics_text()
         .await
         .lines()
@@ -130,7 +130,7 @@ async fn a_full_disk_never_acknowledges_what_it_did_not_store_and_recovery_needs
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let app = spawn_in(dir.clone(), |_| {}).await;
+    let app = spawn_in(Data::sqlite_in(dir.clone()), |_| {}).await;
     let mut alice = app.peer("alice").await;
     let bob = app.peer("bob").await;
     let mut a = alice.socket(0).await;
