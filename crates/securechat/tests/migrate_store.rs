@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
 
-use support::postgres::TestDatabase;
+use securechat_store_tests::{postgres_or_skip, Backend as StoreBackend, TestDatabase};
 use support::*;
 
 /// The data tables of the PostgreSQL schema.
@@ -99,7 +99,16 @@ async fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
 
 #[test]
 fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
-    let Some(db) = runtime().block_on(TestDatabase::create()) else {
+    let Some((_db, url)) = runtime().block_on(async {
+        if !postgres_or_skip().await {
+            return None;
+        }
+        let db = TestDatabase::new(StoreBackend::Postgres)
+            .await
+            .expect("a PostgreSQL test database");
+        let url = db.url();
+        Some((db, url))
+    }) else {
         return;
     };
 
@@ -158,7 +167,7 @@ fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
 
     // The server stops; its database moves to PostgreSQL.
     let (data_dir, addr) = server.stop();
-    let output = migrate_store(data_dir.path(), &db.url);
+    let output = migrate_store(data_dir.path(), &url);
     let (stdout, stderr) = support::texts(&output);
     println!("{stdout}");
     assert!(
@@ -188,7 +197,7 @@ fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
     );
 
     // A server on PostgreSQL with the same data folder, at the same address.
-    let server = start_server_on(data_dir, addr, Backend::Postgres(db.url.clone()));
+    let server = start_server_on(data_dir, addr, Backend::Postgres(url.clone()));
     assert_eq!(histories(&alice, &bob, &carol), before);
     assert_eq!(
         texts(&alice.listen_once()),
@@ -230,11 +239,11 @@ fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
 
     // Migrating into the now-filled database is refused and changes nothing.
     let (data_dir, _) = server.stop();
-    let filled = runtime().block_on(fingerprint(&db.url));
+    let filled = runtime().block_on(fingerprint(&url));
     assert!(filled
         .iter()
         .any(|(t, rows, _)| t == "messages" && *rows == 9));
-    let output = migrate_store(data_dir.path(), &db.url);
+    let output = migrate_store(data_dir.path(), &url);
     let (stdout, stderr) = support::texts(&output);
     assert!(
         !output.status.success(),
@@ -242,5 +251,5 @@ fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
     );
     assert!(stderr.contains("already holds data"), "{stderr}");
     assert!(!stdout.contains("users: "), "nothing was copied: {stdout}");
-    assert_eq!(runtime().block_on(fingerprint(&db.url)), filled);
+    assert_eq!(runtime().block_on(fingerprint(&url)), filled);
 }

@@ -29,9 +29,6 @@ pub const PASSPHRASE: &str = "a long key-file passphrase";
 /// Longest any one command may take before the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
 
-#[path = "../../../store-migrate/tests/support/postgres.rs"]
-pub mod postgres;
-
 /// A server on 127.0.0.1 with its own data folder; stops when dropped (or by `stop`, which
 /// keeps the folder).
 pub struct Server {

@@ -15,7 +15,7 @@ use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
 use support::fixture::{self, Fixture, Observed, NOW};
-use support::postgres::TestDatabase;
+use support::postgres_database;
 
 /// Tables in copy order, with the fixture's row counts.
 const FIXTURE_ROWS: [(&str, u64); 9] = [
@@ -58,14 +58,14 @@ async fn rows(url: &str, table: &str) -> i64 {
 
 #[tokio::test]
 async fn every_table_is_copied_in_chunks_and_postgres_answers_the_same() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some((_db, url)) = postgres_database().await else {
         return;
     };
     let (_dir, path, fixture, before) = sqlite_fixture().await;
 
     let mut progress = Vec::new();
     let options = Options { chunk_rows: 2 };
-    let report = migrate(&path, &db.url, &options, &mut |p| progress.push(p))
+    let report = migrate(&path, &url, &options, &mut |p| progress.push(p))
         .await
         .expect("migrate");
 
@@ -94,7 +94,7 @@ async fn every_table_is_copied_in_chunks_and_postgres_answers_the_same() {
     assert_eq!(inbox, [2, 4, 6, 8, 10, 12, 14, 16, 17]);
     assert!(progress.contains(&Progress::Verifying { table: "files" }));
 
-    let store = postgres(&db.url).await;
+    let store = postgres(&url).await;
     assert_eq!(fixture::observe(&store, &fixture).await, before);
 
     // It carries on: the next message continues both streams and gets a fresh id; a resend
@@ -153,24 +153,22 @@ async fn every_table_is_copied_in_chunks_and_postgres_answers_the_same() {
 
 #[tokio::test]
 async fn a_target_holding_data_is_refused_and_left_as_it_was() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some((_db, url)) = postgres_database().await else {
         return;
     };
     let (_dir, path, fixture, before) = sqlite_fixture().await;
-    migrate(&path, &db.url, &Options::default(), &mut |_| {})
+    migrate(&path, &url, &Options::default(), &mut |_| {})
         .await
         .expect("first migration");
-    let store = postgres(&db.url).await;
+    let store = postgres(&url).await;
     let migrated = fixture::observe(&store, &fixture).await;
     store.close().await;
 
     let (_other_dir, other, _, _) = sqlite_fixture().await;
     let mut progress = Vec::new();
-    let err = migrate(&other, &db.url, &Options::default(), &mut |p| {
-        progress.push(p)
-    })
-    .await
-    .expect_err("a second migration into it");
+    let err = migrate(&other, &url, &Options::default(), &mut |p| progress.push(p))
+        .await
+        .expect_err("a second migration into it");
     assert!(
         matches!(
             err,
@@ -184,11 +182,11 @@ async fn a_target_holding_data_is_refused_and_left_as_it_was() {
     assert!(err.to_string().contains("already holds data"), "{err}");
     assert!(progress.is_empty(), "nothing was copied: {progress:?}");
 
-    let store = postgres(&db.url).await;
+    let store = postgres(&url).await;
     assert_eq!(fixture::observe(&store, &fixture).await, migrated);
     assert_eq!(migrated, before);
     store.close().await;
-    assert_eq!(rows(&db.url, "inbox").await, 17);
+    assert_eq!(rows(&url, "inbox").await, 17);
 }
 
 /// Sets message `id`'s sender seq in the SQLite database at `path`; returns the old one.
@@ -212,7 +210,7 @@ async fn set_sender_seq(path: &Path, id: i64, seq: Option<i64>) -> Option<i64> {
 
 #[tokio::test]
 async fn a_failure_midway_leaves_the_target_empty_and_a_rerun_fills_it() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some((_db, url)) = postgres_database().await else {
         return;
     };
     let (_dir, path, fixture, before) = sqlite_fixture().await;
@@ -221,11 +219,9 @@ async fn a_failure_midway_leaves_the_target_empty_and_a_rerun_fills_it() {
     let seq = set_sender_seq(&path, 2, None).await;
 
     let mut progress = Vec::new();
-    let err = migrate(&path, &db.url, &Options::default(), &mut |p| {
-        progress.push(p)
-    })
-    .await
-    .expect_err("an inconsistent source");
+    let err = migrate(&path, &url, &Options::default(), &mut |p| progress.push(p))
+        .await
+        .expect_err("an inconsistent source");
     assert!(matches!(err, MigrateError::Inconsistent(_)), "{err:?}");
     assert!(err.to_string().contains("message 2 "), "{err}");
     assert!(
@@ -237,14 +233,14 @@ async fn a_failure_midway_leaves_the_target_empty_and_a_rerun_fills_it() {
         "users were written before the failure: {progress:?}"
     );
     for (table, _) in FIXTURE_ROWS {
-        assert_eq!(rows(&db.url, table).await, 0, "{table} is empty again");
+        assert_eq!(rows(&url, table).await, 0, "{table} is empty again");
     }
 
     set_sender_seq(&path, 2, seq).await;
-    migrate(&path, &db.url, &Options::default(), &mut |_| {})
+    migrate(&path, &url, &Options::default(), &mut |_| {})
         .await
         .expect("the rerun");
-    let store = postgres(&db.url).await;
+    let store = postgres(&url).await;
     assert_eq!(fixture::observe(&store, &fixture).await, before);
     store.close().await;
 }
@@ -270,12 +266,12 @@ fn write_meanwhile(path: &Path, sql: &'static str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_written_during_the_copy_is_refused_and_a_quiet_one_is_not() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some((_db, url)) = postgres_database().await else {
         return;
     };
     let (_dir, path, fixture, before) = sqlite_fixture().await;
     let mut written = false;
-    let err = migrate(&path, &db.url, &Options::default(), &mut |p| {
+    let err = migrate(&path, &url, &Options::default(), &mut |p| {
         if matches!(p, Progress::Copied { table: "users", .. }) && !written {
             written = true;
             write_meanwhile(
@@ -288,7 +284,7 @@ async fn a_source_written_during_the_copy_is_refused_and_a_quiet_one_is_not() {
     .expect_err("a source written meanwhile");
     assert!(matches!(err, MigrateError::SourceChanged), "{err:?}");
     for (table, _) in FIXTURE_ROWS {
-        assert_eq!(rows(&db.url, table).await, 0, "{table} is empty again");
+        assert_eq!(rows(&url, table).await, 0, "{table} is empty again");
     }
 
     // Time passing during the copy (the store's checkpoints run meanwhile) is no write.
@@ -296,31 +292,31 @@ async fn a_source_written_during_the_copy_is_refused_and_a_quiet_one_is_not() {
         &path,
         "UPDATE sessions SET revoked_at = NULL WHERE revoked_at = 1",
     );
-    migrate(&path, &db.url, &Options::default(), &mut |p| {
+    migrate(&path, &url, &Options::default(), &mut |p| {
         if matches!(p, Progress::Copied { table: "users", .. }) {
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
     })
     .await
     .expect("a quiet source");
-    let store = postgres(&db.url).await;
+    let store = postgres(&url).await;
     assert_eq!(fixture::observe(&store, &fixture).await, before);
     store.close().await;
 }
 
 #[tokio::test]
 async fn a_missing_source_is_refused_before_the_target_is_touched() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some((_db, url)) = postgres_database().await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("nothing.db");
-    let err = migrate(&missing, &db.url, &Options::default(), &mut |_| {})
+    let err = migrate(&missing, &url, &Options::default(), &mut |_| {})
         .await
         .expect_err("no source");
     assert!(matches!(err, MigrateError::SourceMissing(_)), "{err:?}");
     assert!(!missing.exists(), "no database was created");
-    let mut conn = PgConnection::connect(&db.url).await.expect("connect");
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
     let schema: bool = sqlx::query_scalar("SELECT to_regclass('users') IS NOT NULL")
         .fetch_one(&mut conn)
         .await
