@@ -50,7 +50,11 @@ pub struct ServeArgs {
     pub database_pool_size: Option<u32>,
     /// PostgreSQL: longest a statement may run before it is cancelled, in milliseconds
     /// [default: 10000].
-    #[arg(long, env = "SECURECHAT_DATABASE_STATEMENT_TIMEOUT_MS", value_name = "MS")]
+    #[arg(
+        long,
+        env = "SECURECHAT_DATABASE_STATEMENT_TIMEOUT_MS",
+        value_name = "MS"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_statement_timeout_ms: Option<u64>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).

@@ -77,7 +77,10 @@ mod tests {
             redacted("postgres://chat:s3cret@db:5432/chat"),
             "postgres://chat:***@db:5432/chat"
         );
-        assert_eq!(redacted("postgres://chat@db/chat"), "postgres://chat@db/chat");
+        assert_eq!(
+            redacted("postgres://chat@db/chat"),
+            "postgres://chat@db/chat"
+        );
         assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }
