@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState};
 use securechat_store::Store;
-use securechat_store_postgres::{PostgresOptions, PostgresStore};
+use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
 use crate::config::{Config, LogFormat, ServeArgs};
@@ -44,45 +44,13 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         };
         let store = PostgresStore::connect(url, options)
             .await
-            .with_context(|| format!("cannot use the PostgreSQL database {}", redacted(url)))?;
+            .with_context(|| format!("cannot use the PostgreSQL database {}", redacted_url(url)))?;
         return Ok(Arc::new(store));
     }
     bail!(
         "unsupported database URL {} (expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",
-        redacted(url)
+        redacted_url(url)
     )
-}
-
-/// A database URL without its password, for messages and logs.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redacted;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redacted("postgres://chat:s3cret@db:5432/chat"),
-            "postgres://chat:***@db:5432/chat"
-        );
-        assert_eq!(
-            redacted("postgres://chat@db/chat"),
-            "postgres://chat@db/chat"
-        );
-        assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
 }
 
 async fn shutdown_signal() {

@@ -31,7 +31,6 @@ mod report;
 mod source;
 mod tables;
 mod target;
-mod url;
 mod walk;
 
 use std::path::Path;
@@ -41,7 +40,7 @@ use sqlx::{PgConnection, SqliteConnection};
 
 pub use error::MigrateError;
 pub use report::{Progress, Report, Summary, TableCheck};
-pub use url::redacted_url;
+pub use securechat_store_postgres::redacted_url;
 
 use source::Source;
 use tables::accounts::{EncryptionKeys, Streams, Users};

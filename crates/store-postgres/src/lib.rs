@@ -26,6 +26,7 @@ mod rows;
 mod sessions;
 mod streams;
 mod tx;
+mod url;
 mod users;
 
 use std::str::FromStr;
@@ -39,6 +40,7 @@ use securechat_store::health::WriteHealth;
 use securechat_store::{Store, StoreError};
 
 pub(crate) use errors::map_err;
+pub use url::redacted_url;
 use tx::WriteTx;
 
 /// How `PostgresStore` uses the database.
