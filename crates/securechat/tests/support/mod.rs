@@ -23,6 +23,7 @@ use securechat_server::{setup, AppState, Settings};
 use securechat_store::Store;
 use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
+use securechat_store_tests::{backend_under_test, Backend as TestBackend, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const PASSPHRASE: &str = "a long key-file passphrase";
@@ -38,6 +39,9 @@ pub struct Server {
     data: TempDir,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The PostgreSQL test database of a server started on the backend under test; dropped
+    /// (and the database with it) after the runtime has stopped the server.
+    database: Option<TestDatabase>,
 }
 
 /// The database a server keeps its store in.
@@ -52,11 +56,34 @@ pub fn start_server() -> Server {
     start_server_with(|_| {})
 }
 
-/// A server whose settings `adjust` changes first.
+/// A server whose settings `adjust` changes first, on the backend `SECURECHAT_TEST_BACKEND`
+/// names (SQLite by default).
 pub fn start_server_with(adjust: impl FnOnce(&mut Settings) + Send + 'static) -> Server {
     let data = tempfile::tempdir().expect("data dir");
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    launch(data, any_port, Backend::Sqlite, adjust)
+    match backend_under_test() {
+        TestBackend::Sqlite => launch(data, any_port, Backend::Sqlite, adjust),
+        TestBackend::Postgres => {
+            let database = tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(TestDatabase::new(TestBackend::Postgres))
+                .expect("a PostgreSQL test database");
+            let mut server = launch(data, any_port, Backend::Postgres(database.url()), adjust);
+            server.database = Some(database);
+            server
+        }
+    }
+}
+
+/// A server on SQLite whatever the backend under test (tests that reach into its file).
+pub fn start_sqlite_server() -> Server {
+    let data = tempfile::tempdir().expect("data dir");
+    launch(
+        data,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Backend::Sqlite,
+        |_| {},
+    )
 }
 
 /// A server on `addr` (the address of one stopped before, so the users' profiles still
@@ -115,6 +142,7 @@ fn launch(
         data,
         shutdown,
         task,
+        database: None,
     }
 }
 

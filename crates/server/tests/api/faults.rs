@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use securechat_crypto::envelope::SealedEnvelope;
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_store_sqlite::SqliteStore;
 
-use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp};
+use crate::helpers::{spawn_in, wait_for, wait_for_within, Data, Peer, TestApp};
 
 /// A tmpfs mounted over a folder for the life of the guard.
 struct Tmpfs(PathBuf);
@@ -91,6 +92,15 @@ pub(crate) async fn send_one(
         .seal_text(to, &body, false, None)
         .await
         .expect("seal");
+    send_sealed(socket, sealed, Duration::from_secs(10)).await
+}
+
+/// Sends a sealed message and waits up to `patience` for its ack or its error.
+pub(crate) async fn send_sealed(
+    socket: &mut securechat_client::Socket,
+    sealed: SealedEnvelope,
+    patience: Duration,
+) -> (String, Answer) {
     let id = sealed.msg_id.to_b64();
     socket
         .send(&ClientFrame::Send {
@@ -98,7 +108,7 @@ pub(crate) async fn send_one(
         })
         .await
         .expect("send");
-    let answer = wait_for(socket, |e| match e {
+    let answer = wait_for_within(socket, patience, |e| match e {
         ServerEvent::Ack { msg_id, .. } if msg_id == id => Some(Answer::Acked),
         ServerEvent::Error {
             code, reference, ..

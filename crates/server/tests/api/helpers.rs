@@ -431,13 +431,22 @@ pub async fn next_event(
 /// Skips events (presence, receipts, …) until one matches; 10 s at most.
 pub async fn wait_for<T>(
     socket: &mut securechat_client::Socket,
+    pick: impl FnMut(securechat_proto::ws::ServerEvent) -> Option<T>,
+) -> T {
+    wait_for_within(socket, std::time::Duration::from_secs(10), pick).await
+}
+
+/// Skips events until one matches, for at most `patience`.
+pub async fn wait_for_within<T>(
+    socket: &mut securechat_client::Socket,
+    patience: std::time::Duration,
     mut pick: impl FnMut(securechat_proto::ws::ServerEvent) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         let event = tokio::time::timeout_at(deadline, socket.next())
             .await
-            .expect("the expected event did not come within 10 s")
+            .unwrap_or_else(|_| panic!("the expected event did not come within {patience:?}"))
             .expect("socket closed")
             .expect("event");
         if let Some(found) = pick(event) {

@@ -13,11 +13,16 @@ use tokio::sync::watch;
 use securechat_proto::ws::{ServerEvent, WsErrorCode};
 use securechat_store_tests::cluster::{PgCluster, StopMode};
 
-use crate::faults::{readyz, send_one, Answer};
+use securechat_crypto::envelope::SealedEnvelope;
+
+use crate::faults::{readyz, send_sealed, Answer};
 use crate::helpers::{spawn_in, wait_for, Data, Peer, TestApp, TestUser};
 
 /// Senders working at once.
 const SENDERS: usize = 4;
+/// Messages each sender seals before the outages (sealing asks the server for keys, which
+/// it cannot answer while the database is away).
+const SEALED: usize = 1_000;
 
 /// What one sender saw.
 #[derive(Default)]
@@ -29,8 +34,8 @@ struct Tally {
 /// Sends messages one after another until told to stop; every answer is an ack or the
 /// retryable `unavailable`.
 async fn keep_sending(
-    mut alice: Peer,
-    to: securechat_proto::ids::UserId,
+    alice: Peer,
+    sealed: Vec<SealedEnvelope>,
     stop: watch::Receiver<bool>,
 ) -> Tally {
     let mut socket = alice.socket(0).await;
@@ -39,10 +44,12 @@ async fn keep_sending(
     })
     .await;
     let mut tally = Tally::default();
-    let mut n = 0;
+    let mut sealed = sealed.into_iter();
     while !*stop.borrow() {
-        let (id, answer) = send_one(&mut alice, &mut socket, to, n).await;
-        n += 1;
+        let envelope = sealed.next().expect("enough sealed messages for the test");
+        // While the database is away a batch waits for a connection (5 s) before it is
+        // refused; under a busy test run an answer may take a few of those.
+        let (id, answer) = send_sealed(&mut socket, envelope, Duration::from_secs(60)).await;
         match answer {
             Answer::Acked => tally.acked.push(id),
             Answer::Refused(code) => {
@@ -82,8 +89,19 @@ async fn postgres_going_away_under_load_loses_nothing_acknowledged_and_heals_by_
     let (stop, stopped) = watch::channel(false);
     let mut senders = Vec::new();
     for i in 0..SENDERS {
-        let alice = app.peer(&format!("alice{i}")).await;
-        senders.push(keep_sending(alice, bob.id(), stopped.clone()));
+        let mut alice = app.peer(&format!("alice{i}")).await;
+        let mut sealed = Vec::with_capacity(SEALED);
+        for n in 0..SEALED {
+            let body = format!("{i}/{n}:{}", "x".repeat(2_000));
+            sealed.push(
+                alice
+                    .chat
+                    .seal_text(bob.id(), &body, false, None)
+                    .await
+                    .expect("seal"),
+            );
+        }
+        senders.push(keep_sending(alice, sealed, stopped.clone()));
     }
     let senders = futures_util::future::join_all(senders);
     let outages = async {
