@@ -67,24 +67,6 @@ fn redacted(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redacted;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redacted("postgres://chat:s3cret@db:5432/chat"),
-            "postgres://chat:***@db:5432/chat"
-        );
-        assert_eq!(
-            redacted("postgres://chat@db/chat"),
-            "postgres://chat@db/chat"
-        );
-        assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
-}
-
 async fn shutdown_signal() {
     crate::signals::terminated().await;
     tracing::info!("shutting down");
@@ -166,4 +148,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(start(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted("postgres://chat:s3cret@db:5432/chat"),
+            "postgres://chat:***@db:5432/chat"
+        );
+        assert_eq!(
+            redacted("postgres://chat@db/chat"),
+            "postgres://chat@db/chat"
+        );
+        assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
 }
