@@ -139,12 +139,16 @@ pub fn run(args: MigrateStoreArgs) -> anyhow::Result<()> {
         }
         Err(MigrateError::Mismatch(checks)) => {
             print_checks(&checks);
-            let error = MigrateError::Mismatch(checks);
-            Err(error).context("the migration was not kept")
+            Err(MigrateError::Mismatch(checks).into())
         }
-        Err(e) => {
-            Err(e).context("the migration failed; the PostgreSQL database holds no copied data")
-        }
+        Err(
+            e @ (MigrateError::Source { .. }
+            | MigrateError::Target { .. }
+            | MigrateError::Inconsistent(_)
+            | MigrateError::Walk { .. }),
+        ) => Err(e).context("the copy was rolled back: the PostgreSQL database holds none of it"),
+        // The others say what was (not) done themselves.
+        Err(e) => Err(e.into()),
     }
 }
 

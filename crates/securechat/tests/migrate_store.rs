@@ -113,7 +113,7 @@ fn a_sqlite_server_moves_to_postgres_and_its_users_carry_on() {
     };
 
     // Three users on SQLite: messages both ways, a file, a deletion, a key rotation.
-    let server = start_server();
+    let server = start_sqlite_server();
     let alice = User::new(&server, "alice");
     let bob = User::new(&server, "bob");
     let carol = User::new(&server, "carol");

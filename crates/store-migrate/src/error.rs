@@ -7,14 +7,15 @@ use securechat_store::StoreError;
 use crate::report::TableCheck;
 
 /// A failed migration. Whatever the failure, the target holds no copied data afterwards:
-/// the copy is one transaction, rolled back unless every table verified.
+/// the copy is one transaction, rolled back unless every table verified. The cause of a
+/// failed step is its `source()`, not part of its message.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     /// The source file does not exist (it is not created: that would migrate nothing).
     #[error("there is no SQLite database at {0}")]
     SourceMissing(PathBuf),
     /// The source could not be opened, or its migrations could not be applied.
-    #[error("cannot open the SQLite database {path}: {source}")]
+    #[error("cannot open the SQLite database {path}")]
     OpenSource {
         /// The source file.
         path: PathBuf,
@@ -29,10 +30,18 @@ pub enum MigrateError {
     )]
     SourceChanged,
     /// The target URL is not a PostgreSQL URL sqlx can use.
-    #[error("the PostgreSQL URL is not usable: {0}")]
+    #[error("the PostgreSQL URL is not usable")]
     TargetUrl(#[source] sqlx::Error),
+    /// The target could not be reached.
+    #[error("cannot connect to the PostgreSQL database {url}")]
+    ConnectTarget {
+        /// Its URL, without password.
+        url: String,
+        /// What sqlx said.
+        source: sqlx::Error,
+    },
     /// The target could not be migrated or written (what `PostgresStore::connect` said).
-    #[error("cannot prepare the PostgreSQL database: {0}")]
+    #[error("cannot prepare the PostgreSQL database")]
     OpenTarget(#[source] StoreError),
     /// The target already holds data.
     #[error(
@@ -47,7 +56,7 @@ pub enum MigrateError {
         rows: i64,
     },
     /// Reading the source failed.
-    #[error("reading {step} from the SQLite database failed: {source}")]
+    #[error("reading {step} from the SQLite database failed")]
     Source {
         /// The table (or step) being read.
         step: &'static str,
@@ -55,7 +64,7 @@ pub enum MigrateError {
         source: sqlx::Error,
     },
     /// A statement on the target failed.
-    #[error("the PostgreSQL database failed at {step}: {source}")]
+    #[error("the PostgreSQL database failed at {step}")]
     Target {
         /// The table (or step) being written or read.
         step: &'static str,

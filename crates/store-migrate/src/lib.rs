@@ -65,8 +65,9 @@ impl Default for Options {
 
 /// Copies the SQLite database at `source` into the empty PostgreSQL database at
 /// `target_url`, reporting each copied page to `progress`, and verifies the copy before
-/// committing it. The source's pending migrations are applied first; nothing else in it is
-/// changed. See the crate documentation for the guarantees.
+/// committing it. Opening the source applies its pending migrations (and rewrites its write
+/// probe, which is not data); nothing else in it is changed. See the crate documentation for
+/// the guarantees.
 pub async fn migrate(
     source: &Path,
     target_url: &str,

@@ -2,17 +2,16 @@
 //! `PostgresStore::connect`, then filled inside one transaction that holds its tables locked.
 
 use std::str::FromStr as _;
-use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection as _, PgConnection};
 
 use securechat_store::Store as _;
 use securechat_store_postgres::{PostgresOptions, PostgresStore};
 
 use crate::error::target_failed;
 use crate::tables::DATA_TABLES;
-use crate::MigrateError;
+use crate::{redacted_url, MigrateError};
 
 /// The identity columns whose sequences must continue after the copied values.
 const IDENTITIES: [(&str, &str); 2] = [("messages", "id"), ("encryption_keys", "position")];
@@ -20,13 +19,22 @@ const IDENTITIES: [(&str, &str); 2] = [("messages", "id"), ("encryption_keys", "
 /// A connected target, not yet changed.
 pub(crate) struct Target {
     url: String,
-    pool: PgPool,
+    conn: PgConnection,
 }
 
-/// The target inside the copy's transaction.
+/// The target inside the copy's transaction (begun on `conn` with `BEGIN`: a connection
+/// that closes without `COMMIT` is rolled back by the server).
 pub(crate) struct Filling {
-    pool: PgPool,
-    tx: Transaction<'static, Postgres>,
+    conn: PgConnection,
+}
+
+/// Runs a statement that takes no arguments.
+async fn run(conn: &mut PgConnection, sql: &str, step: &'static str) -> Result<(), MigrateError> {
+    sqlx::raw_sql(sql)
+        .execute(conn)
+        .await
+        .map_err(target_failed(step))?;
+    Ok(())
 }
 
 /// Refuses a database in which any data table (that exists yet) holds a row.
@@ -56,23 +64,20 @@ impl Target {
     /// anything in it.
     pub(crate) async fn connect(url: &str) -> Result<Self, MigrateError> {
         let options = PgConnectOptions::from_str(url).map_err(MigrateError::TargetUrl)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.options([("synchronous_commit", "on")]))
+        let mut conn = PgConnection::connect_with(&options.options([("synchronous_commit", "on")]))
             .await
-            .map_err(target_failed("connecting"))?;
-        let checked = match pool.acquire().await {
-            Ok(mut conn) => refuse_data(&mut conn).await,
-            Err(e) => Err(target_failed("connecting")(e)),
-        };
-        if let Err(e) = checked {
-            pool.close().await;
+            .map_err(|source| MigrateError::ConnectTarget {
+                url: redacted_url(url),
+                source,
+            })?;
+        if let Err(e) = refuse_data(&mut conn).await {
+            // Closing politely is all that is left to do; the refusal is what matters.
+            let _ = conn.close().await;
             return Err(e);
         }
         Ok(Self {
             url: url.to_owned(),
-            pool,
+            conn,
         })
     }
 
@@ -80,34 +85,28 @@ impl Target {
     /// transaction: the data tables are locked against every other writer and checked
     /// empty again (another process may have written since `connect`).
     pub(crate) async fn begin(self) -> Result<Filling, MigrateError> {
+        let Self { url, mut conn } = self;
         let begun = async {
-            let store = PostgresStore::connect(&self.url, PostgresOptions::default())
+            let store = PostgresStore::connect(&url, PostgresOptions::default())
                 .await
                 .map_err(MigrateError::OpenTarget)?;
             store.close().await;
-            let mut tx = self.pool.begin().await.map_err(target_failed("begin"))?;
-            sqlx::query("SET LOCAL lock_timeout = '30s'")
-                .execute(&mut *tx)
-                .await
-                .map_err(target_failed("locking the tables"))?;
-            sqlx::query(&format!(
-                "LOCK TABLE {} IN EXCLUSIVE MODE",
-                DATA_TABLES.join(", ")
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(target_failed("locking the tables"))?;
-            refuse_data(&mut tx).await?;
-            Ok(tx)
+            run(&mut conn, "BEGIN", "begin").await?;
+            let lock = format!("LOCK TABLE {} IN EXCLUSIVE MODE", DATA_TABLES.join(", "));
+            run(
+                &mut conn,
+                "SET LOCAL lock_timeout = '30s'",
+                "locking the tables",
+            )
+            .await?;
+            run(&mut conn, &lock, "locking the tables").await?;
+            refuse_data(&mut conn).await
         }
         .await;
         match begun {
-            Ok(tx) => Ok(Filling {
-                pool: self.pool,
-                tx,
-            }),
+            Ok(()) => Ok(Filling { conn }),
             Err(e) => {
-                self.pool.close().await;
+                let _ = conn.close().await;
                 Err(e)
             }
         }
@@ -117,36 +116,35 @@ impl Target {
 impl Filling {
     /// The transaction's connection.
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.conn
     }
 
     /// Moves the identity sequences past the copied ids, so the next message or key the
     /// server stores gets a new one.
     pub(crate) async fn continue_identities(&mut self) -> Result<(), MigrateError> {
         for (table, column) in IDENTITIES {
-            sqlx::query(&format!(
+            let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), max({column})) \
                  FROM {table} HAVING max({column}) IS NOT NULL"
-            ))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(target_failed("moving the identity sequences"))?;
+            );
+            run(&mut self.conn, &sql, "moving the identity sequences").await?;
         }
         Ok(())
     }
 
     /// Commits the copy: only now does any of it become visible.
-    pub(crate) async fn commit(self) -> Result<(), MigrateError> {
-        let committed = self.tx.commit().await.map_err(target_failed("commit"));
-        self.pool.close().await;
-        committed
+    pub(crate) async fn commit(mut self) -> Result<(), MigrateError> {
+        run(&mut self.conn, "COMMIT", "commit").await?;
+        // The copy is committed; a failure to say goodbye changes nothing.
+        let _ = self.conn.close().await;
+        Ok(())
     }
 
     /// Rolls the copy back: the target keeps its (empty) schema and nothing else.
-    pub(crate) async fn abandon(self) {
+    pub(crate) async fn abandon(mut self) {
         // A rollback that fails (the connection is gone) is done by the server anyway when
         // the connection closes.
-        let _ = self.tx.rollback().await;
-        self.pool.close().await;
+        let _ = run(&mut self.conn, "ROLLBACK", "rollback").await;
+        let _ = self.conn.close().await;
     }
 }
