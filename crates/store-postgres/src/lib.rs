@@ -40,8 +40,8 @@ use securechat_store::health::WriteHealth;
 use securechat_store::{Store, StoreError};
 
 pub(crate) use errors::map_err;
-pub use url::redacted_url;
 use tx::WriteTx;
+pub use url::redacted_url;
 
 /// How `PostgresStore` uses the database.
 #[derive(Debug, Clone)]
