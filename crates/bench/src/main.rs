@@ -1,5 +1,6 @@
 //! `securechat-bench`: reproduces the paper's evaluation against a running server and beats
-//! it. Every scenario is bounded in count and time, targets loopback only, and stops by itself.
+//! it, and measures the store directly (`store-history`). Every scenario is bounded in count
+//! and time, targets loopback only, and stops by itself.
 
 mod net;
 mod plot;
@@ -12,11 +13,13 @@ mod stats;
 mod users;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::scenarios::{accounts, connections, messages, upload, Ctx};
+use crate::report::Report;
+use crate::scenarios::{accounts, connections, messages, store_history, upload, Ctx};
 
 /// Load tool for securechat (see docs/PERFORMANCE.md).
 #[derive(Parser)]
@@ -107,48 +110,110 @@ enum Scenario {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// The store alone (no server): fill it with messages, then time history pages and
+    /// events_since.
+    StoreHistory {
+        /// sqlite://PATH or postgres://USER@127.0.0.1:5432/DATABASE (this machine only).
+        #[arg(long, env = "SECURECHAT_BENCH_DATABASE_URL")]
+        database_url: String,
+        /// Messages the database should hold; those already stored by an earlier run count.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Conversations (two users each) the messages are spread over.
+        #[arg(long, default_value_t = 1000)]
+        pairs: usize,
+        /// Messages per history page.
+        #[arg(long, default_value_t = 50)]
+        page: u32,
+        /// History pages to time, and as many events_since calls.
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+        /// Longest the fill may take (s); the queries then run on what is stored.
+        #[arg(long, default_value_t = 1800.0)]
+        fill_seconds: f64,
+        /// Longest each kind of query may take (s).
+        #[arg(long, default_value_t = 300.0)]
+        query_seconds: f64,
+    },
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = Ctx {
-        server: net::server_addr(&cli.server)?,
-        base: cli.server.trim_end_matches('/').to_owned(),
-        pid: cli.server_pid,
-        prefix: users::run_prefix(),
-        first_source: cli.first_source,
-    };
-    let report = match cli.scenario {
+/// A scenario against the server `ctx` names.
+async fn against_server(ctx: &Ctx, scenario: Scenario) -> anyhow::Result<Report> {
+    Ok(match scenario {
         Scenario::Register { levels, factor } => {
-            accounts::register_levels(&ctx, &levels, factor.max(1)).await?
+            accounts::register_levels(ctx, &levels, factor.max(1)).await?
         }
-        Scenario::Login { users } => accounts::login(&ctx, users).await?,
+        Scenario::Login { users } => accounts::login(ctx, users).await?,
         Scenario::Hash { iterations } => accounts::hash(iterations.max(1))?,
-        Scenario::Upload { clients, size_mib } => upload::upload(&ctx, clients, size_mib).await?,
+        Scenario::Upload { clients, size_mib } => upload::upload(ctx, clients, size_mib).await?,
         Scenario::Burst {
             senders,
             messages,
             window,
-        } => messages::burst(&ctx, senders, messages, window).await?,
+        } => messages::burst(ctx, senders, messages, window).await?,
         Scenario::Connections {
             steps,
             per_user,
             probe,
-        } => connections::connections(&ctx, &steps, per_user.max(1), probe.max(1)).await?,
+        } => connections::connections(ctx, &steps, per_user.max(1), probe.max(1)).await?,
         Scenario::Sustained {
             pairs,
             rate,
             seconds,
         } => {
-            messages::sustained(&ctx, pairs.max(1), rate.max(1.0), seconds.clamp(1.0, 600.0))
-                .await?
+            messages::sustained(ctx, pairs.max(1), rate.max(1.0), seconds.clamp(1.0, 600.0)).await?
+        }
+        Scenario::StoreHistory { .. } => anyhow::bail!("store-history runs without a server"),
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli {
+        server,
+        server_pid,
+        json,
+        plot,
+        first_source,
+        scenario,
+    } = cli;
+    let report = match scenario {
+        Scenario::StoreHistory {
+            database_url,
+            messages,
+            pairs,
+            page,
+            queries,
+            fill_seconds,
+            query_seconds,
+        } => {
+            store_history::store_history(&store_history::Options {
+                database_url,
+                messages,
+                pairs: pairs.max(1),
+                page: page.max(1),
+                queries,
+                fill_limit: Duration::from_secs_f64(fill_seconds.clamp(1.0, 86_400.0)),
+                query_limit: Duration::from_secs_f64(query_seconds.clamp(1.0, 3_600.0)),
+            })
+            .await?
+        }
+        other => {
+            let ctx = Ctx {
+                server: net::server_addr(&server)?,
+                base: server.trim_end_matches('/').to_owned(),
+                pid: server_pid,
+                prefix: users::run_prefix(),
+                first_source,
+            };
+            against_server(&ctx, other).await?
         }
     };
     print!("{}", report.render());
-    if let Some(path) = &cli.json {
+    if let Some(path) = &json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let (Some(path), Some(svg)) = (&cli.plot, &report.plot) {
+    if let (Some(path), Some(svg)) = (&plot, &report.plot) {
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

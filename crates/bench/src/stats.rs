@@ -93,7 +93,7 @@ impl Summary {
 /// The table, aligned for a terminal.
 pub fn table(rows: &[Summary]) -> String {
     let mut out = format!(
-        "{:<28} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
+        "{:<28} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
         "",
         "samples",
         "failed",
@@ -103,11 +103,12 @@ pub fn table(rows: &[Summary]) -> String {
         "p90 ms",
         "p95 ms",
         "p99 ms",
+        "max ms",
         "per s"
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<28} {:>8} {:>7} {:>7.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.1}\n",
+            "{:<28} {:>8} {:>7} {:>7.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.1}\n",
             r.label,
             r.samples,
             r.failures,
@@ -117,6 +118,7 @@ pub fn table(rows: &[Summary]) -> String {
             r.p90_ms,
             r.p95_ms,
             r.p99_ms,
+            r.max_ms,
             r.throughput_per_s
         ));
     }

@@ -209,10 +209,16 @@ async fn stored_keys(
 ) -> Result<HashMap<Key, Known>, StoreError> {
     let senders: Vec<Uuid> = batch.iter().map(|m| m.sender.0).collect();
     let msg_ids: Vec<&[u8]> = batch.iter().map(|m| &m.msg_id[..]).collect();
+    // One probe of the unique key per message, whatever the planner believes about the
+    // table: `LIMIT 1` (the key is unique, so it changes nothing) keeps the lateral subquery
+    // from being flattened into a join, which a generic plan made while `messages` was small
+    // and unanalysed ran as a hash join over a sequential scan of every message.
     let found = sqlx::query(
         "SELECT m.sender, m.msg_id, m.digest, m.received_at, m.sender_seq \
          FROM UNNEST($1::uuid[], $2::bytea[]) AS k(sender, msg_id) \
-         JOIN messages m ON m.sender = k.sender AND m.msg_id = k.msg_id",
+         CROSS JOIN LATERAL ( \
+             SELECT sender, msg_id, digest, received_at, sender_seq FROM messages \
+             WHERE sender = k.sender AND msg_id = k.msg_id LIMIT 1) AS m",
     )
     .bind(&senders)
     .bind(&msg_ids)

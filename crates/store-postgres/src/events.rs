@@ -1,6 +1,5 @@
 //! Reading streams and conversations: `events_since`, `last_seq` and `history`. Plain reads
-//! on the pool; each is one statement (two for a history page that starts before a seq), so
-//! it sees whole transactions only.
+//! on the pool; each is one statement, so it sees whole transactions only.
 
 use securechat_proto::ids::UserId;
 use securechat_store::model::{EventPage, InboxEvent, StoredMessage};
@@ -103,46 +102,42 @@ pub(crate) async fn history(
     // Message ids grow with `seq` in every stream, so "before this seq" is "up to the id of
     // the last message entry before it", and each direction of the conversation is read
     // backwards from `messages_pair` (sender, recipient, id), stopping after `limit` rows.
-    let bound: Option<i64> = match before {
-        None => Some(i64::MAX),
-        Some(before) => sqlx::query_scalar(
-            "SELECT message FROM inbox WHERE user_id = $1 AND seq < $2 AND kind = 'message' \
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(user.0)
-        .bind(rows::sql_int(before))
-        .fetch_optional(pool)
-        .await
-        .map_err(map_err)?
-        .flatten(),
+    // That entry is looked up inside the same statement (one round trip, one snapshot); when
+    // there is none, `id <= NULL` matches nothing and the page is empty.
+    let (bound, bound_value) = match before {
+        None => ("$3", i64::MAX),
+        Some(before) => (
+            "(SELECT message FROM inbox \
+              WHERE user_id = $1 AND seq < $3 AND kind = 'message' \
+              ORDER BY seq DESC LIMIT 1)",
+            rows::sql_int(before),
+        ),
     };
-    let Some(bound) = bound else {
-        return Ok(Vec::new());
-    };
-    sqlx::query(
+    let page = format!(
         "SELECT seq, sender, received_at, envelope, expires_at FROM ( \
              (SELECT id, sender_seq AS seq, sender, received_at, envelope, expires_at \
               FROM messages \
-              WHERE sender = $1 AND recipient = $2 AND id <= $3 AND envelope IS NOT NULL \
+              WHERE sender = $1 AND recipient = $2 AND id <= {bound} AND envelope IS NOT NULL \
                 AND (expires_at IS NULL OR expires_at > $4) \
               ORDER BY id DESC LIMIT $5) \
              UNION ALL \
              (SELECT id, recipient_seq AS seq, sender, received_at, envelope, expires_at \
               FROM messages \
-              WHERE sender = $2 AND recipient = $1 AND id <= $3 AND envelope IS NOT NULL \
+              WHERE sender = $2 AND recipient = $1 AND id <= {bound} AND envelope IS NOT NULL \
                 AND (expires_at IS NULL OR expires_at > $4) \
               ORDER BY id DESC LIMIT $5)) AS h \
-         ORDER BY id DESC LIMIT $5",
-    )
-    .bind(user.0)
-    .bind(peer.0)
-    .bind(bound)
-    .bind(now)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(map_err)?
-    .iter()
-    .map(|row| stored(row, rows::seq(rows::get(row, "seq")?)?))
-    .collect()
+         ORDER BY id DESC LIMIT $5"
+    );
+    sqlx::query(&page)
+        .bind(user.0)
+        .bind(peer.0)
+        .bind(bound_value)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|row| stored(row, rows::seq(rows::get(row, "seq")?)?))
+        .collect()
 }

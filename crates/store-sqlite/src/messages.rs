@@ -366,47 +366,44 @@ impl Messages for SqliteStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         // Message ids grow with `seq` in every stream, so "before this seq" is "up to the id
         // of the last message event before it", and the history is read from `messages_pair`.
-        let bound: Option<i64> = match before {
-            None => Some(i64::MAX),
-            Some(before) => sqlx::query_scalar(
-                "SELECT message FROM inbox WHERE user_id = $1 AND seq < $2 AND kind = 'message' \
-                 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(user.0)
-            .bind(rows::sql_int(before))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?,
+        // That event is looked up inside the same statement (one round trip to the reader, one
+        // snapshot); when there is none, `id <= NULL` matches nothing and the page is empty.
+        let (bound, bound_value) = match before {
+            None => ("$3", i64::MAX),
+            Some(before) => (
+                "(SELECT message FROM inbox \
+                  WHERE user_id = $1 AND seq < $3 AND kind = 'message' \
+                  ORDER BY seq DESC LIMIT 1)",
+                rows::sql_int(before),
+            ),
         };
-        let Some(bound) = bound else {
-            return Ok(Vec::new());
-        };
-        sqlx::query(
+        let page = format!(
             "SELECT seq, sender, received_at, envelope, expires_at FROM ( \
                  SELECT * FROM (SELECT id, sender_seq AS seq, sender, received_at, envelope, \
                                        expires_at FROM messages \
-                     WHERE sender = $1 AND recipient = $2 AND id <= $3 AND envelope IS NOT NULL \
-                       AND (expires_at IS NULL OR expires_at > $4) \
+                     WHERE sender = $1 AND recipient = $2 AND id <= {bound} \
+                       AND envelope IS NOT NULL AND (expires_at IS NULL OR expires_at > $4) \
                      ORDER BY id DESC LIMIT $5) \
                  UNION ALL \
                  SELECT * FROM (SELECT id, recipient_seq AS seq, sender, received_at, envelope, \
                                        expires_at FROM messages \
-                     WHERE sender = $2 AND recipient = $1 AND id <= $3 AND envelope IS NOT NULL \
-                       AND (expires_at IS NULL OR expires_at > $4) \
+                     WHERE sender = $2 AND recipient = $1 AND id <= {bound} \
+                       AND envelope IS NOT NULL AND (expires_at IS NULL OR expires_at > $4) \
                      ORDER BY id DESC LIMIT $5)) \
-             ORDER BY id DESC LIMIT $5",
-        )
-        .bind(user.0)
-        .bind(peer.0)
-        .bind(bound)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|row| stored(row, rows::position(row.try_get("seq").map_err(map_err)?)?))
-        .collect()
+             ORDER BY id DESC LIMIT $5"
+        );
+        sqlx::query(&page)
+            .bind(user.0)
+            .bind(peer.0)
+            .bind(bound_value)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| stored(row, rows::position(row.try_get("seq").map_err(map_err)?)?))
+            .collect()
     }
 
     async fn take_unreferenced_files(&self, cutoff: i64) -> Result<Vec<FileId>, StoreError> {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod connections;
 pub mod flows;
 pub mod messages;
+pub mod store_history;
 pub mod upload;
 
 use std::net::SocketAddr;
