@@ -1,5 +1,6 @@
-//! History and stream reads stay fast on PostgreSQL with a million messages stored: they
-//! read `messages_pair` and the inbox's primary key, never the whole table.
+//! History and stream pages read right on PostgreSQL with a million messages stored (and,
+//! for the reader of the log, how long they took: the figures that count are measured by the
+//! load tool's `store-history` scenario, never asserted here).
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,6 @@ use sqlx::Connection as _;
 const MESSAGES: i64 = 1_000_000;
 /// Every tenth message is between the two users under test.
 const CONVERSATION: i64 = MESSAGES / 10;
-/// Slowest acceptable median read: an index read takes a few ms here (a debug build on a
-/// shared machine), a scan of the million messages well over a hundred.
-const FAST: Duration = Duration::from_millis(50);
 
 /// Fills the database behind the store's back: `MESSAGES` messages, of which `CONVERSATION`
 /// between `a` and `b` (with their stream entries), the rest among a thousand others.
@@ -75,7 +73,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_stays_fast_with_a_million_messages() {
+async fn history_and_stream_pages_read_right_with_a_million_messages() {
     if !postgres_or_skip().await {
         return;
     }
@@ -94,24 +92,24 @@ async fn history_stays_fast_with_a_million_messages() {
 
     let (took, newest) = median(|| store.history(a, b, None, 50, now)).await;
     let newest = newest.expect("history");
-    assert!(took < FAST, "newest page took {took:?}");
+    eprintln!("newest page: median {took:?}");
     let seqs: Vec<u64> = newest.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (last - 49..=last).rev().collect::<Vec<_>>());
 
     let middle = last / 2;
     let (took, page) = median(|| store.history(b, a, Some(middle), 50, now)).await;
     let page = page.expect("history");
-    assert!(took < FAST, "a page in the middle took {took:?}");
+    eprintln!("a page in the middle: median {took:?}");
     assert_eq!(page.first().map(|m| m.seq), Some(middle - 1));
     assert_eq!(page.len(), 50);
 
     let (took, none) = median(|| store.history(a, c, None, 50, now)).await;
-    assert!(took < FAST, "an empty conversation took {took:?}");
+    eprintln!("an empty conversation: median {took:?}");
     assert!(none.expect("history").is_empty());
 
     let (took, events) = median(|| store.events_since(b, last - 500, 200, now)).await;
     let events = events.expect("events");
-    assert!(took < FAST, "a page of the stream took {took:?}");
+    eprintln!("a page of the stream: median {took:?}");
     assert_eq!(
         (events.events.len(), events.last_scanned),
         (200, last - 300)
