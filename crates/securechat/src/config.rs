@@ -34,7 +34,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_DATA_DIR", value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data-dir>/securechat.db].
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB
+    /// [default: sqlite://<data-dir>/securechat.db].
     #[arg(
         long,
         env = "SECURECHAT_DATABASE_URL",
@@ -43,6 +44,19 @@ pub struct ServeArgs {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// PostgreSQL: connections in the pool [default: 16].
+    #[arg(long, env = "SECURECHAT_DATABASE_POOL_SIZE", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_pool_size: Option<u32>,
+    /// PostgreSQL: longest a statement may run before it is cancelled, in milliseconds
+    /// [default: 10000].
+    #[arg(
+        long,
+        env = "SECURECHAT_DATABASE_STATEMENT_TIMEOUT_MS",
+        value_name = "MS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_statement_timeout_ms: Option<u64>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[arg(
         long,
@@ -287,6 +301,9 @@ pub struct Config {
     /// Where `/metrics` is served on its own, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
+    /// Pool size and statement timeout for PostgreSQL (SQLite ignores them).
+    pub database_pool_size: u32,
+    pub database_statement_timeout: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub token_secret: Option<String>,
     pub log_format: LogFormat,
@@ -421,6 +438,10 @@ impl ServeArgs {
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,
+            database_pool_size: self.database_pool_size.unwrap_or(16).max(1),
+            database_statement_timeout: Duration::from_millis(
+                self.database_statement_timeout_ms.unwrap_or(10_000).max(1),
+            ),
             tls: self.tls_cert.zip(self.tls_key),
             token_secret: self.token_secret,
             log_format: self.log_format.unwrap_or_default(),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod migrate_store;
 mod serve;
 mod signals;
 
@@ -31,6 +32,9 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Print an example configuration file with every option and its default.
     DefaultConfig,
+    /// Copy the server's SQLite database into an empty PostgreSQL database, and verify the
+    /// copy (stop the server first).
+    MigrateStore(migrate_store::MigrateStoreArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -44,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
+        Some(Command::MigrateStore(args)) => migrate_store::run(args),
         Some(Command::Client(command)) => cli::run(command),
     }
 }

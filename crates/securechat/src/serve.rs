@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState};
 use securechat_store::Store;
+use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
 use crate::config::{Config, LogFormat, ServeArgs};
@@ -22,8 +23,10 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Opens the store a database URL names.
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
+/// `postgres://…` / `postgresql://…`.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -33,7 +36,21 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("cannot open the SQLite database {path}"))?;
         return Ok(Arc::new(store));
     }
-    bail!("unsupported database URL (expected sqlite://PATH)")
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PostgresOptions {
+            max_connections: config.database_pool_size,
+            statement_timeout: config.database_statement_timeout,
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::connect(url, options)
+            .await
+            .with_context(|| format!("cannot use the PostgreSQL database {}", redacted_url(url)))?;
+        return Ok(Arc::new(store));
+    }
+    bail!(
+        "unsupported database URL {} (expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",
+        redacted_url(url)
+    )
 }
 
 async fn shutdown_signal() {
@@ -45,7 +62,8 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let data_dir = config.settings.data_dir.clone();
     setup::prepare_data_dir(&data_dir)?;
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
-    let store = open_store(&config.database_url).await?;
+    let store = open_store(&config).await?;
+    tracing::info!(backend = store.backend(), "database ready");
     let tls = match &config.tls {
         Some((cert, key)) => {
             // One TLS backend (ring) for the whole process.

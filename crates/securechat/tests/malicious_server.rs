@@ -48,7 +48,7 @@ fn deletions<'a>(events: &'a [Value], msg_id: &str) -> Vec<&'a Value> {
 
 #[test]
 fn a_replayed_tombstone_does_not_delete_another_message() {
-    let server = start_server();
+    let server = start_sqlite_server();
     let alice = User::new(&server, "alice");
     let bob = User::new(&server, "bob");
     alice.register();
@@ -123,7 +123,7 @@ fn a_replayed_tombstone_does_not_delete_another_message() {
 
 #[test]
 fn a_later_receive_time_does_not_extend_a_self_destruct_timer() {
-    let server = start_server();
+    let server = start_sqlite_server();
     let alice = User::new(&server, "alice");
     let bob = User::new(&server, "bob");
     alice.register();
@@ -172,7 +172,7 @@ fn a_later_receive_time_does_not_extend_a_self_destruct_timer() {
 
 #[test]
 fn history_shows_a_replayed_envelope_once() {
-    let server = start_server();
+    let server = start_sqlite_server();
     let alice = User::new(&server, "alice");
     let bob = User::new(&server, "bob");
     alice.register();

@@ -26,6 +26,7 @@ mod rows;
 mod sessions;
 mod streams;
 mod tx;
+mod url;
 mod users;
 
 use std::str::FromStr;
@@ -40,6 +41,7 @@ use securechat_store::{Store, StoreError};
 
 pub(crate) use errors::map_err;
 use tx::WriteTx;
+pub use url::redacted_url;
 
 /// How `PostgresStore` uses the database.
 #[derive(Debug, Clone)]

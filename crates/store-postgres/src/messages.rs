@@ -172,7 +172,7 @@ impl Messages for PostgresStore {
             let due = sqlx::query(
                 "SELECT id, sender, recipient FROM messages \
                  WHERE envelope IS NOT NULL AND expires_at IS NOT NULL AND expires_at <= $1 \
-                 ORDER BY expires_at, id LIMIT $2",
+                 ORDER BY expires_at LIMIT $2",
             )
             .bind(now)
             .bind(i64::from(limit))

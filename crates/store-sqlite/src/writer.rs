@@ -9,12 +9,12 @@
 //! the next write. Only a COMMIT that returned success counts as stored.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
+use securechat_store::health::WriteHealth;
 use securechat_store::StoreError;
 
 use crate::map_err;
@@ -24,67 +24,6 @@ use crate::map_err;
 pub(crate) struct Writer {
     pool: SqlitePool,
     health: Arc<WriteHealth>,
-}
-
-/// Why writes are failing, if they are.
-#[derive(Debug, Default)]
-pub(crate) struct WriteHealth {
-    failure: Mutex<Option<String>>,
-    last_probe: Mutex<Option<Instant>>,
-}
-
-/// Shortest time between two readiness probes while writes fail.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
-
-impl WriteHealth {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Notes a failed write; the first failure of a run is logged.
-    pub(crate) fn failed(&self, error: &StoreError) {
-        if !matches!(error, StoreError::Unavailable(_)) {
-            return;
-        }
-        let mut failure = self.lock();
-        if failure.is_none() {
-            tracing::error!(
-                error = %error,
-                "database writes are failing: messages and account changes are refused \
-                 (retryable) until they work again"
-            );
-        }
-        *failure = Some(error.to_string());
-    }
-
-    /// Notes a finished write; the end of a run of failures is logged.
-    pub(crate) fn succeeded(&self) {
-        let mut failure = self.lock();
-        if failure.take().is_some() {
-            tracing::info!("database writes work again");
-        }
-    }
-
-    /// Whether a readiness probe may run now (at most one per `PROBE_INTERVAL`).
-    pub(crate) fn probe_due(&self) -> bool {
-        let mut last = self
-            .last_probe
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < PROBE_INTERVAL) {
-            return false;
-        }
-        *last = Some(now);
-        true
-    }
-
-    /// The last failure, while writes are failing.
-    pub(crate) fn failure(&self) -> Option<String> {
-        self.lock().clone()
-    }
 }
 
 impl Writer {
@@ -116,10 +55,7 @@ impl Writer {
     /// Passes a write's result through, noting a storage failure (a write's own refusals,
     /// such as a uniqueness conflict, say nothing about the database).
     pub(crate) fn tracked<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(e) = &result {
-            self.health.failed(e);
-        }
-        result
+        self.health.tracked(result)
     }
 
     /// Closes the pool (graceful shutdown).

@@ -2,7 +2,7 @@
 // folder, launches Debian's Chromium through playwright-core (never a downloaded browser),
 // and collects console errors, page errors and CSP violations of every page.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,9 +39,29 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * With SECURECHAT_TEST_BACKEND=postgres, a fresh PostgreSQL database for one server (made and
+ * dropped with psql through SECURECHAT_TEST_POSTGRES_URL): { args, drop() }; else nothing.
+ */
+function testDatabase() {
+  if (process.env.SECURECHAT_TEST_BACKEND !== 'postgres') return { args: [], drop() {} };
+  const admin = process.env.SECURECHAT_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `sc_web_${Math.random().toString(16).slice(2, 14)}`;
+  const psql = (sql) => execFileSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: 'pipe' });
+  psql(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    args: ['--database-url', url.toString()],
+    drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
 /** A running server: { url, port, dataDir, stop(), restart(), logs() }. */
 export async function startServer({ args = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'securechat-web-'));
+  const database = testDatabase();
+  args = [...database.args, ...args];
   const port = await freePort();
   let proc = null;
   let output = '';
@@ -85,6 +105,7 @@ export async function startServer({ args = [] } = {}) {
     async close() {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
+      database.drop();
     },
   };
 }

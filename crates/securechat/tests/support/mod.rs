@@ -1,10 +1,12 @@
 //! What the command-line tests share: a real server in this process on a random port (its
-//! SQLite file reachable, for tests that play a malicious server), and the built `securechat`
-//! binary driven as a user would, one config folder per user.
+//! SQLite file reachable, for tests that play a malicious server; or on PostgreSQL, started
+//! again on the data folder of a stopped one), and the built `securechat` binary driven as a
+//! user would, one config folder per user.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::future::Future;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -13,37 +15,98 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState, Settings};
+use securechat_store::Store;
+use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
+use securechat_store_tests::{backend_under_test, Backend as TestBackend, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const PASSPHRASE: &str = "a long key-file passphrase";
 /// Longest any one command may take before the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// A server on 127.0.0.1 with its own data folder; stops when dropped.
+/// A server on 127.0.0.1 with its own data folder; stops when dropped (or by `stop`, which
+/// keeps the folder).
 pub struct Server {
     pub base: String,
+    addr: SocketAddr,
     runtime: tokio::runtime::Runtime,
     data: TempDir,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    /// The PostgreSQL test database of a server started on the backend under test; dropped
+    /// (and the database with it) after the runtime has stopped the server.
+    database: Option<TestDatabase>,
+}
+
+/// The database a server keeps its store in.
+pub enum Backend {
+    /// `securechat.db` in the data folder.
+    Sqlite,
+    /// The PostgreSQL database at this URL.
+    Postgres(String),
 }
 
 pub fn start_server() -> Server {
     start_server_with(|_| {})
 }
 
-/// A server whose settings `adjust` changes first.
+/// A server whose settings `adjust` changes first, on the backend `SECURECHAT_TEST_BACKEND`
+/// names (SQLite by default).
 pub fn start_server_with(adjust: impl FnOnce(&mut Settings) + Send + 'static) -> Server {
+    let data = tempfile::tempdir().expect("data dir");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    match backend_under_test() {
+        TestBackend::Sqlite => launch(data, any_port, Backend::Sqlite, adjust),
+        TestBackend::Postgres => {
+            let database = tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(TestDatabase::new(TestBackend::Postgres))
+                .expect("a PostgreSQL test database");
+            let mut server = launch(data, any_port, Backend::Postgres(database.url()), adjust);
+            server.database = Some(database);
+            server
+        }
+    }
+}
+
+/// A server on SQLite whatever the backend under test (tests that reach into its file).
+pub fn start_sqlite_server() -> Server {
+    let data = tempfile::tempdir().expect("data dir");
+    launch(
+        data,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Backend::Sqlite,
+        |_| {},
+    )
+}
+
+/// A server on `addr` (the address of one stopped before, so the users' profiles still
+/// point at it) with the data folder `data` (its token secret and file blobs) and its store
+/// in `backend`.
+pub fn start_server_on(data: TempDir, addr: SocketAddr, backend: Backend) -> Server {
+    launch(data, addr, backend, |_| {})
+}
+
+fn launch(
+    data: TempDir,
+    addr: SocketAddr,
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings) + Send + 'static,
+) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let data = tempfile::tempdir().expect("data dir");
     let dir = data.path().to_owned();
-    let base = runtime.block_on(async move {
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let (addr, task) = runtime.block_on(async move {
         // Every client runs from 127.0.0.1: exempt loopback from the IP rule, as the API
         // tests do.
         let mut settings = Settings::new(dir.clone());
@@ -51,27 +114,35 @@ pub fn start_server_with(adjust: impl FnOnce(&mut Settings) + Send + 'static) ->
         adjust(&mut settings);
         setup::prepare_data_dir(&dir).expect("prepare data dir");
         let secret = setup::token_secret(&dir, None).expect("token secret");
-        let store = SqliteStore::open(&dir.join("securechat.db"))
-            .await
-            .expect("store");
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => Arc::new(
+                SqliteStore::open(&dir.join("securechat.db"))
+                    .await
+                    .expect("store"),
+            ),
+            Backend::Postgres(url) => Arc::new(
+                PostgresStore::connect(&url, PostgresOptions::default())
+                    .await
+                    .expect("postgres store"),
+            ),
+        };
         let blobs = Blobs::open(&dir).expect("file store");
-        let state = AppState::new(settings, Arc::new(store), blobs, &secret);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let state = AppState::new(settings, store, blobs, &secret);
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(securechat_server::serve(
-            listener,
-            state,
-            None,
-            std::future::pending(),
-        ));
-        format!("http://{addr}")
+        let task = tokio::spawn(securechat_server::serve(listener, state, None, async {
+            let _ = stopped.await;
+        }));
+        (addr, task)
     });
     Server {
-        base,
+        base: format!("http://{addr}"),
+        addr,
         runtime,
         data,
+        shutdown,
+        task,
+        database: None,
     }
 }
 
@@ -79,6 +150,22 @@ impl Server {
     /// Runs a future on the server's runtime (for the tests' own database access).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Shuts the server down as SIGTERM would (its store closed); returns its data folder and
+    /// address, to start another server there.
+    pub fn stop(self) -> (TempDir, SocketAddr) {
+        let _ = self.shutdown.send(());
+        self.runtime
+            .block_on(self.task)
+            .expect("server task")
+            .expect("server ran");
+        (self.data, self.addr)
     }
 
     /// A connection pool of its own to the server's SQLite database, for a test that plays

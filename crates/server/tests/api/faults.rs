@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use securechat_crypto::envelope::SealedEnvelope;
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use securechat_store_sqlite::SqliteStore;
 
-use crate::helpers::{spawn_in, wait_for, Peer, TestApp};
+use crate::helpers::{spawn_in, wait_for, wait_for_within, Data, Peer, TestApp};
 
 /// A tmpfs mounted over a folder for the life of the guard.
 struct Tmpfs(PathBuf);
@@ -73,13 +74,13 @@ fn fill(path: &Path) {
 }
 
 /// What the server answered to one message.
-enum Answer {
+pub(crate) enum Answer {
     Acked,
     Refused(WsErrorCode),
 }
 
 /// Sends one large text message and waits for its ack or its error.
-async fn send_one(
+pub(crate) async fn send_one(
     alice: &mut Peer,
     socket: &mut securechat_client::Socket,
     to: securechat_proto::ids::UserId,
@@ -91,6 +92,15 @@ async fn send_one(
         .seal_text(to, &body, false, None)
         .await
         .expect("seal");
+    send_sealed(socket, sealed, Duration::from_secs(10)).await
+}
+
+/// Sends a sealed message and waits up to `patience` for its ack or its error.
+pub(crate) async fn send_sealed(
+    socket: &mut securechat_client::Socket,
+    sealed: SealedEnvelope,
+    patience: Duration,
+) -> (String, Answer) {
     let id = sealed.msg_id.to_b64();
     socket
         .send(&ClientFrame::Send {
@@ -98,7 +108,7 @@ async fn send_one(
         })
         .await
         .expect("send");
-    let answer = wait_for(socket, |e| match e {
+    let answer = wait_for_within(socket, patience, |e| match e {
         ServerEvent::Ack { msg_id, .. } if msg_id == id => Some(Answer::Acked),
         ServerEvent::Error {
             code, reference, ..
@@ -109,14 +119,14 @@ async fn send_one(
     (id, answer)
 }
 
-async fn readyz(app: &TestApp) -> StatusCode {
+pub(crate) async fn readyz(app: &TestApp) -> StatusCode {
     reqwest::get(app.url("/readyz"))
         .await
         .expect("readyz")
         .status()
 }
 
-async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+pub(crate) async fn metric(app: &TestApp, name: &str) -> Option<f64> {
     app.metrics_text()
         .await
         .lines()
@@ -130,7 +140,7 @@ async fn a_full_disk_never_acknowledges_what_it_did_not_store_and_recovery_needs
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let app = spawn_in(dir.clone(), |_| {}).await;
+    let app = spawn_in(Data::sqlite_in(dir.clone()), |_| {}).await;
     let mut alice = app.peer("alice").await;
     let bob = app.peer("bob").await;
     let mut a = alice.socket(0).await;

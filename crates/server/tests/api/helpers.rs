@@ -17,13 +17,90 @@ use securechat_proto::b64;
 use securechat_proto::ids::UserId;
 use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState, Settings};
+use securechat_store::Store;
+use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
+use securechat_store_tests::{backend_under_test, Backend, TestDatabase};
+
+/// What a server keeps between runs: its data folder (blobs, token secret, the SQLite file)
+/// and, on PostgreSQL, its own database. Tests run on the backend `SECURECHAT_TEST_BACKEND`
+/// names (SQLite by default).
+#[derive(Clone)]
+pub struct Data {
+    pub dir: Arc<TempDir>,
+    database: Database,
+}
+
+#[derive(Clone)]
+enum Database {
+    /// `dir/securechat.db`.
+    Sqlite,
+    /// A test database of its own on the shared PostgreSQL server.
+    Postgres(Arc<TestDatabase>),
+    /// A PostgreSQL database the test manages itself (a server it stops and starts).
+    PostgresAt(String),
+}
+
+impl Data {
+    /// A fresh data folder and, on PostgreSQL, a fresh database.
+    pub async fn new() -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let database = match backend_under_test() {
+            Backend::Sqlite => Database::Sqlite,
+            Backend::Postgres => Database::Postgres(Arc::new(
+                TestDatabase::new(Backend::Postgres)
+                    .await
+                    .expect("a PostgreSQL test database"),
+            )),
+        };
+        Self { dir, database }
+    }
+
+    /// A fresh data folder and the PostgreSQL database at `url`.
+    pub fn postgres_at(url: String) -> Self {
+        Self {
+            dir: Arc::new(tempfile::tempdir().expect("tempdir")),
+            database: Database::PostgresAt(url),
+        }
+    }
+
+    /// SQLite in `dir/securechat.db`, whatever the backend under test (tests of SQLite's own
+    /// behaviour: a full disk, a read-only file).
+    pub fn sqlite_in(dir: Arc<TempDir>) -> Self {
+        Self {
+            dir,
+            database: Database::Sqlite,
+        }
+    }
+
+    /// Whether the store is the SQLite file in the data folder.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.database, Database::Sqlite)
+    }
+
+    async fn open_store(&self) -> Arc<dyn Store> {
+        match &self.database {
+            Database::Sqlite => Arc::new(
+                SqliteStore::open(&self.dir.path().join("securechat.db"))
+                    .await
+                    .expect("store"),
+            ),
+            Database::Postgres(db) => db.open().await,
+            Database::PostgresAt(url) => Arc::new(
+                PostgresStore::connect(url, PostgresOptions::default())
+                    .await
+                    .expect("store"),
+            ),
+        }
+    }
+}
 
 /// A running server on a random port with its own data folder.
 pub struct TestApp {
     pub base: String,
     pub dir: Arc<TempDir>,
-    pub store: SqliteStore,
+    pub data: Data,
+    pub store: Arc<dyn Store>,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -45,21 +122,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-    spawn_in(dir, configure).await
+    spawn_in(Data::new().await, configure).await
 }
 
-/// Starts a server on an existing data folder (restart tests).
-pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+/// Starts a server on existing data (restart tests).
+pub async fn spawn_in(data: Data, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = data.dir.clone();
     let mut settings = test_settings(dir.path().to_owned());
     configure(&mut settings);
     setup::prepare_data_dir(dir.path()).expect("data dir");
     let secret = setup::token_secret(dir.path(), None).expect("secret");
-    let store = SqliteStore::open(&dir.path().join("securechat.db"))
-        .await
-        .expect("store");
+    let store = data.open_store().await;
     let blobs = Blobs::open(dir.path()).expect("file store");
-    let state = AppState::new(settings, Arc::new(store.clone()), blobs, &secret);
+    let state = AppState::new(settings, store.clone(), blobs, &secret);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -75,8 +150,8 @@ pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) 
     ));
     TestApp {
         base: format!("http://{addr}"),
-
         dir,
+        data,
         store,
         state,
         stop: Some(stop),
@@ -85,15 +160,15 @@ pub async fn spawn_in(dir: Arc<TempDir>, configure: impl FnOnce(&mut Settings)) 
 }
 
 impl TestApp {
-    /// Stops the server gracefully and hands back its data folder.
-    pub async fn stop(mut self) -> Arc<TempDir> {
+    /// Stops the server gracefully and hands back its data.
+    pub async fn stop(mut self) -> Data {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.expect("join").expect("serve");
         }
-        self.dir.clone()
+        self.data.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -356,13 +431,22 @@ pub async fn next_event(
 /// Skips events (presence, receipts, …) until one matches; 10 s at most.
 pub async fn wait_for<T>(
     socket: &mut securechat_client::Socket,
+    pick: impl FnMut(securechat_proto::ws::ServerEvent) -> Option<T>,
+) -> T {
+    wait_for_within(socket, std::time::Duration::from_secs(10), pick).await
+}
+
+/// Skips events until one matches, for at most `patience`.
+pub async fn wait_for_within<T>(
+    socket: &mut securechat_client::Socket,
+    patience: std::time::Duration,
     mut pick: impl FnMut(securechat_proto::ws::ServerEvent) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         let event = tokio::time::timeout_at(deadline, socket.next())
             .await
-            .expect("the expected event did not come within 10 s")
+            .unwrap_or_else(|_| panic!("the expected event did not come within {patience:?}"))
             .expect("socket closed")
             .expect("event");
         if let Some(found) = pick(event) {

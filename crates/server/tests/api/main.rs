@@ -12,6 +12,7 @@ mod keys;
 mod login_limits;
 mod messaging;
 mod overload;
+mod postgres_outage;
 mod rate_limit;
 mod refresh;
 mod registration;

@@ -6,7 +6,6 @@ use reqwest::{Client, StatusCode};
 use serde_json::json;
 
 use securechat_proto::ids::SessionId;
-use securechat_store::Sessions as _;
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with, TestUser};
 

@@ -1,0 +1,238 @@
+//! A SQLite store holding a bit of everything, filled through the store's own traits, and
+//! what any store answers about it (to compare a store before and after migration).
+
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::keys::KeyStatus;
+use securechat_store::model::{
+    AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, NewMessage, NewSession, NewUser,
+    SessionRow, StoredMessage, UserListing,
+};
+use securechat_store::Store;
+use sha2::{Digest as _, Sha256};
+
+/// The server time of the fixture (Unix ms).
+pub const NOW: i64 = 1_750_000_000_000;
+
+/// What the fixture made, by name.
+pub struct Fixture {
+    /// alice, bob, carol.
+    pub users: [UserId; 3],
+    /// alice's (one refresh rotated), alice's revoked one, bob's.
+    pub sessions: [SessionId; 3],
+    /// alice's first refresh token (rotated to `tokens[1]`), and that successor.
+    pub tokens: [[u8; 32]; 2],
+    /// A file carried by a message, and one no message carries.
+    pub files: [FileId; 2],
+    /// bob → alice "two" (live), to send again.
+    pub resend: NewMessage,
+}
+
+pub fn key(seed: u8, created_at: i64) -> EncryptionKeyRow {
+    EncryptionKeyRow {
+        key_id: [seed; 8],
+        x25519: [seed; 32],
+        created_at,
+        binding_sig: [seed; 64],
+        status: KeyStatus::Active,
+    }
+}
+
+pub fn message(from: UserId, to: UserId, id: u8, body: &str, at: i64) -> NewMessage {
+    NewMessage {
+        sender: from,
+        recipient: to,
+        msg_id: [id; 16],
+        envelope: format!("{{\"body\":\"{body}\"}}"),
+        digest: Sha256::digest(format!("{{\"body\":\"{body}\"}}")).into(),
+        received_at: at,
+        expires_at: None,
+        files: Vec::new(),
+    }
+}
+
+fn session(user: UserId, ip: &str, refresh: [u8; 32], at: i64) -> NewSession {
+    NewSession {
+        id: SessionId::generate(),
+        user_id: user,
+        ip: ip.to_owned(),
+        created_at: at,
+        expires_at: at + 86_400_000,
+        refresh_hash: refresh,
+        forget_sources_before: 0,
+    }
+}
+
+/// Fills `store`: accounts with rotated keys, sessions (one refresh rotated, one revoked),
+/// login sources, messages both ways (one deleted, one expired, one carrying a file, one
+/// self-destructing later), a read receipt and an unreferenced file.
+pub async fn fill(store: &dyn Store) -> Fixture {
+    let mut users = Vec::new();
+    for (i, name) in ["alice", "bob", "carol"].into_iter().enumerate() {
+        let id = UserId::generate();
+        let seed = u8::try_from(i + 1).expect("seed");
+        store
+            .create_user(NewUser {
+                id,
+                username: name.to_owned(),
+                email: format!("{name}@example.org"),
+                password_hash: format!("$argon2id$v=19$hash-of-{name}"),
+                identity_key: [seed; 32],
+                first_key: key(seed, i64::from(seed)),
+                created_at: NOW - 10_000 + i64::from(seed),
+            })
+            .await
+            .expect("create user");
+        users.push(id);
+    }
+    let [alice, bob, carol] = [users[0], users[1], users[2]];
+    // Published out of created_at order across users: positions follow created_at, rowid.
+    store
+        .add_key(alice, key(11, 100))
+        .await
+        .expect("alice's second key");
+    store
+        .add_key(bob, key(12, 50))
+        .await
+        .expect("bob's second key");
+
+    let tokens = [[21u8; 32], [22u8; 32]];
+    let mut sessions = Vec::new();
+    for (user, ip, refresh) in [
+        (alice, "127.0.0.1", tokens[0]),
+        (alice, "10.0.0.2", [23; 32]),
+        (bob, "::1", [24; 32]),
+    ] {
+        let new = session(user, ip, refresh, NOW - 5_000);
+        sessions.push(new.id);
+        store.create_session(new, None).await.expect("session");
+    }
+    store
+        .rotate_refresh(tokens[0], tokens[1], NOW - 4_000, NOW + 86_400_000, 60_000)
+        .await
+        .expect("rotate");
+    store
+        .revoke_session(sessions[1], NOW - 3_000)
+        .await
+        .expect("revoke");
+
+    let files = [[31u8; 16], [32u8; 16]];
+    for id in files {
+        store
+            .create_file(FileRow {
+                id,
+                uploader: alice,
+                recipient: bob,
+                size: 300 * 1024,
+                created_at: NOW - 2_500,
+            })
+            .await
+            .expect("file");
+    }
+    let mut with_file = message(alice, bob, 3, "three, with a file", NOW - 2_000);
+    with_file.files = vec![files[0]];
+    let mut expiring = message(alice, carol, 4, "four, gone soon", NOW - 2_000);
+    expiring.expires_at = Some(NOW - 1);
+    let mut later = message(bob, alice, 6, "six, gone later", NOW - 2_000);
+    later.expires_at = Some(NOW + 3_600_000);
+    let resend = message(bob, alice, 2, "two", NOW - 2_000);
+    let batch = [
+        message(alice, bob, 1, "one", NOW - 2_000),
+        resend.clone(),
+        with_file,
+        expiring,
+        message(carol, alice, 5, "five", NOW - 2_000),
+        later,
+    ];
+    let outcomes = store.append_messages(&batch).await.expect("append");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, AppendOutcome::Stored { .. })));
+    store
+        .delete_message(alice, [1; 16], "{\"tombstone\":1}", NOW - 1_000)
+        .await
+        .expect("delete")
+        .expect("deleted");
+    assert_eq!(
+        store.expire_messages(NOW, 10).await.expect("expire").len(),
+        1
+    );
+    store
+        .record_read(bob, alice, NOW - 500, NOW - 500)
+        .await
+        .expect("read receipt");
+    Fixture {
+        users: [alice, bob, carol],
+        sessions: [sessions[0], sessions[1], sessions[2]],
+        tokens,
+        files,
+        resend,
+    }
+}
+
+/// Everything a store answers about the fixture's accounts, streams and files.
+#[derive(Debug, PartialEq)]
+pub struct Observed {
+    users: Vec<UserListing>,
+    accounts: Vec<(String, String, [u8; 32], i64)>,
+    keys: Vec<Vec<EncryptionKeyRow>>,
+    streams: Vec<(u64, EventPage)>,
+    histories: Vec<Vec<StoredMessage>>,
+    sessions: Vec<Option<SessionRow>>,
+    sources: Vec<bool>,
+    files: Vec<Option<FileRow>>,
+}
+
+/// What `store` answers about `fixture` at `NOW`.
+pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
+    let mut observed = Observed {
+        users: store.list_users().await.expect("users"),
+        accounts: Vec::new(),
+        keys: Vec::new(),
+        streams: Vec::new(),
+        histories: Vec::new(),
+        sessions: Vec::new(),
+        sources: Vec::new(),
+        files: Vec::new(),
+    };
+    for &user in &fixture.users {
+        let row = store.get_user(user).await.expect("user").expect("exists");
+        observed.accounts.push((
+            row.email,
+            row.password_hash,
+            row.identity_key,
+            row.created_at,
+        ));
+        observed
+            .keys
+            .push(store.list_keys(user).await.expect("keys"));
+        observed.streams.push((
+            store.last_seq(user).await.expect("last seq"),
+            store
+                .events_since(user, 0, 1_000, NOW)
+                .await
+                .expect("events"),
+        ));
+        for &peer in &fixture.users {
+            observed.histories.push(
+                store
+                    .history(user, peer, None, 100, NOW)
+                    .await
+                    .expect("history"),
+            );
+        }
+        for ip in ["127.0.0.1", "10.0.0.2", "::1"] {
+            observed
+                .sources
+                .push(store.is_known_source(user, ip, 0).await.expect("source"));
+        }
+    }
+    for &id in &fixture.sessions {
+        observed
+            .sessions
+            .push(store.get_session(id).await.expect("session"));
+    }
+    for id in fixture.files {
+        observed.files.push(store.get_file(id).await.expect("file"));
+    }
+    observed
+}
