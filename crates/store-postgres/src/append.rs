@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use securechat_proto::ids::UserId;
-use securechat_store::model::{AppendOutcome, NewMessage};
+use securechat_store::model::{AppendOutcome, NewMessage, StoredKey};
 use securechat_store::StoreError;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -29,27 +29,6 @@ use crate::{map_err, rows};
 
 /// A message's idempotency key.
 type Key = (UserId, [u8; 16]);
-
-/// What a stored message answers to a resend of its key.
-#[derive(Clone, Copy)]
-struct Known {
-    digest: [u8; 32],
-    received_at: i64,
-    sender_seq: u64,
-}
-
-impl Known {
-    fn answer(&self, m: &NewMessage) -> AppendOutcome {
-        if self.digest == m.digest {
-            AppendOutcome::Duplicate {
-                sender_seq: self.sender_seq,
-                received_at: self.received_at,
-            }
-        } else {
-            AppendOutcome::Conflict
-        }
-    }
-}
 
 /// A new message of the batch, with its places in both streams.
 struct Fresh<'a> {
@@ -90,7 +69,7 @@ pub(crate) async fn append(
         let recipient_seq = streams.next(m.recipient)?;
         known.insert(
             key,
-            Known {
+            StoredKey {
                 digest: m.digest,
                 received_at: m.received_at,
                 sender_seq,
@@ -206,7 +185,7 @@ async fn insert_messages(
 async fn stored_keys(
     conn: &mut PgConnection,
     batch: &[NewMessage],
-) -> Result<HashMap<Key, Known>, StoreError> {
+) -> Result<HashMap<Key, StoredKey>, StoreError> {
     let senders: Vec<Uuid> = batch.iter().map(|m| m.sender.0).collect();
     let msg_ids: Vec<&[u8]> = batch.iter().map(|m| &m.msg_id[..]).collect();
     // One probe of the unique key per message, whatever the planner believes about the
@@ -229,7 +208,7 @@ async fn stored_keys(
     for row in &found {
         known.insert(
             (rows::user_id(row, "sender")?, rows::fixed(row, "msg_id")?),
-            Known {
+            StoredKey {
                 digest: rows::fixed(row, "digest")?,
                 received_at: rows::get(row, "received_at")?,
                 sender_seq: rows::seq(rows::get(row, "sender_seq")?)?,

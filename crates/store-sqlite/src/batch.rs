@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use securechat_proto::ids::UserId;
-use securechat_store::model::{AppendOutcome, NewMessage};
+use securechat_store::model::{AppendOutcome, NewMessage, StoredKey};
 use securechat_store::StoreError;
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
@@ -19,27 +19,6 @@ const ROWS_PER_STATEMENT: usize = 2048;
 
 /// A message's idempotency key.
 type Key = (UserId, [u8; 16]);
-
-/// What a stored message answers to a resend of its key.
-#[derive(Clone, Copy)]
-struct Known {
-    digest: [u8; 32],
-    received_at: i64,
-    sender_seq: u64,
-}
-
-impl Known {
-    fn answer(&self, m: &NewMessage) -> AppendOutcome {
-        if self.digest == m.digest {
-            AppendOutcome::Duplicate {
-                sender_seq: self.sender_seq,
-                received_at: self.received_at,
-            }
-        } else {
-            AppendOutcome::Conflict
-        }
-    }
-}
 
 /// A message of the run that is new, with its places in both streams.
 struct Fresh<'a> {
@@ -84,7 +63,7 @@ pub(crate) async fn append_run(
         let recipient_seq = next(m.recipient);
         known.insert(
             key,
-            Known {
+            StoredKey {
                 digest: m.digest,
                 received_at: m.received_at,
                 sender_seq,
@@ -175,7 +154,7 @@ pub(crate) async fn resend_answer(
 async fn stored_keys(
     conn: &mut SqliteConnection,
     run: &[&NewMessage],
-) -> Result<HashMap<Key, Known>, StoreError> {
+) -> Result<HashMap<Key, StoredKey>, StoreError> {
     let mut known = HashMap::new();
     for chunk in run.chunks(ROWS_PER_STATEMENT) {
         let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
@@ -196,7 +175,7 @@ async fn stored_keys(
         for row in query.build().fetch_all(&mut *conn).await.map_err(map_err)? {
             known.insert(
                 (rows::user_id(&row, "sender")?, rows::fixed(&row, "msg_id")?),
-                Known {
+                StoredKey {
                     digest: rows::fixed(&row, "digest")?,
                     received_at: row.try_get("received_at").map_err(map_err)?,
                     sender_seq: rows::position(row.try_get("sender_seq").map_err(map_err)?)?,

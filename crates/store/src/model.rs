@@ -154,6 +154,31 @@ pub enum AppendOutcome {
     BadFile,
 }
 
+/// What a stored message's idempotency key `(sender, msg_id)` answers to a message sent
+/// again with it: the same content is a duplicate of the original, other content a conflict.
+/// Every backend settles resends with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredKey {
+    /// SHA-256 of the stored envelope.
+    pub digest: [u8; 32],
+    pub received_at: i64,
+    pub sender_seq: u64,
+}
+
+impl StoredKey {
+    /// The outcome of sending `m` again under this key.
+    pub fn answer(&self, m: &NewMessage) -> AppendOutcome {
+        if self.digest == m.digest {
+            AppendOutcome::Duplicate {
+                sender_seq: self.sender_seq,
+                received_at: self.received_at,
+            }
+        } else {
+            AppendOutcome::Conflict
+        }
+    }
+}
+
 /// A message removed for both sides (deleted or expired).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removal {
