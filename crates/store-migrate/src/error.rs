@@ -71,6 +71,14 @@ pub enum MigrateError {
         /// What sqlx said.
         source: sqlx::Error,
     },
+    /// The final COMMIT failed: the copy may or may not have been committed (the connection
+    /// can drop after the server committed).
+    #[error(
+        "the final COMMIT failed, so whether the copy was committed is unknown: look at the \
+         PostgreSQL database (run migrate-store again: it refuses a database that holds data, \
+         and copies into an empty one)"
+    )]
+    CommitUnknown(#[source] sqlx::Error),
     /// The source holds something the target's schema cannot take.
     #[error("the SQLite database is not consistent: {0}")]
     Inconsistent(String),

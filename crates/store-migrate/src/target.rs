@@ -134,7 +134,10 @@ impl Filling {
 
     /// Commits the copy: only now does any of it become visible.
     pub(crate) async fn commit(mut self) -> Result<(), MigrateError> {
-        run(&mut self.conn, "COMMIT", "commit").await?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(MigrateError::CommitUnknown)?;
         // The copy is committed; a failure to say goodbye changes nothing.
         let _ = self.conn.close().await;
         Ok(())
