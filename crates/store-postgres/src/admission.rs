@@ -8,7 +8,8 @@
 //! with another login's. Since every such transaction takes a user lock before an address
 //! lock and never another user lock, no two can wait for each other in a cycle (a hash
 //! collision only makes two unrelated logins take turns). Revocation and expiry only lower
-//! the counts, so they need no lock. Logins without limits take no lock.
+//! the counts, so they need no lock. Logins without limits take the same locks: their
+//! sessions count too.
 
 use securechat_proto::ids::UserId;
 use securechat_store::model::{Admission, IpLimits, NewSession};
@@ -50,16 +51,22 @@ fn judge_ip(mut users: Vec<UserId>, user: UserId, limits: IpLimits) -> Option<Ad
         .then_some(Admission::TooManyUsersOnIp { users: users.len() })
 }
 
-/// Takes the login's locks and checks the rule against the active sessions (at the session's
-/// `created_at`) of every process; the caller stores the session in the same transaction
-/// when this answers `Admitted`.
+/// Takes a login's locks: every new session takes them, with or without limits, because a
+/// session admitted without limits (an allow-listed address) still counts toward the user's
+/// addresses and the address's users that a concurrent rule-checked login is counting.
+pub(crate) async fn lock(conn: &mut PgConnection, session: &NewSession) -> Result<(), StoreError> {
+    advisory_lock(&mut *conn, USER_LOCKS, &session.user_id.0.to_string()).await?;
+    advisory_lock(&mut *conn, IP_LOCKS, &session.ip).await
+}
+
+/// Checks the rule against the active sessions (at the session's `created_at`) of every
+/// process, under the locks `lock` took; the caller stores the session in the same
+/// transaction when this answers `Admitted`.
 pub(crate) async fn check(
     conn: &mut PgConnection,
     session: &NewSession,
     limits: IpLimits,
 ) -> Result<Admission, StoreError> {
-    advisory_lock(&mut *conn, USER_LOCKS, &session.user_id.0.to_string()).await?;
-    advisory_lock(&mut *conn, IP_LOCKS, &session.ip).await?;
     let now = session.created_at;
     let ips: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT ip FROM sessions \

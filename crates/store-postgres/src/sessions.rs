@@ -79,6 +79,7 @@ impl Sessions for PostgresStore {
     ) -> Result<Admission, StoreError> {
         let result: Result<Admission, StoreError> = async {
             let mut tx = self.begin().await?;
+            admission::lock(&mut tx, &session).await?;
             if let Some(limits) = limits {
                 let admission = admission::check(&mut tx, &session, limits).await?;
                 if admission != Admission::Admitted {
