@@ -39,11 +39,13 @@ fn event(row: &PgRow, now: i64) -> Result<Option<InboxEvent>, StoreError> {
             from: rows::user_id(row, "sender")?,
             tombstone: rows::get(row, "tombstone")?,
         }),
-        _ => Some(InboxEvent::Read {
+        "read" => Some(InboxEvent::Read {
             seq,
             peer: rows::user_id(row, "peer")?,
-            up_to: rows::get::<Option<i64>>(row, "up_to")?.unwrap_or(0),
+            up_to: rows::get::<Option<i64>>(row, "up_to")?
+                .ok_or_else(|| rows::corrupt("a read receipt without up_to"))?,
         }),
+        other => return Err(rows::corrupt(&format!("unknown event kind {other:?}"))),
     })
 }
 

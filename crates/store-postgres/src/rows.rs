@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::map_err;
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("corrupt row: {what}").into())
 }
 

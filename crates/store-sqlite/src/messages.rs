@@ -333,14 +333,15 @@ impl Messages for SqliteStore {
                     from: rows::user_id(row, "sender")?,
                     tombstone: row.try_get("tombstone").map_err(map_err)?,
                 }),
-                _ => page.events.push(InboxEvent::Read {
+                "read" => page.events.push(InboxEvent::Read {
                     seq,
                     peer: rows::user_id(row, "peer")?,
                     up_to: row
                         .try_get::<Option<i64>, _>("up_to")
                         .map_err(map_err)?
-                        .unwrap_or(0),
+                        .ok_or_else(|| rows::corrupt("a read receipt without up_to"))?,
                 }),
+                other => return Err(rows::corrupt(&format!("unknown event kind {other:?}"))),
             }
         }
         Ok(page)
