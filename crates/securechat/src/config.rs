@@ -429,6 +429,14 @@ impl ServeArgs {
         settings.metrics_on_main = self.metrics_listen.is_none();
         settings.max_file_bytes = self.max_file_bytes.unwrap_or(d.max_file_bytes);
         settings.upload_concurrency = self.upload_concurrency.unwrap_or(d.upload_concurrency);
+        let database_pool_size = self.database_pool_size.unwrap_or(16);
+        if database_pool_size == 0 {
+            anyhow::bail!("--database-pool-size must be at least 1");
+        }
+        let database_statement_timeout_ms = self.database_statement_timeout_ms.unwrap_or(10_000);
+        if database_statement_timeout_ms == 0 {
+            anyhow::bail!("--database-statement-timeout-ms must be at least 1");
+        }
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));
@@ -438,10 +446,8 @@ impl ServeArgs {
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,
-            database_pool_size: self.database_pool_size.unwrap_or(16).max(1),
-            database_statement_timeout: Duration::from_millis(
-                self.database_statement_timeout_ms.unwrap_or(10_000).max(1),
-            ),
+            database_pool_size,
+            database_statement_timeout: Duration::from_millis(database_statement_timeout_ms),
             tls: self.tls_cert.zip(self.tls_key),
             token_secret: self.token_secret,
             log_format: self.log_format.unwrap_or_default(),
