@@ -39,20 +39,40 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A postgres:// URL as libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). */
+function libpqEnv(url) {
+  const u = new URL(url);
+  const env = { PGHOST: u.hostname || '127.0.0.1', PGPORT: u.port || '5432', PGDATABASE: u.pathname.slice(1) || 'postgres' };
+  if (u.username) env.PGUSER = decodeURIComponent(u.username);
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  return env;
+}
+
 /**
  * With SECURECHAT_TEST_BACKEND=postgres, a fresh PostgreSQL database for one server (made and
- * dropped with psql through SECURECHAT_TEST_POSTGRES_URL): { args, drop() }; else nothing.
+ * dropped with psql through SECURECHAT_TEST_POSTGRES_URL): { env, drop() }; else nothing.
  */
 function testDatabase() {
-  if (process.env.SECURECHAT_TEST_BACKEND !== 'postgres') return { args: [], drop() {} };
+  if (process.env.SECURECHAT_TEST_BACKEND !== 'postgres') return { env: {}, drop() {} };
   const admin = process.env.SECURECHAT_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `sc_web_${Math.random().toString(16).slice(2, 14)}`;
-  const psql = (sql) => execFileSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: 'pipe' });
+  // The URL (it may hold a password) reaches psql and the server through their environment,
+  // never their command lines, and a failure is reported without it.
+  const psql = (sql) => {
+    try {
+      execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+        stdio: 'pipe',
+        env: { ...process.env, ...libpqEnv(admin) },
+      });
+    } catch (e) {
+      throw new Error(`psql failed (${sql}): ${e.stderr ? e.stderr.toString() : e.code}`);
+    }
+  };
   psql(`CREATE DATABASE ${name}`);
   const url = new URL(admin);
   url.pathname = `/${name}`;
   return {
-    args: ['--database-url', url.toString()],
+    env: { SECURECHAT_DATABASE_URL: url.toString() },
     drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
@@ -61,7 +81,6 @@ function testDatabase() {
 export async function startServer({ args = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'securechat-web-'));
   const database = testDatabase();
-  args = [...database.args, ...args];
   const port = await freePort();
   let proc = null;
   let output = '';
@@ -69,7 +88,7 @@ export async function startServer({ args = [] } = {}) {
   const launch = async () => {
     proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--ip-allow', '127.0.0.0/8', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      env: { ...process.env, ...database.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });
     proc.stdout.on('data', (d) => (output += d));
     proc.stderr.on('data', (d) => (output += d));
