@@ -11,11 +11,9 @@
 //! the counts, so they need no lock. Logins without limits take the same locks: their
 //! sessions count too.
 
-use securechat_proto::ids::UserId;
 use securechat_store::model::{Admission, IpLimits, NewSession};
 use securechat_store::StoreError;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::map_err;
 
@@ -32,23 +30,6 @@ async fn advisory_lock(conn: &mut PgConnection, space: i32, name: &str) -> Resul
         .await
         .map_err(map_err)?;
     Ok(())
-}
-
-/// The refusal for a user who would have active sessions from `ips` (and `ip`), if any.
-fn judge_user(mut ips: Vec<String>, ip: &str, limits: IpLimits) -> Option<Admission> {
-    if !ips.iter().any(|known| known == ip) {
-        ips.push(ip.to_owned());
-    }
-    (ips.len() > limits.max_ips_per_user).then_some(Admission::TooManyIpsForUser { ips: ips.len() })
-}
-
-/// The refusal for an address that would carry active sessions of `users` (and `user`).
-fn judge_ip(mut users: Vec<UserId>, user: UserId, limits: IpLimits) -> Option<Admission> {
-    if !users.contains(&user) {
-        users.push(user);
-    }
-    (users.len() >= limits.refuse_users_per_ip)
-        .then_some(Admission::TooManyUsersOnIp { users: users.len() })
 }
 
 /// Takes a login's locks: every new session takes them, with or without limits, because a
@@ -68,55 +49,33 @@ pub(crate) async fn check(
     limits: IpLimits,
 ) -> Result<Admission, StoreError> {
     let now = session.created_at;
-    let ips: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT ip FROM sessions \
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+    // Counted in the database, the new session's address and user included.
+    let ips: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT ip FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         UNION SELECT $3) AS addresses",
     )
     .bind(session.user_id.0)
     .bind(now)
-    .fetch_all(&mut *conn)
+    .bind(&session.ip)
+    .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
-    if let Some(refusal) = judge_user(ips, &session.ip, limits) {
+    if let Some(refusal) = limits.judge_ips(usize::try_from(ips).unwrap_or(usize::MAX)) {
         return Ok(refusal);
     }
-    let users: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT user_id FROM sessions \
-         WHERE ip = $1 AND revoked_at IS NULL AND expires_at > $2",
+    let users: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT user_id FROM sessions \
+             WHERE ip = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         UNION SELECT $3) AS users",
     )
     .bind(&session.ip)
     .bind(now)
-    .fetch_all(&mut *conn)
+    .bind(session.user_id.0)
+    .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
-    let users = users.into_iter().map(UserId).collect();
-    Ok(judge_ip(users, session.user_id, limits).unwrap_or(Admission::Admitted))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: IpLimits = IpLimits {
-        max_ips_per_user: 2,
-        refuse_users_per_ip: 3,
-    };
-
-    #[test]
-    fn the_new_sessions_address_and_user_count_too() {
-        let ips = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(judge_user(ips(&["a"]), "b", LIMITS), None);
-        assert_eq!(judge_user(ips(&["a", "b"]), "b", LIMITS), None);
-        assert_eq!(
-            judge_user(ips(&["a", "b"]), "c", LIMITS),
-            Some(Admission::TooManyIpsForUser { ips: 3 })
-        );
-        let (u, v, w) = (UserId::generate(), UserId::generate(), UserId::generate());
-        assert_eq!(judge_ip(vec![v], u, LIMITS), None);
-        assert_eq!(judge_ip(vec![u, v], u, LIMITS), None);
-        assert_eq!(
-            judge_ip(vec![v, w], u, LIMITS),
-            Some(Admission::TooManyUsersOnIp { users: 3 })
-        );
-    }
+    Ok(limits
+        .judge_users(usize::try_from(users).unwrap_or(usize::MAX))
+        .unwrap_or(Admission::Admitted))
 }

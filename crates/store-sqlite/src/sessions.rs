@@ -52,9 +52,8 @@ async fn admission(
     .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
-    let ips = usize::try_from(ips).unwrap_or(usize::MAX);
-    if ips > limits.max_ips_per_user {
-        return Ok(Admission::TooManyIpsForUser { ips });
+    if let Some(refusal) = limits.judge_ips(usize::try_from(ips).unwrap_or(usize::MAX)) {
+        return Ok(refusal);
     }
     let users: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT user_id FROM sessions \
@@ -67,11 +66,9 @@ async fn admission(
     .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
-    let users = usize::try_from(users).unwrap_or(usize::MAX);
-    if users >= limits.refuse_users_per_ip {
-        return Ok(Admission::TooManyUsersOnIp { users });
-    }
-    Ok(Admission::Admitted)
+    Ok(limits
+        .judge_users(usize::try_from(users).unwrap_or(usize::MAX))
+        .unwrap_or(Admission::Admitted))
 }
 
 #[async_trait::async_trait]

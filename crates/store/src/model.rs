@@ -79,6 +79,20 @@ pub struct IpLimits {
     pub refuse_users_per_ip: usize,
 }
 
+impl IpLimits {
+    /// The refusal of a login after which the user would have active sessions from `ips`
+    /// addresses (the new session's counted), if it breaks the rule.
+    pub fn judge_ips(&self, ips: usize) -> Option<Admission> {
+        (ips > self.max_ips_per_user).then_some(Admission::TooManyIpsForUser { ips })
+    }
+
+    /// The refusal of a login after which its address would carry active sessions of `users`
+    /// users (the new session's user counted), if it breaks the rule.
+    pub fn judge_users(&self, users: usize) -> Option<Admission> {
+        (users >= self.refuse_users_per_ip).then_some(Admission::TooManyUsersOnIp { users })
+    }
+}
+
 /// What `create_session` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -238,4 +252,28 @@ pub struct EventPage {
     pub last_scanned: u64,
     /// True when the scan stopped at `limit` and more entries may follow.
     pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: IpLimits = IpLimits {
+        max_ips_per_user: 2,
+        refuse_users_per_ip: 3,
+    };
+
+    #[test]
+    fn the_ip_rule_counts_the_new_session_too() {
+        assert_eq!(LIMITS.judge_ips(2), None);
+        assert_eq!(
+            LIMITS.judge_ips(3),
+            Some(Admission::TooManyIpsForUser { ips: 3 })
+        );
+        assert_eq!(LIMITS.judge_users(2), None);
+        assert_eq!(
+            LIMITS.judge_users(3),
+            Some(Admission::TooManyUsersOnIp { users: 3 })
+        );
+    }
 }
