@@ -1,18 +1,40 @@
 //! Database URLs in messages: never with their password.
 
-/// `url` with the password of its user part (if any) replaced by `***`, for printing.
+/// `url` with the password of its user part and any `password=` query parameter replaced by
+/// `***`, for printing.
 pub fn redacted_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
+    // The user part ends at the last `@`: a password may hold `/`, `?` or `@` unencoded.
+    let (user_info, tail) = match rest.rsplit_once('@') {
+        Some((user_info, tail)) => (Some(user_info), tail),
+        None => (None, rest),
+    };
+    let (host, query) = match tail.split_once('?') {
+        Some((host, query)) => (host, Some(query)),
+        None => (tail, None),
+    };
+    let base = match user_info {
+        Some(user_info) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{user_info}@{host}"),
         },
-        None => url.to_owned(),
+        None => host.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{base}?{query}"),
+        None => format!("{scheme}://{base}"),
     }
 }
 
@@ -32,5 +54,13 @@ mod tests {
         );
         assert_eq!(redacted_url("postgres://h/db"), "postgres://h/db");
         assert_eq!(redacted_url("not a url"), "not a url");
+        assert_eq!(
+            redacted_url("postgres://app:a/b?c@db:5432/chat"),
+            "postgres://app:***@db:5432/chat"
+        );
+        assert_eq!(
+            redacted_url("postgres://db/chat?user=app&password=s3cret&sslmode=disable"),
+            "postgres://db/chat?user=app&password=***&sslmode=disable"
+        );
     }
 }
