@@ -95,6 +95,17 @@ impl Data {
     }
 }
 
+/// Whether this is the PostgreSQL pass of the API tests (`SECURECHAT_TEST_BACKEND=postgres`).
+/// Tests that choose their own database (SQLite's storage faults, the private PostgreSQL of
+/// the outage test) run once, in the default pass, and say so here.
+pub fn skipped_in_the_postgres_pass() -> bool {
+    let skip = matches!(backend_under_test(), Backend::Postgres);
+    if skip {
+        eprintln!("skipped: this test picks its own database and runs in the default pass");
+    }
+    skip
+}
+
 /// A running server on a random port with its own data folder.
 pub struct TestApp {
     pub base: String,
