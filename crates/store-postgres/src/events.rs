@@ -91,6 +91,26 @@ pub(crate) async fn last_seq(pool: &PgPool, user: UserId) -> Result<u64, StoreEr
     rows::seq(seq.unwrap_or(0))
 }
 
+/// The last seq of each user's stream (0 for a user without one).
+pub(crate) async fn last_seqs(
+    pool: &PgPool,
+    users: &[UserId],
+) -> Result<Vec<(UserId, u64)>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
+    let found: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT u.id, COALESCE(s.last_seq, 0) FROM UNNEST($1::uuid[]) AS u(id) \
+         LEFT JOIN streams s ON s.user_id = u.id",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    found
+        .into_iter()
+        .map(|(id, seq)| Ok((UserId(id), rows::seq(seq)?)))
+        .collect()
+}
+
 /// Live messages between `user` and `peer` with seq below `before` in `user`'s stream,
 /// newest first.
 pub(crate) async fn history(

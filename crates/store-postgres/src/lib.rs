@@ -18,6 +18,7 @@
 mod admission;
 mod append;
 mod attach;
+mod cluster;
 mod errors;
 mod events;
 mod files;
@@ -70,6 +71,8 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: PgPool,
     health: Arc<WriteHealth>,
+    /// The connection holding the background-work lock, while this process leads.
+    leader: Arc<tokio::sync::Mutex<Option<sqlx::PgConnection>>>,
 }
 
 impl PostgresStore {
@@ -106,6 +109,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             health: Arc::default(),
+            leader: Arc::default(),
         };
         let unwritable = format!(
             "the PostgreSQL database {place} cannot be written; securechat needs to write it: \

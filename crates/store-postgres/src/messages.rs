@@ -257,6 +257,10 @@ impl Messages for PostgresStore {
         events::last_seq(&self.pool, user).await
     }
 
+    async fn last_seqs(&self, users: &[UserId]) -> Result<Vec<(UserId, u64)>, StoreError> {
+        events::last_seqs(&self.pool, users).await
+    }
+
     async fn history(
         &self,
         user: UserId,

@@ -253,6 +253,20 @@ impl Sessions for PostgresStore {
         self.tracked(result)
     }
 
+    async fn revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>, StoreError> {
+        let found: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT id, revoked_at FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, at)| (SessionId(id), at))
+            .collect())
+    }
+
     async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError> {
         let result: Result<u64, StoreError> = async {
             let mut tx = self.begin().await?;

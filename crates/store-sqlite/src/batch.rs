@@ -187,7 +187,7 @@ async fn stored_keys(
 }
 
 /// The last `seq` of each of `users`.
-async fn last_seqs(
+pub(crate) async fn last_seqs(
     conn: &mut SqliteConnection,
     users: Vec<UserId>,
 ) -> Result<HashMap<UserId, u64>, StoreError> {

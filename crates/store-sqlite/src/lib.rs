@@ -6,6 +6,7 @@
 
 mod batch;
 mod checkpoint;
+mod cluster;
 mod errors;
 mod files;
 mod messages;

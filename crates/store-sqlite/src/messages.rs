@@ -357,6 +357,15 @@ impl Messages for SqliteStore {
         rows::seq(seq)
     }
 
+    async fn last_seqs(&self, users: &[UserId]) -> Result<Vec<(UserId, u64)>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.reader.acquire().await.map_err(map_err)?;
+        let last = crate::batch::last_seqs(&mut conn, users.to_vec()).await?;
+        Ok(last.into_iter().collect())
+    }
+
     async fn history(
         &self,
         user: UserId,

@@ -285,6 +285,23 @@ impl Sessions for SqliteStore {
         self.writer.tracked(result)
     }
 
+    async fn revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, revoked_at FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = row.try_get("id").map_err(map_err)?;
+                let at: i64 = row.try_get("revoked_at").map_err(map_err)?;
+                Ok((SessionId(id), at))
+            })
+            .collect()
+    }
+
     async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError> {
         let result: Result<u64, StoreError> = async {
             let mut tx = self.writer.begin().await?;

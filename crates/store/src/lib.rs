@@ -26,6 +26,7 @@
 //!
 //! The conformance suite (`securechat-store-tests`) checks all of this on every backend.
 
+pub mod cluster;
 pub mod error;
 pub mod files;
 pub mod health;
@@ -34,6 +35,7 @@ pub mod model;
 pub mod sessions;
 pub mod users;
 
+pub use cluster::Cluster;
 pub use error::StoreError;
 pub use files::Files;
 pub use messages::Messages;
@@ -42,7 +44,7 @@ pub use users::Users;
 
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
-pub trait Store: Users + Sessions + Messages + Files + Send + Sync + 'static {
+pub trait Store: Users + Sessions + Messages + Files + Cluster + Send + Sync + 'static {
     /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
     /// reached, or while writes fail (then it retries a small write, at most once a second,
     /// so readiness comes back by itself when the cause goes away).

@@ -64,6 +64,11 @@ pub trait Messages {
     /// The last seq of `user`'s stream (0 when empty).
     async fn last_seq(&self, user: UserId) -> Result<u64, StoreError>;
 
+    /// The last seq of each user's stream, in one query (users with an empty stream are
+    /// answered 0). A node polls it for the users connected to it, to notice events it was
+    /// not told about.
+    async fn last_seqs(&self, users: &[UserId]) -> Result<Vec<(UserId, u64)>, StoreError>;
+
     /// Live messages between `user` and `peer` with seq below `before`, newest first.
     async fn history(
         &self,

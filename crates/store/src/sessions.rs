@@ -54,6 +54,11 @@ pub trait Sessions {
         now: i64,
     ) -> Result<Vec<SessionId>, StoreError>;
 
+    /// Sessions revoked at or after `since` (by logout, password change or refresh reuse,
+    /// on any node), with when. Nodes poll it to close the sockets of sessions revoked
+    /// elsewhere when no faster word reached them.
+    async fn revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>, StoreError>;
+
     /// Deletes sessions (and their refresh tokens) that expired or were revoked before
     /// `cutoff`; returns how many.
     async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError>;

@@ -5,6 +5,7 @@
 //! one database (two simulated server processes) and race them. `conformance_tests!` turns
 //! the whole list into `#[tokio::test]`s for a backend.
 
+mod cluster;
 mod concurrency;
 mod files;
 mod messages;
@@ -19,6 +20,7 @@ use securechat_proto::keys::KeyStatus;
 use securechat_store::model::{EncryptionKeyRow, NewMessage, NewSession, NewUser};
 use securechat_store::Store;
 
+pub use cluster::{nodes_register_and_one_leads, stream_ends_and_revocations_are_polled};
 pub use concurrency::{
     concurrent_appends_keep_streams_gap_free, concurrent_deletes_and_expiry_remove_once,
     concurrent_key_publishes_stay_ordered, concurrent_logins_respect_the_ip_rule,
@@ -152,6 +154,7 @@ macro_rules! conformance_tests {
             unreferenced_files_are_taken_once,
             deleted_messages_leave_both_streams,
             expired_messages_are_removed_once,
+            stream_ends_and_revocations_are_polled,
         );
         $crate::conformance_tests!(@two $database;
             concurrent_appends_keep_streams_gap_free,
@@ -160,6 +163,7 @@ macro_rules! conformance_tests {
             concurrent_logins_respect_the_ip_rule,
             concurrent_key_publishes_stay_ordered,
             concurrent_deletes_and_expiry_remove_once,
+            nodes_register_and_one_leads,
         );
     };
     (@one $database:path; $($check:ident),* $(,)?) => {
