@@ -12,7 +12,7 @@ use figment::Figment;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use securechat_server::settings::Settings;
+use securechat_server::settings::{ClusterSettings, Settings};
 
 /// The commented example configuration (`securechat default-config`).
 pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
@@ -44,6 +44,22 @@ pub struct ServeArgs {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// Redis URL (redis://HOST:PORT/DB): run as one node of a cluster sharing the
+    /// PostgreSQL database; Redis carries messages, presence and revocations between nodes
+    /// [default: none, a single node].
+    #[arg(
+        long,
+        env = "SECURECHAT_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Cluster: how often the database is polled for what Redis did not carry, in
+    /// milliseconds [default: 1000].
+    #[arg(long, env = "SECURECHAT_CLUSTER_POLL_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_poll_ms: Option<u64>,
     /// PostgreSQL: connections in the pool [default: 16].
     #[arg(long, env = "SECURECHAT_DATABASE_POOL_SIZE", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -440,6 +456,34 @@ impl ServeArgs {
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));
+        settings.cluster = match self.redis_url {
+            None if self.cluster_poll_ms.is_some() => {
+                anyhow::bail!("--cluster-poll-ms needs --redis-url")
+            }
+            None => None,
+            Some(url) => {
+                if !database_url.starts_with("postgres://")
+                    && !database_url.starts_with("postgresql://")
+                {
+                    anyhow::bail!(
+                        "--redis-url makes this process one node of a cluster, and the nodes of a \
+                         cluster share one PostgreSQL database: give --database-url postgres://…"
+                    );
+                }
+                let mut cluster = ClusterSettings::new(&url).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--redis-url is not a usable Redis URL (redis://HOST:PORT/DB): {e}"
+                    )
+                })?;
+                if let Some(ms) = self.cluster_poll_ms {
+                    if ms == 0 {
+                        anyhow::bail!("--cluster-poll-ms must be at least 1");
+                    }
+                    cluster.poll_interval = Duration::from_millis(ms);
+                }
+                Some(cluster)
+            }
+        };
         Ok(Config {
             metrics_listen: self.metrics_listen,
             listen: self

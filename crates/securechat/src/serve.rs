@@ -99,6 +99,19 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let mut settings = config.settings;
     settings.hsts = tls.is_some();
     let state = AppState::new(settings, store, blobs, &secret);
+    if let Some(node) = state.cluster().node_id() {
+        if config.token_secret.is_none() {
+            tracing::warn!(
+                "cluster node without --token-secret: the secret comes from this node's data \
+                 folder, and every node needs the same one"
+            );
+        }
+        if let Err(e) = state.cluster().join(state.store()).await {
+            state.store().close().await;
+            return Err(e).context("this node may not join the cluster");
+        }
+        tracing::info!(node, "cluster node; Redis carries words between nodes");
+    }
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = match config.metrics_listen {
         Some(address) => {

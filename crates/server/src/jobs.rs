@@ -1,5 +1,12 @@
 //! Background jobs: the session sweeper (the paper's "force logout of expired tokens"),
 //! self-destruct expiry, unreferenced-file cleanup and pruning of in-memory counters.
+//!
+//! In a cluster the database's jobs run on one node at a time, the one holding the store's
+//! background-work lock (`Cluster::lead`); their effects reach every node's sessions as
+//! stream events. Each job is also safe to run twice, so a lock briefly held by two nodes
+//! (one of them dying) does no harm.
+
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,11 +21,22 @@ pub fn spawn(state: AppState, stop: CancellationToken) -> JoinHandle<()> {
         let mut sweep_tick = tokio::time::interval(state.settings().sweep_interval);
         let mut expiry_tick = tokio::time::interval(state.settings().expiry_interval);
         expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut leader = Leadership::default();
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                _ = sweep_tick.tick() => sweep(&state).await,
-                _ = expiry_tick.tick() => expire(&state),
+                _ = sweep_tick.tick() => {
+                    if leader.leads(&state).await {
+                        sweep(&state).await;
+                    } else {
+                        prune(&state);
+                    }
+                }
+                _ = expiry_tick.tick() => {
+                    if leader.leads(&state).await {
+                        expire(&state);
+                    }
+                }
             }
         }
     })
@@ -50,17 +68,62 @@ async fn sweep_files(state: &AppState) {
     }
 }
 
-/// One sweep: delete expired and revoked sessions, forget stale failure counters.
-pub async fn sweep(state: &AppState) {
-    match state.store().delete_dead_sessions(now_ms()).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(sessions = n, "swept expired and revoked sessions"),
-        Err(e) => tracing::error!(error = %e, "session sweep failed"),
+/// How often a node asks whether it leads (PostgreSQL: a connection attempt when it does not).
+const LEAD_CHECK: Duration = Duration::from_secs(2);
+/// In a cluster, revoked sessions are kept this long so every node's poll sees them.
+const REVOCATION_NOTICE_MS: i64 = 60_000;
+
+/// Whether this node runs the database's jobs, asked of the store every `LEAD_CHECK`.
+#[derive(Default)]
+struct Leadership {
+    leading: bool,
+    checked: Option<Instant>,
+}
+
+impl Leadership {
+    async fn leads(&mut self, state: &AppState) -> bool {
+        if state.cluster().node_id().is_none() {
+            return true;
+        }
+        if self.checked.is_none_or(|at| at.elapsed() >= LEAD_CHECK) {
+            self.checked = Some(Instant::now());
+            let leading = match state.store().lead().await {
+                Ok(leading) => leading,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not ask for the jobs lock");
+                    false
+                }
+            };
+            if leading != self.leading {
+                tracing::info!(leading, "background jobs leadership changed");
+            }
+            self.leading = leading;
+        }
+        self.leading
     }
-    sweep_files(state).await;
+}
+
+/// Forgets stale in-memory counters (every node's own).
+fn prune(state: &AppState) {
     state.login_guard().prune();
     let (per_ip, global) = state.registration_limits();
     per_ip.prune();
     global.prune();
     state.sessions().prune();
+}
+
+/// One sweep: delete expired and revoked sessions, forget stale failure counters.
+pub async fn sweep(state: &AppState) {
+    let cutoff = if state.cluster().node_id().is_some() {
+        now_ms() - REVOCATION_NOTICE_MS
+    } else {
+        now_ms()
+    };
+    match state.store().delete_dead_sessions(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "swept expired and revoked sessions"),
+        Err(e) => tracing::error!(error = %e, "session sweep failed"),
+    }
+    sweep_files(state).await;
+    prune(state);
 }

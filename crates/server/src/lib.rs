@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod clock;
+pub mod cluster;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -120,3 +120,15 @@ pub const FILES_STORED: &str = "securechat_files_stored_total";
 pub const FILE_BYTES_STORED: &str = "securechat_file_bytes_stored_total";
 /// Error frames sent, by code.
 pub const WS_ERRORS: &str = "securechat_ws_errors_total";
+/// Times a connection read missed stream events from the store (a gap, or a tip past it).
+pub const STREAM_FILLS: &str = "securechat_stream_fills_total";
+/// 1 while this node's connection to Redis works, 0 while it does not (cluster mode only).
+pub const CLUSTER_REDIS_UP: &str = "securechat_cluster_redis_up";
+/// Words published to other nodes, by channel kind (`user`, `presence`, `revoke`).
+pub const CLUSTER_PUBLISHED: &str = "securechat_cluster_published_total";
+/// Words not published (Redis away or the queue full); the database poll covers them.
+pub const CLUSTER_DROPPED: &str = "securechat_cluster_dropped_total";
+/// Words received from other nodes, by channel kind.
+pub const CLUSTER_RECEIVED: &str = "securechat_cluster_received_total";
+/// Other nodes this node hears from.
+pub const CLUSTER_NODES: &str = "securechat_cluster_peers";

@@ -133,6 +133,33 @@ pub struct Settings {
     pub expiry_interval: Duration,
     /// Send `Strict-Transport-Security` (set when the server terminates TLS itself).
     pub hsts: bool,
+    /// Several nodes on one database, with Redis carrying word between them (`None`: this
+    /// process is the only node).
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// How this node works with the others (see `crate::cluster`).
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// The Redis server (`redis://host:port/db`).
+    pub redis: redis::Client,
+    /// How often the database is polled for stream events and revocations whose word did
+    /// not come through Redis. Delivery without Redis takes at most about twice this.
+    pub poll_interval: Duration,
+    /// A node not heard from for this long is taken for dead (its users go offline).
+    pub node_timeout: Duration,
+}
+
+impl ClusterSettings {
+    /// The defaults for a Redis URL: poll every second, nodes dead after 3 s of silence.
+    /// Fails on a URL that is not a Redis URL (nothing is connected yet).
+    pub fn new(redis_url: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            redis: redis::Client::open(redis_url)?,
+            poll_interval: Duration::from_secs(1),
+            node_timeout: Duration::from_secs(3),
+        })
+    }
 }
 
 impl Settings {
@@ -194,6 +221,7 @@ impl Settings {
             unreferenced_file_ttl: Duration::from_secs(24 * 3600),
             expiry_interval: Duration::from_millis(250),
             hsts: false,
+            cluster: None,
         }
     }
 }

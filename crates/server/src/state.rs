@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
-use securechat_proto::ids::UserId;
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::ws::WsErrorCode;
 use securechat_store::{Store, StoreError};
 
 use crate::auth::login_guard::LoginGuard;
@@ -12,6 +13,8 @@ use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
+use crate::cluster::wire::Revocation;
+use crate::cluster::{agreement, Cluster};
 use crate::error::ApiError;
 use crate::lifecycle::{Lifecycle, SOCKET_GRACE};
 use crate::metrics::Metrics;
@@ -37,6 +40,7 @@ struct Inner {
     registrations_per_ip: FailureLimiter,
     registrations_global: FailureLimiter,
     hub: Arc<Hub>,
+    cluster: Cluster,
     delivery: Delivery,
     budgets: Arc<Budgets>,
     lifecycle: Lifecycle,
@@ -61,10 +65,20 @@ impl AppState {
         let registrations = &settings.registration_limits;
         let hub = Arc::new(Hub::default());
         hub.start_presence(lifecycle.tasks.clone());
+        let (cluster, cluster_tasks) = match &settings.cluster {
+            Some(cluster) => {
+                let digests = agreement::digests(&settings, token_secret);
+                let (cluster, tasks, local) = Cluster::new(cluster.clone(), digests);
+                hub.watch_local(local);
+                (cluster, Some(tasks))
+            }
+            None => (Cluster::default(), None),
+        };
         let delivery = Delivery::start(
             store.clone(),
             hub.clone(),
             blobs.clone(),
+            cluster.clone(),
             16 * 1024,
             lifecycle.tasks.clone(),
         );
@@ -79,7 +93,7 @@ impl AppState {
                 burst: realtime.frame_burst_per_address,
             },
         );
-        Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
                 passwords: Passwords::new(settings.hash_concurrency),
@@ -94,6 +108,7 @@ impl AppState {
                     registrations.window,
                 ),
                 hub,
+                cluster,
                 delivery,
                 budgets,
                 lifecycle,
@@ -104,7 +119,11 @@ impl AppState {
                 settings,
                 store,
             }),
+        };
+        if let Some(tasks) = cluster_tasks {
+            tasks.spawn(&state);
         }
+        state
     }
 
     pub fn settings(&self) -> &Settings {
@@ -135,6 +154,19 @@ impl AppState {
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
     }
+    pub fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
+    }
+
+    /// Ends revoked sessions everywhere: their cached checks here, their sockets here and,
+    /// through the cluster, on every other node.
+    pub fn revoke_sessions(&self, sessions: &[SessionId], why: Revocation) {
+        self.sessions().forget(sessions);
+        self.hub()
+            .close_sessions(sessions, WsErrorCode::SessionRevoked, why.message());
+        self.cluster().publish_revocation(why, sessions);
+    }
+
     pub fn delivery(&self) -> &Delivery {
         &self.inner.delivery
     }
@@ -165,6 +197,7 @@ impl AppState {
                 "WebSockets still open after the grace period; closing anyway"
             );
         }
+        self.cluster().leave(self.store()).await;
         lifecycle.tasks.cancel();
     }
 

@@ -32,11 +32,12 @@ impl Cluster for SqliteStore {
     }
 
     async fn live_nodes(&self, live_after: i64) -> Result<Vec<NodeRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, settings, seen_at FROM nodes WHERE seen_at >= $1 ORDER BY id")
-            .bind(live_after)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let rows =
+            sqlx::query("SELECT id, settings, seen_at FROM nodes WHERE seen_at >= $1 ORDER BY id")
+                .bind(live_after)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
         rows.iter()
             .map(|row| {
                 Ok(NodeRecord {

@@ -9,12 +9,12 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 
+use crate::cluster::wire::Revocation;
 use securechat_crypto::binding::{parse_identity_key, verify_published_key};
 use securechat_proto::auth::{ChangePasswordRequest, Password, RegisterRequest, RegisterResponse};
 use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
-use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{EncryptionKeyRow, NewUser};
 
 use crate::auth::client_ip::client_ip;
@@ -187,12 +187,7 @@ pub async fn change_password(
         .store()
         .change_password(auth.user_id, &hash, Some(auth.session_id), now_ms())
         .await?;
-    state.sessions().forget(&revoked);
-    state.hub().close_sessions(
-        &revoked,
-        WsErrorCode::SessionRevoked,
-        "signed out: the password was changed",
-    );
+    state.revoke_sessions(&revoked, Revocation::PasswordChanged);
     tracing::info!(
         revoked = revoked.len(),
         "password changed; other sessions revoked"
@@ -212,12 +207,7 @@ pub async fn logout(
         .store()
         .revoke_session(auth.session_id, now_ms())
         .await?;
-    state.sessions().forget(&[auth.session_id]);
-    state.hub().close_sessions(
-        &[auth.session_id],
-        WsErrorCode::SessionRevoked,
-        "signed out",
-    );
+    state.revoke_sessions(&[auth.session_id], Revocation::Logout);
     tracing::info!("logged out");
     Ok((
         StatusCode::NO_CONTENT,

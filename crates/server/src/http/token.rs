@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 
+use crate::cluster::wire::Revocation;
 use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
-use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::{NewSession, RefreshOutcome};
 use securechat_store::StoreError;
 use uuid::Uuid;
@@ -323,12 +323,7 @@ async fn refresh_grant(
             )
         }
         RefreshOutcome::Reused { session, user } => {
-            state.sessions().forget(&[session]);
-            state.hub().close_sessions(
-                &[session],
-                WsErrorCode::SessionRevoked,
-                "session revoked: refresh token reuse",
-            );
+            state.revoke_sessions(&[session], Revocation::RefreshReuse);
             metrics::counter!(REFRESH_REUSE).increment(1);
             tracing::warn!(
                 target: "securechat::security",

@@ -15,6 +15,7 @@ use securechat_store::{Store, StoreError};
 
 use crate::blobs::Blobs;
 use crate::clock::now_ms;
+use crate::cluster::Cluster;
 use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH, STORE_UNAVAILABLE};
 use crate::realtime::fanout;
 use crate::realtime::frames::error;
@@ -47,11 +48,12 @@ impl Delivery {
         store: Arc<dyn Store>,
         hub: Arc<Hub>,
         blobs: Blobs,
+        cluster: Cluster,
         queue: usize,
         stop: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(queue);
-        let announce = fanout::start(hub, blobs, FANOUT_QUEUE);
+        let announce = fanout::start(hub, blobs, cluster, FANOUT_QUEUE);
         tokio::spawn(Worker { store, announce }.run(rx, stop));
         Self { tx }
     }

@@ -2,7 +2,9 @@
 //! it was stored: acks and errors to the origin connection, messages, removals and read
 //! receipts to every live session of both users. It runs beside the worker, so the fan-out of
 //! one batch (a JSON frame per recipient session) overlaps the commit of the next instead of
-//! delaying it; one FIFO channel keeps each connection's events in `seq` order.
+//! delaying it; one FIFO channel keeps each connection's events in `seq` order. In a
+//! cluster, each frame for a user is also published to the other nodes (after the commit:
+//! the worker hands over only what it stored).
 
 use std::sync::Arc;
 
@@ -10,13 +12,15 @@ use tokio::sync::mpsc;
 
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
+use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
 use securechat_store::model::{AppendOutcome, NewMessage, Removal};
 
 use crate::blobs::Blobs;
+use crate::cluster::Cluster;
 use crate::metrics::{DELIVERY_LATENCY, MESSAGES_DELIVERED, MESSAGES_STORED};
 use crate::realtime::frames::{self, error, outbound, Outbound};
-use crate::realtime::hub::Hub;
+use crate::realtime::hub::{ConnId, Hub};
 use crate::realtime::work::{Announcement, Origin, Reply};
 
 /// Sends to the connection a job came from. A closed or overflowing origin will resend after
@@ -25,18 +29,60 @@ pub fn reply(origin: &Origin, frame: Outbound) {
     let _ = origin.tx.try_send(frame);
 }
 
+/// Where announced frames go: the sessions here and, in a cluster, the other nodes.
+struct Fanout {
+    hub: Arc<Hub>,
+    blobs: Blobs,
+    cluster: Cluster,
+    clustered: bool,
+}
+
+impl Fanout {
+    /// Sends a frame to every session of `user` but `except`, here and on other nodes.
+    fn to_user(&self, user: UserId, frame: &Outbound, except: Option<ConnId>) -> usize {
+        self.cluster.publish_frame(user, frame);
+        self.hub.send_to_user(user, frame, except)
+    }
+
+    /// Like `to_user`, building the frame only if some session here or another node may
+    /// want it.
+    fn to_user_with(
+        &self,
+        user: UserId,
+        except: Option<ConnId>,
+        frame: impl FnOnce() -> Outbound,
+    ) -> usize {
+        if self.clustered {
+            self.to_user(user, &frame(), except)
+        } else {
+            self.hub.send_to_user_with(user, except, frame)
+        }
+    }
+}
+
 /// Starts the fan-out task; it ends when the worker drops its sender.
-pub fn start(hub: Arc<Hub>, blobs: Blobs, queue: usize) -> mpsc::Sender<Announcement> {
+pub fn start(
+    hub: Arc<Hub>,
+    blobs: Blobs,
+    cluster: Cluster,
+    queue: usize,
+) -> mpsc::Sender<Announcement> {
     let (tx, mut rx) = mpsc::channel::<Announcement>(queue);
+    let fanout = Fanout {
+        hub,
+        blobs,
+        clustered: cluster.node_id().is_some(),
+        cluster,
+    };
     tokio::spawn(async move {
         while let Some(announcement) = rx.recv().await {
-            announce(&hub, &blobs, announcement);
+            announce(&fanout, announcement);
         }
     });
     tx
 }
 
-fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
+fn announce(fanout: &Fanout, announcement: Announcement) {
     match announcement {
         Announcement::Messages {
             messages,
@@ -44,7 +90,7 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
             outcomes: Ok(outcomes),
         } => {
             for ((m, r), outcome) in messages.iter().zip(replies).zip(outcomes) {
-                settle(hub, m, r, outcome);
+                settle(fanout, m, r, outcome);
             }
         }
         Announcement::Messages {
@@ -60,7 +106,7 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
             removal,
             reason,
             tombstone,
-        } => announce_removal(hub, blobs, &removal, reason, tombstone.as_ref()),
+        } => announce_removal(fanout, &removal, reason, tombstone.as_ref()),
         Announcement::Read {
             reader,
             peer,
@@ -74,14 +120,14 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
                 up_to,
                 seq: Some(seq),
             });
-            hub.send_to_user(peer, &to_peer, None);
+            fanout.to_user(peer, &to_peer, None);
             let to_reader = outbound(&ServerEvent::Read {
                 peer,
                 by: reader,
                 up_to,
                 seq: None,
             });
-            hub.send_to_user(reader, &to_reader, Some(origin.conn));
+            fanout.to_user(reader, &to_reader, Some(origin.conn));
         }
         Announcement::Reply { origin, frame } => reply(&origin, frame),
         Announcement::Flushed(done) => {
@@ -91,7 +137,7 @@ fn announce(hub: &Hub, blobs: &Blobs, announcement: Announcement) {
 }
 
 /// Acks a message to its sender and delivers it to both users' other sessions.
-fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
+fn settle(fanout: &Fanout, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
     match outcome {
         AppendOutcome::Stored {
             sender_seq,
@@ -108,11 +154,8 @@ fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
             );
             let event =
                 |seq| frames::message(seq, m.sender, m.received_at, &m.envelope, m.expires_at);
-            let delivered = hub.send_to_user_with(m.recipient, None, || {
-                event(recipient_seq)
-            }) + hub.send_to_user_with(m.sender, Some(r.origin.conn), || {
-                event(sender_seq)
-            });
+            let delivered = fanout.to_user_with(m.recipient, None, || event(recipient_seq))
+                + fanout.to_user_with(m.sender, Some(r.origin.conn), || event(sender_seq));
             metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
             metrics::histogram!(DELIVERY_LATENCY).record(r.received.elapsed().as_secs_f64());
         }
@@ -149,8 +192,7 @@ fn settle(hub: &Hub, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
 /// Tells every live session of sender and recipient that a message is gone, and removes the
 /// bytes of its files (in the background). Offline sessions learn it from their stream.
 fn announce_removal(
-    hub: &Hub,
-    blobs: &Blobs,
+    fanout: &Fanout,
     removal: &Removal,
     reason: DeleteReason,
     tombstone: Option<&Envelope>,
@@ -167,10 +209,10 @@ fn announce_removal(
             reason,
             envelope: tombstone.cloned(),
         });
-        hub.send_to_user(user, &frame, None);
+        fanout.to_user(user, &frame, None);
     }
     if !removal.files.is_empty() {
-        let blobs = blobs.clone();
+        let blobs = fanout.blobs.clone();
         let files = removal.files.clone();
         tokio::spawn(async move {
             for file in &files {

@@ -9,12 +9,38 @@ use securechat_proto::ws::{ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_ERRORS;
 
-/// A serialised frame for one connection. `seq` (when the event has one) lets a connection
-/// drop live events its replay already covered.
+/// Where a frame stands in the stream of the user it goes to. Each connection keeps its
+/// stream gap-free and in order from this: it drops events it already sent and, when one
+/// arrives past a gap (events committed on another node whose word has not come, or never
+/// will), reads the missing ones from the store first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Not a stream event (presence, errors, a reader's own receipt echo).
+    Outside,
+    /// The stream event numbered `seq`.
+    Event(u64),
+    /// The ack of the connection's own message, which took `seq` in its stream (a repeated
+    /// message is acked with its old `seq`, and never dropped).
+    Ack(u64),
+    /// Not a frame: the stream is known to reach at least `seq` (from the database poll).
+    Tip(u64),
+}
+
+/// A serialised frame for one connection.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    pub seq: Option<u64>,
+    pub place: Place,
     pub text: Utf8Bytes,
+}
+
+impl Outbound {
+    /// The word that a user's stream reaches `seq`.
+    pub fn tip(seq: u64) -> Self {
+        Self {
+            place: Place::Tip(seq),
+            text: Utf8Bytes::from_static(""),
+        }
+    }
 }
 
 /// Serialises an event. `ServerEvent` holds only strings, numbers and ids, so this cannot
@@ -25,15 +51,16 @@ pub fn encode(event: &ServerEvent) -> Utf8Bytes {
     }))
 }
 
-/// A shareable frame; `seq` is the event's place in the recipient's stream, if it has one.
+/// A shareable frame, placed in the recipient's stream when the event has a `seq`.
 pub fn outbound(event: &ServerEvent) -> Outbound {
-    let seq = match event {
-        ServerEvent::Message { seq, .. } | ServerEvent::Deleted { seq, .. } => Some(*seq),
-        ServerEvent::Read { seq, .. } => *seq,
-        _ => None,
+    let place = match event {
+        ServerEvent::Message { seq, .. } | ServerEvent::Deleted { seq, .. } => Place::Event(*seq),
+        ServerEvent::Read { seq: Some(seq), .. } => Place::Event(*seq),
+        ServerEvent::Ack { seq, .. } => Place::Ack(*seq),
+        _ => Place::Outside,
     };
     Outbound {
-        seq,
+        place,
         text: encode(event),
     }
 }
@@ -60,7 +87,7 @@ pub fn message(
     }
     text.push('}');
     Outbound {
-        seq: Some(seq),
+        place: Place::Event(seq),
         text: Utf8Bytes::from(text),
     }
 }
@@ -68,7 +95,7 @@ pub fn message(
 /// An error frame.
 pub fn error(code: WsErrorCode, message: impl Into<String>, reference: Option<String>) -> Outbound {
     Outbound {
-        seq: None,
+        place: Place::Outside,
         text: error_text(code, message, reference),
     }
 }
@@ -113,7 +140,7 @@ mod tests {
                 expires_at,
             });
             assert_eq!(built.text.as_str(), serialised.text.as_str());
-            assert_eq!(built.seq, serialised.seq);
+            assert_eq!(built.place, serialised.place);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Who is connected: user → open WebSockets, each with a bounded outbound queue. A user is
-//! online while at least one of their connections is registered.
+//! online while at least one of their connections is registered here or, in a cluster, on
+//! another node (as `crate::cluster` reports it).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +56,10 @@ pub struct Hub {
     total: Mutex<usize>,
     /// Users whose presence changed since the last `flush_presence`.
     presence_changed: Mutex<HashSet<UserId>>,
+    /// Connections of users on other nodes (cluster mode), by user.
+    remote: RwLock<HashMap<UserId, u32>>,
+    /// Told each user's count of connections here whenever it changes (cluster mode).
+    local_changes: OnceLock<mpsc::UnboundedSender<(UserId, usize)>>,
 }
 
 /// Registration refused.
@@ -95,9 +100,13 @@ impl Hub {
         max_per_user: usize,
     ) -> Result<(ConnId, bool), TooManyConnections> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let elsewhere = self.remote_connections(user) as usize;
         let mut users = self.write();
         let conns = users.entry(user).or_default();
-        if conns.len() >= max_per_user {
+        if conns.len() + elsewhere >= max_per_user {
+            if conns.is_empty() {
+                users.remove(&user);
+            }
             return Err(TooManyConnections);
         }
         let came_online = conns.is_empty();
@@ -107,7 +116,9 @@ impl Hub {
             tx,
             control,
         });
+        let here = conns.len();
         drop(users);
+        self.local_changed(user, here);
         self.count(1);
         if came_online {
             self.presence_changed(user);
@@ -125,12 +136,14 @@ impl Hub {
         let before = conns.len();
         conns.retain(|c| c.id != conn);
         let removed = conns.len() < before;
+        let here = conns.len();
         let went_offline = conns.is_empty();
         if went_offline {
             users.remove(&user);
         }
         drop(users);
         if removed {
+            self.local_changed(user, here);
             self.count(-1);
         }
         if removed && went_offline {
@@ -139,9 +152,68 @@ impl Hub {
         removed && went_offline
     }
 
-    /// Whether the user has an open connection.
+    /// Whether the user has an open connection, here or on another node.
     pub fn is_online(&self, user: UserId) -> bool {
-        self.read().contains_key(&user)
+        self.read().contains_key(&user) || self.remote_connections(user) > 0
+    }
+
+    /// Sends every change of a user's connection count here to `changes` (cluster mode).
+    pub fn watch_local(&self, changes: mpsc::UnboundedSender<(UserId, usize)>) {
+        let _ = self.local_changes.set(changes);
+    }
+
+    fn local_changed(&self, user: UserId, here: usize) {
+        if let Some(changes) = self.local_changes.get() {
+            let _ = changes.send((user, here));
+        }
+    }
+
+    /// The users connected here, with their connection counts.
+    pub fn local_users(&self) -> Vec<(UserId, usize)> {
+        self.read().iter().map(|(u, c)| (*u, c.len())).collect()
+    }
+
+    /// How many connections `user` has on other nodes.
+    pub fn remote_connections(&self, user: UserId) -> u32 {
+        self.remote
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&user)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Records how many connections `user` has on other nodes; a change of their presence
+    /// is noted for the next presence event.
+    pub fn set_remote_connections(&self, user: UserId, conns: u32) {
+        let was_online = self.is_online(user);
+        {
+            let mut remote = self
+                .remote
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if conns == 0 {
+                remote.remove(&user);
+            } else {
+                remote.insert(user, conns);
+            }
+        }
+        if self.is_online(user) != was_online {
+            self.presence_changed(user);
+        }
+    }
+
+    /// Tells every connection of `user` that their stream reaches `seq`; a connection
+    /// behind it reads what it missed from the store. A full queue is left alone (it has
+    /// events coming, and its next one shows any gap).
+    pub fn tip(&self, user: UserId, seq: u64) {
+        let users = self.read();
+        if let Some(conns) = users.get(&user) {
+            let tip = Outbound::tip(seq);
+            for conn in conns {
+                let _ = conn.tx.try_send(tip.clone());
+            }
+        }
     }
 
     /// Queues a frame on every connection of `user` but `except`. A connection whose queue
@@ -209,9 +281,9 @@ impl Hub {
         if changed.is_empty() {
             return 0;
         }
-        let users = self.read();
         let (online, offline): (Vec<UserId>, Vec<UserId>) =
-            changed.iter().partition(|u| users.contains_key(u));
+            changed.iter().partition(|u| self.is_online(**u));
+        let users = self.read();
         let frame = outbound(&ServerEvent::Presence { online, offline });
         for conn in users.values().flatten() {
             offer(conn, &frame);
@@ -254,7 +326,7 @@ mod tests {
 
     fn frame(text: &str) -> Outbound {
         Outbound {
-            seq: None,
+            place: crate::realtime::frames::Place::Outside,
             text: Utf8Bytes::from(text.to_owned()),
         }
     }

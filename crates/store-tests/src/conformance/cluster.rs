@@ -19,7 +19,10 @@ pub async fn stream_ends_and_revocations_are_polled(store: Arc<dyn Store>) {
     );
     let batch: Vec<_> = (1..=3).map(|n| message(a, b, n, "hello")).collect();
     store.append_messages(&batch).await.expect("append");
-    store.record_read(b, a, T0 + 3, T0 + 10).await.expect("read");
+    store
+        .record_read(b, a, T0 + 3, T0 + 10)
+        .await
+        .expect("read");
     let unknown = UserId::generate();
     let mut ends = store
         .last_seqs(&[a, b, quiet, unknown])
@@ -37,8 +40,14 @@ pub async fn stream_ends_and_revocations_are_polled(store: Arc<dyn Store>) {
     for s in &sessions {
         store.create_session(s.clone(), None).await.expect("login");
     }
-    assert!(store.revoke_session(sessions[0].id, T0 + 100).await.expect("revoke"));
-    assert!(store.revoke_session(sessions[1].id, T0 + 200).await.expect("revoke"));
+    assert!(store
+        .revoke_session(sessions[0].id, T0 + 100)
+        .await
+        .expect("revoke"));
+    assert!(store
+        .revoke_session(sessions[1].id, T0 + 200)
+        .await
+        .expect("revoke"));
     let mut since = store.revoked_since(T0 + 100).await.expect("revoked");
     since.sort_by_key(|(s, _)| s.0);
     let mut expected = vec![(sessions[0].id, T0 + 100), (sessions[1].id, T0 + 200)];
@@ -48,7 +57,11 @@ pub async fn stream_ends_and_revocations_are_polled(store: Arc<dyn Store>) {
         store.revoked_since(T0 + 150).await.expect("revoked"),
         vec![(sessions[1].id, T0 + 200)]
     );
-    assert!(store.revoked_since(T0 + 201).await.expect("revoked").is_empty());
+    assert!(store
+        .revoked_since(T0 + 201)
+        .await
+        .expect("revoked")
+        .is_empty());
 }
 
 fn node(id: &str, settings: &str, seen_at: i64) -> NodeRecord {
@@ -94,7 +107,10 @@ pub async fn nodes_register_and_one_leads(first: Arc<dyn Store>, second: Arc<dyn
     } else {
         assert!(a, "the first to ask leads");
         assert!(!b, "at most one leads");
-        assert!(first.lead().await.expect("lead"), "the leader keeps leading");
+        assert!(
+            first.lead().await.expect("lead"),
+            "the leader keeps leading"
+        );
         first.leave_cluster("n-a").await.expect("leave");
         assert!(second.lead().await.expect("lead"), "the other takes over");
         assert!(!first.lead().await.expect("lead"));

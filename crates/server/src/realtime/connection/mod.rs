@@ -26,7 +26,7 @@ use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::realtime::budget::{Lease, Rate};
-use crate::realtime::frames::Outbound;
+use crate::realtime::frames::{Outbound, Place};
 use crate::realtime::hub::{ConnId, Control};
 use crate::state::AppState;
 use socket::{close, close_code, close_with, next_text, send, send_error, Incoming, Sink, Stream};
@@ -175,7 +175,7 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
         sink,
         deadline,
         expires_at: auth.expires_at,
-        replayed_to: 0,
+        position: 0,
         budget,
     };
     let ending = match conn.start(since.unwrap_or(0)).await {
@@ -226,8 +226,9 @@ struct Connection {
     deadline: Duration,
     /// Access-token expiry, Unix seconds; the socket closes then unless re-authenticated.
     expires_at: i64,
-    /// Highest seq sent by the replay; live events up to it are duplicates.
-    replayed_to: u64,
+    /// The last seq of this user's stream sent to the client: everything up to it was sent,
+    /// in order, once (see `Connection::forward`).
+    position: u64,
     budget: Lease,
 }
 
@@ -242,12 +243,26 @@ impl Connection {
         send_error(&mut self.sink, self.deadline, code, message, reference).await;
     }
 
-    /// Sends a queued frame unless the replay already covered it.
+    /// Sends a queued frame, keeping the client's stream gap-free, in order and without
+    /// repeats: an event already sent is dropped; one that arrives past a gap (the word of
+    /// events committed on another node is late, or lost) is preceded by the missing events,
+    /// read from the store; a tip past the position fetches up to it.
     async fn forward(&mut self, out: Outbound) -> Result<(), Gone> {
-        if out.seq.is_some_and(|s| s <= self.replayed_to) {
-            return Ok(());
+        match out.place {
+            Place::Outside => self.send(out.text).await,
+            Place::Event(seq) if seq <= self.position => Ok(()),
+            Place::Ack(seq) if seq <= self.position => self.send(out.text).await,
+            Place::Event(seq) | Place::Ack(seq) => {
+                if seq > self.position + 1 {
+                    self.fill(seq - 1).await?;
+                }
+                self.send(out.text).await?;
+                self.position = self.position.max(seq);
+                Ok(())
+            }
+            Place::Tip(seq) if seq > self.position => self.fill(seq).await,
+            Place::Tip(_) => Ok(()),
         }
-        self.send(out.text).await
     }
 
     /// Relays until the socket closes, the session is revoked, the token expires or the

@@ -8,6 +8,7 @@ use securechat_store::StoreError;
 use super::socket::{close, close_with};
 use super::{Connection, Gone};
 use crate::clock::now_ms;
+use crate::metrics::STREAM_FILLS;
 use crate::realtime::frames::encode;
 
 /// Stream entries read per replay query.
@@ -60,9 +61,47 @@ impl Connection {
                 break;
             }
         }
-        self.replayed_to = cursor;
+        self.position = cursor;
         self.send(encode(&ServerEvent::CaughtUp { seq: cursor }))
             .await
+    }
+
+    /// Sends the stream's events after the position up to `to` from the store (events whose
+    /// live word did not come), and moves the position there.
+    pub(super) async fn fill(&mut self, to: u64) -> Result<(), Gone> {
+        metrics::counter!(STREAM_FILLS).increment(1);
+        while self.position < to {
+            let limit = u32::try_from(to - self.position)
+                .unwrap_or(REPLAY_PAGE)
+                .min(REPLAY_PAGE);
+            let page = self
+                .state
+                .store()
+                .events_since(self.user, self.position, limit, now_ms())
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => return Err(self.replay_failed(&e, "reading missed events failed").await),
+            };
+            for event in page.events {
+                match replayed(event) {
+                    Some(event) => self.send(encode(&event)).await?,
+                    None => tracing::error!("skipping a stored envelope that does not parse"),
+                }
+            }
+            if page.last_scanned <= self.position {
+                // The store does not hold `to` yet (it never should: word of an event is
+                // given after its commit); the next event or tip fetches again.
+                tracing::warn!(
+                    position = self.position,
+                    to,
+                    "the stream ends before a known event"
+                );
+                return Ok(());
+            }
+            self.position = page.last_scanned;
+        }
+        Ok(())
     }
 }
 

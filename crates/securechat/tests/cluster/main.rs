@@ -1,0 +1,299 @@
+//! Several securechat nodes on one PostgreSQL and one Redis, as real processes on 127.0.0.x
+//! ports: what users on different nodes see, what a node killed with SIGKILL in the middle
+//! of a burst loses (nothing), what a Redis outage loses (nothing), and a node started with
+//! different settings (it refuses).
+//!
+//! Needs PostgreSQL (SECURECHAT_TEST_POSTGRES_URL) and `redis-server` (each test starts its
+//! own on a free port); without them the tests are skipped with one line, except under CI.
+
+mod checker;
+mod clients;
+mod procs;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use securechat_client::chat::msg_id_text;
+use securechat_proto::ids::UserId;
+use securechat_proto::ws::ClientFrame;
+use securechat_store_tests::{postgres_or_skip, Backend, TestDatabase};
+
+use checker::{History, Sent};
+use clients::{person, Person, Session};
+use procs::{Node, NodeConfig, Redis};
+
+const SECRET: &str = "a cluster test token secret, well over 32 bytes long";
+
+/// Whether the cluster tests can run here (PostgreSQL and redis-server).
+async fn prerequisites() -> bool {
+    if !postgres_or_skip().await {
+        return false;
+    }
+    if procs::installed("redis-server") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "redis-server is not installed, and CI is set: the cluster tests must run"
+    );
+    eprintln!("redis-server not installed: cluster tests skipped");
+    false
+}
+
+/// A database, a Redis and `n` nodes on 127.0.0.1, .2, .3…
+struct Cluster {
+    _database: TestDatabase,
+    redis: Redis,
+    config: NodeConfig,
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    async fn start(n: u8, extra: &[&str]) -> Self {
+        let database = TestDatabase::new(Backend::Postgres)
+            .await
+            .expect("a PostgreSQL test database");
+        let redis = Redis::start();
+        let config = NodeConfig {
+            database_url: database.url(),
+            redis_url: redis.url(),
+            token_secret: SECRET.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let nodes =
+            tokio::task::block_in_place(|| (1..=n).map(|i| Node::start(i, &config)).collect());
+        Self {
+            _database: database,
+            redis,
+            config,
+            nodes,
+        }
+    }
+
+    /// Every node's log, for a failure's message.
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("--- node {}\n{}", n.base, n.log_text()))
+            .collect()
+    }
+
+    /// The nodes' URLs, starting with node `first` (a client's order of preference).
+    fn bases_from(&self, first: usize) -> Vec<String> {
+        let n = self.nodes.len();
+        (0..n)
+            .map(|i| self.nodes[(first + i) % n].base.clone())
+            .collect()
+    }
+}
+
+/// Waits until `done` holds, up to `patience`; false if it never did.
+async fn eventually(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !done() {
+        if started.elapsed() > patience {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+/// Waits until `session` connected at least `times` times.
+async fn connected(session: &Session, times: u32) {
+    assert!(
+        eventually(Duration::from_secs(10), || session.lock().connects >= times).await,
+        "a session did not connect"
+    );
+}
+
+async fn seal(
+    from: &mut Person,
+    to: UserId,
+    body: &str,
+) -> (String, securechat_proto::envelope::Envelope) {
+    let sealed = from
+        .chat
+        .seal_text(to, body, false, None)
+        .await
+        .expect("seal a message");
+    (msg_id_text(&sealed.msg_id), sealed.envelope)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
+    if !prerequisites().await {
+        return;
+    }
+    let cluster = Cluster::start(3, &["--max-connections-per-user", "3"]).await;
+    let mut alice = person(&cluster.nodes[0].base, "alice").await;
+    let bob = person(&cluster.nodes[1].base, "bob").await;
+    let carol = person(&cluster.nodes[2].base, "carol").await;
+
+    let bob_1 = Session::start(cluster.bases_from(1), 0, bob.token.clone());
+    let bob_2 = Session::start(cluster.bases_from(2), 0, bob.token.clone());
+    let carol_3 = Session::start(cluster.bases_from(2), 0, carol.token.clone());
+    for s in [&bob_1, &bob_2, &carol_3] {
+        connected(s, 1).await;
+    }
+    let alice_1 = Session::start(cluster.bases_from(0), 0, alice.token.clone());
+    let alice_3 = Session::start(cluster.bases_from(2), 0, alice.token.clone());
+    connected(&alice_1, 1).await;
+    connected(&alice_3, 1).await;
+
+    // Presence: carol (node 3) is told alice (node 1) came online, and the user list says so.
+    assert!(
+        eventually(Duration::from_secs(3), || carol_3
+            .lock()
+            .presence
+            .get(&alice.id)
+            == Some(&true))
+        .await,
+        "carol on node 3 was not told that alice on node 1 is online"
+    );
+    let listed = carol.chat.api.users().await.expect("the user list");
+    assert!(listed.iter().any(|u| u.id == alice.id && u.online));
+
+    // A message from node 1 reaches bob's sessions on nodes 2 and 3, and alice's other
+    // session (node 3), once each.
+    let (id, envelope) = seal(&mut alice, bob.id, "hello across nodes").await;
+    let sig = envelope.sig.clone();
+    let sent_at = Instant::now();
+    alice_1.send(id.clone(), envelope);
+    assert!(
+        eventually(Duration::from_secs(5), || bob_1
+            .lock()
+            .messages
+            .iter()
+            .any(|(_, s)| *s == sig))
+        .await,
+        "bob on node 2 did not get the message"
+    );
+    let latency = sent_at.elapsed();
+    for (who, session) in [("bob on node 3", &bob_2), ("alice on node 3", &alice_3)] {
+        assert!(
+            eventually(Duration::from_secs(5), || session
+                .lock()
+                .messages
+                .iter()
+                .any(|(_, s)| *s == sig))
+            .await,
+            "{who} did not get the message"
+        );
+    }
+    eprintln!("cross-node delivery (one message, debug build): {latency:?}");
+    assert!(alice_1.lock().acked.contains_key(&id));
+
+    // Deleting it reaches every session of both.
+    let target = securechat_crypto::ids::MsgId::from_b64(&id).expect("a msg id");
+    let tombstone = alice
+        .chat
+        .seal_delete(bob.id, target)
+        .await
+        .expect("seal a deletion");
+    alice_1.send_frame(ClientFrame::Delete {
+        envelope: tombstone.envelope,
+    });
+    for (who, session) in [
+        ("bob on node 2", &bob_1),
+        ("bob on node 3", &bob_2),
+        ("alice on node 3", &alice_3),
+    ] {
+        assert!(
+            eventually(Duration::from_secs(5), || session
+                .lock()
+                .deletions
+                .iter()
+                .any(|(_, m)| *m == id))
+            .await,
+            "{who} was not told of the deletion"
+        );
+    }
+
+    // A self-destructing message expires on every node, whichever runs the expiry.
+    let sealed = alice
+        .chat
+        .seal_text(bob.id, "gone soon", false, Some(5_000))
+        .await
+        .expect("seal");
+    let short = msg_id_text(&sealed.msg_id);
+    alice_1.send(short.clone(), sealed.envelope);
+    for (who, session) in [("bob on node 2", &bob_1), ("bob on node 3", &bob_2)] {
+        assert!(
+            eventually(Duration::from_secs(10), || session
+                .lock()
+                .deletions
+                .iter()
+                .any(|(_, m)| *m == short))
+            .await,
+            "{who} was not told the message expired; logs:\n{}",
+            cluster.logs()
+        );
+    }
+
+    // The per-user connection cap counts every node's connections.
+    let carol_1 = Session::start(cluster.bases_from(0), 0, carol.token.clone());
+    let carol_2 = Session::start(cluster.bases_from(1), 0, carol.token.clone());
+    connected(&carol_1, 1).await;
+    connected(&carol_2, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = securechat_client::Socket::connect(&cluster.nodes[0].base, &carol.token, 0).await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("too many")),
+        "a fourth connection (cap 3, over three nodes) was not refused: {:?}",
+        refused.map(|_| ())
+    );
+
+    // Alice leaves: carol on node 3 is told she is offline.
+    alice_1.stop().await;
+    alice_3.stop().await;
+    assert!(
+        eventually(Duration::from_secs(3), || carol_3
+            .lock()
+            .presence
+            .get(&alice.id)
+            == Some(&false))
+        .await,
+        "carol was not told that alice left"
+    );
+
+    // Bob logs out through node 1: his sockets on nodes 2 and 3 close within a second, and
+    // his token is refused everywhere.
+    let out_at = Instant::now();
+    bob.chat.api.logout().await.expect("log out");
+    for (who, session) in [("node 2", &bob_1), ("node 3", &bob_2)] {
+        assert!(
+            eventually(Duration::from_secs(1), || session
+                .lock()
+                .errors
+                .iter()
+                .any(|e| e.contains("SessionRevoked")))
+            .await,
+            "bob's socket on {who} was not closed within a second of the logout: {:?}",
+            session.lock().errors
+        );
+    }
+    eprintln!(
+        "revocation reached the other nodes' sockets in {:?}",
+        out_at.elapsed()
+    );
+    for node in &cluster.nodes {
+        let api = securechat_client::Api::new(&node.base).expect("api");
+        let status = reqwest::Client::new()
+            .get(format!("{}/api/v1/users", api.base()))
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .expect("a request")
+            .status();
+        assert_eq!(
+            status.as_u16(),
+            401,
+            "bob's token still works on {}",
+            node.base
+        );
+    }
+    for s in [bob_1, bob_2, carol_1, carol_2, carol_3] {
+        s.stop().await;
+    }
+}

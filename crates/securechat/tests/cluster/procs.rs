@@ -1,0 +1,239 @@
+//! The real processes of a cluster test: a Redis of the test's own (it is stopped and
+//! started), and securechat nodes run from the built binary on 127.0.0.x ports.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A port free on `ip` right now.
+pub fn free_port(ip: [u8; 4]) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).expect("a free port");
+    listener.local_addr().expect("its address")
+}
+
+/// Whether `program` can be run.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A Redis server on a free loopback port, keeping nothing on disk.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        let port = free_port([127, 0, 0, 1]).port();
+        let mut redis = Self { port, child: None };
+        redis.start_again();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it (again, empty) on the same port.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "Redis is running already");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(10),
+        );
+    }
+
+    /// Kills it (its data goes with it).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A plain HTTP/1.0 GET (no client library, so it can run outside the async runtime):
+/// status and body, `None` when nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn wait_for_port(addr: SocketAddr, patience: Duration) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < patience,
+            "nothing listens on {addr} after {patience:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How to start every node of one cluster.
+#[derive(Clone)]
+pub struct NodeConfig {
+    pub database_url: String,
+    pub redis_url: String,
+    pub token_secret: String,
+    pub extra: Vec<String>,
+}
+
+/// One securechat process.
+pub struct Node {
+    pub addr: SocketAddr,
+    pub base: String,
+    config: NodeConfig,
+    data: TempDir,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Node {
+    /// Starts a node on 127.0.0.`n` and waits until it is ready.
+    pub fn start(n: u8, config: &NodeConfig) -> Self {
+        let addr = free_port([127, 0, 0, n]);
+        let data = tempfile::tempdir().expect("a data folder");
+        let log = data.path().join("node.log");
+        let mut node = Self {
+            addr,
+            base: format!("http://{addr}"),
+            config: config.clone(),
+            data,
+            child: None,
+            log,
+        };
+        node.start_again();
+        node
+    }
+
+    /// The command that starts this node.
+    pub fn command(&self, config: &NodeConfig) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
+        command
+            .arg("serve")
+            .args(["--listen", &self.addr.to_string()])
+            .args(["--data-dir", &self.data.path().display().to_string()])
+            .args(["--database-url", &config.database_url])
+            .args(["--redis-url", &config.redis_url])
+            .args(["--token-secret", &config.token_secret])
+            .args(["--ip-rule", "false"])
+            .args(["--registrations-per-ip", "1000"])
+            .args(["--hash-concurrency", "2"])
+            .args(&config.extra)
+            .env("RUST_LOG", "info,securechat=info")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Starts the process (again) and waits for `/readyz`.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the node runs already");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the node's log");
+        let child = self
+            .command(&self.config.clone())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start a node");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(30));
+    }
+
+    fn wait_ready(&mut self, patience: Duration) {
+        let started = Instant::now();
+        loop {
+            if http_get(self.addr, "/readyz").is_some_and(|(status, _)| status == 200) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("node {} exited ({status}):\n{}", self.addr, self.log_text());
+                }
+            }
+            assert!(
+                started.elapsed() < patience,
+                "node {} not ready after {patience:?}:\n{}",
+                self.addr,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, and waits for the exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A metric's value from `/metrics` (the sum of its series), 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = http_get(self.addr, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,240 @@
+//! What nodes say to each other over Redis pub/sub. Every word is a hint: the database holds
+//! the truth, and a node that misses words reads what it needs from there.
+//!
+//! Channels and payloads (text, fields separated by one space, the frame text last):
+//! - `sc:u:<user id>`: `<node> e <seq> <frame>` (an event of the user's stream) or
+//!   `<node> o 0 <frame>` (a frame outside the stream, such as a reader's own receipt echo);
+//! - `sc:presence`: `c <node> <user> <connections>` (the user's connections on that node
+//!   changed), `h <node> <users>` (heartbeat: the node is alive, with how many users),
+//!   `s <node> <user>:<connections>…` (a node's full list), `q <node>` (asks every node for
+//!   its full list);
+//! - `sc:revoke`: `<node> <reason> <session id>…` (sessions revoked: close their sockets,
+//!   forget them).
+
+use securechat_proto::ids::{SessionId, UserId};
+
+use crate::realtime::frames::Place;
+
+pub const PRESENCE: &str = "sc:presence";
+pub const REVOKE: &str = "sc:revoke";
+const USER_PREFIX: &str = "sc:u:";
+
+/// The channel of one user's words.
+pub fn user_channel(user: UserId) -> String {
+    format!("{USER_PREFIX}{}", user.0)
+}
+
+/// The user a channel belongs to, if it is a user channel.
+pub fn channel_user(channel: &str) -> Option<UserId> {
+    let id = channel.strip_prefix(USER_PREFIX)?;
+    uuid::Uuid::parse_str(id).ok().map(UserId)
+}
+
+/// A frame for a user's sessions on other nodes.
+pub fn user_word(node: &str, place: Place, frame: &str) -> Option<String> {
+    let (kind, seq) = match place {
+        Place::Event(seq) => ('e', seq),
+        Place::Outside => ('o', 0),
+        // Acks go to the sending connection only; tips are this node's own business.
+        Place::Ack(_) | Place::Tip(_) => return None,
+    };
+    Some(format!("{node} {kind} {seq} {frame}"))
+}
+
+/// A user word read back: who sent it, where the frame stands, the frame.
+pub fn parse_user_word(payload: &str) -> Option<(&str, Place, &str)> {
+    let mut parts = payload.splitn(4, ' ');
+    let node = parts.next()?;
+    let kind = parts.next()?;
+    let seq: u64 = parts.next()?.parse().ok()?;
+    let frame = parts.next()?;
+    let place = match kind {
+        "e" if seq > 0 => Place::Event(seq),
+        "o" => Place::Outside,
+        _ => return None,
+    };
+    Some((node, place, frame))
+}
+
+/// A presence word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceWord {
+    Changed {
+        node: String,
+        user: UserId,
+        connections: u32,
+    },
+    Heartbeat {
+        node: String,
+        users: usize,
+    },
+    Snapshot {
+        node: String,
+        users: Vec<(UserId, u32)>,
+    },
+    Query {
+        node: String,
+    },
+}
+
+impl PresenceWord {
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Changed {
+                node,
+                user,
+                connections,
+            } => format!("c {node} {} {connections}", user.0),
+            Self::Heartbeat { node, users } => format!("h {node} {users}"),
+            Self::Snapshot { node, users } => {
+                let mut text = format!("s {node}");
+                for (user, connections) in users {
+                    text.push_str(&format!(" {}:{connections}", user.0));
+                }
+                text
+            }
+            Self::Query { node } => format!("q {node}"),
+        }
+    }
+
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(' ');
+        let kind = parts.next()?;
+        let node = parts.next()?.to_owned();
+        Some(match kind {
+            "c" => Self::Changed {
+                node,
+                user: parse_user(parts.next()?)?,
+                connections: parts.next()?.parse().ok()?,
+            },
+            "h" => Self::Heartbeat {
+                node,
+                users: parts.next()?.parse().ok()?,
+            },
+            "s" => Self::Snapshot {
+                node,
+                users: parts
+                    .map(|entry| {
+                        let (user, connections) = entry.split_once(':')?;
+                        Some((parse_user(user)?, connections.parse().ok()?))
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            },
+            "q" => Self::Query { node },
+            _ => return None,
+        })
+    }
+}
+
+fn parse_user(text: &str) -> Option<UserId> {
+    uuid::Uuid::parse_str(text).ok().map(UserId)
+}
+
+/// Why sessions were revoked; says what their sockets are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Logout,
+    PasswordChanged,
+    RefreshReuse,
+    /// Seen revoked in the database (the reason is not kept there).
+    Elsewhere,
+}
+
+impl Revocation {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Logout => "signed out",
+            Self::PasswordChanged => "signed out: the password was changed",
+            Self::RefreshReuse => "session revoked: refresh token reuse",
+            Self::Elsewhere => "signed out elsewhere",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::PasswordChanged => "password",
+            Self::RefreshReuse => "reuse",
+            Self::Elsewhere => "other",
+        }
+    }
+
+    fn from_code(code: &str) -> Self {
+        match code {
+            "logout" => Self::Logout,
+            "password" => Self::PasswordChanged,
+            "reuse" => Self::RefreshReuse,
+            _ => Self::Elsewhere,
+        }
+    }
+}
+
+/// A revocation word.
+pub fn revoke_word(node: &str, why: Revocation, sessions: &[SessionId]) -> String {
+    let mut text = format!("{node} {}", why.code());
+    for session in sessions {
+        text.push_str(&format!(" {}", session.0));
+    }
+    text
+}
+
+/// A revocation word read back.
+pub fn parse_revoke_word(payload: &str) -> Option<(&str, Revocation, Vec<SessionId>)> {
+    let mut parts = payload.split(' ');
+    let node = parts.next()?;
+    let why = Revocation::from_code(parts.next()?);
+    let sessions = parts
+        .map(|id| uuid::Uuid::parse_str(id).ok().map(SessionId))
+        .collect::<Option<Vec<_>>>()?;
+    Some((node, why, sessions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_read_back_as_written() {
+        let user = UserId::generate();
+        let frame = r#"{"type":"message","seq":7,"text":"a b c"}"#;
+        let word = user_word("n1", Place::Event(7), frame).unwrap();
+        assert_eq!(parse_user_word(&word), Some(("n1", Place::Event(7), frame)));
+        let word = user_word("n1", Place::Outside, frame).unwrap();
+        assert_eq!(parse_user_word(&word), Some(("n1", Place::Outside, frame)));
+        assert_eq!(user_word("n1", Place::Ack(3), frame), None);
+        assert_eq!(channel_user(&user_channel(user)), Some(user));
+        assert_eq!(channel_user(PRESENCE), None);
+
+        for word in [
+            PresenceWord::Changed {
+                node: "n2".into(),
+                user,
+                connections: 3,
+            },
+            PresenceWord::Heartbeat {
+                node: "n2".into(),
+                users: 12,
+            },
+            PresenceWord::Snapshot {
+                node: "n2".into(),
+                users: vec![(user, 1), (UserId::generate(), 2)],
+            },
+            PresenceWord::Snapshot {
+                node: "n2".into(),
+                users: vec![],
+            },
+            PresenceWord::Query { node: "n2".into() },
+        ] {
+            assert_eq!(PresenceWord::parse(&word.encode()), Some(word));
+        }
+
+        let sessions = vec![SessionId::generate(), SessionId::generate()];
+        let word = revoke_word("n3", Revocation::PasswordChanged, &sessions);
+        assert_eq!(
+            parse_revoke_word(&word),
+            Some(("n3", Revocation::PasswordChanged, sessions))
+        );
+        assert_eq!(parse_user_word("n1 e x {}"), None);
+        assert_eq!(PresenceWord::parse("c n1 not-a-user 1"), None);
+    }
+}
