@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,7 +21,6 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A registered, logged-in person.
 pub struct Person {
-    pub name: String,
     pub id: UserId,
     pub token: String,
     pub chat: Chat,
@@ -37,7 +36,6 @@ pub async fn person(base: &str, name: &str) -> Person {
     api.register(&request).await.expect("register");
     let session = api.login(name, PASSWORD).await.expect("log in");
     Person {
-        name: name.to_owned(),
         id: session.user_id,
         token: session.access_token,
         chat: Chat::new(api, keys, ChatState::default()),
@@ -51,6 +49,8 @@ pub struct Record {
     pub position: u64,
     /// Messages received, in order: (seq, envelope signature).
     pub messages: Vec<(u64, String)>,
+    /// When each of `messages` came.
+    pub received_at: Vec<Instant>,
     /// Deletions received, in order: (seq, msg_id).
     pub deletions: Vec<(u64, String)>,
     /// Acks: msg_id → seq.
@@ -82,6 +82,7 @@ impl Record {
             ServerEvent::Message { seq, envelope, .. } => {
                 if self.stream_event(seq) {
                     self.messages.push((seq, envelope.sig));
+                    self.received_at.push(Instant::now());
                 }
             }
             ServerEvent::Deleted { seq, msg_id, .. } => {

@@ -9,8 +9,8 @@
 mod checker;
 mod clients;
 mod procs;
+mod traffic;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use securechat_client::chat::msg_id_text;
@@ -18,9 +18,10 @@ use securechat_proto::ids::UserId;
 use securechat_proto::ws::ClientFrame;
 use securechat_store_tests::{postgres_or_skip, Backend, TestDatabase};
 
-use checker::{History, Sent};
+use checker::History;
 use clients::{person, Person, Session};
 use procs::{Node, NodeConfig, Redis};
+use traffic::Traffic;
 
 const SECRET: &str = "a cluster test token secret, well over 32 bytes long";
 
@@ -296,4 +297,154 @@ async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
     for s in [bob_1, bob_2, carol_1, carol_2, carol_3] {
         s.stop().await;
     }
+}
+
+/// Asserts a history holds every promise, and prints it.
+fn assert_whole(what: &str, history: &History) {
+    eprintln!("{what}: {history}");
+    assert!(history.acknowledged > 0, "{what}: nothing was acknowledged");
+    assert_eq!(
+        (
+            history.lost,
+            history.duplicated,
+            history.out_of_order,
+            history.stream_breaks
+        ),
+        (0, 0, 0, 0),
+        "{what}: {history}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_in_a_burst_loses_nothing() {
+    if !prerequisites().await {
+        return;
+    }
+    let mut cluster = Cluster::start(3, &[]).await;
+    let mut traffic = Traffic::new(&cluster, 6).await;
+    traffic.connected().await;
+    for round in 0..3 {
+        let victim = round % cluster.nodes.len();
+        let sealed = traffic.seal(120).await;
+        let killer = async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            tokio::task::block_in_place(|| cluster.nodes[victim].kill());
+        };
+        // 6 senders, one message each every 10 ms: ≈ 600 messages/s for 1.2 s.
+        tokio::join!(traffic.send(sealed, Duration::from_millis(10)), killer);
+        let history = traffic.settle(Duration::from_secs(30)).await;
+        assert_whole(
+            &format!(
+                "after round {} (SIGKILL to node {}; counts since the first round)",
+                round + 1,
+                victim + 1
+            ),
+            &history,
+        );
+        tokio::task::block_in_place(|| cluster.nodes[victim].start_again());
+    }
+    eprintln!(
+        "connections made, reconnections included: {}",
+        traffic.connects()
+    );
+    traffic.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_loses_nothing_and_delivery_goes_on_from_the_database() {
+    if !prerequisites().await {
+        return;
+    }
+    let mut cluster = Cluster::start(3, &[]).await;
+    let mut traffic = Traffic::new(&cluster, 3).await;
+    traffic.connected().await;
+    // 3 senders, one message each every 50 ms, for 16 s; Redis is away from 2 s to 12 s.
+    let sealed = traffic.seal(320).await;
+    let started = Instant::now();
+    let (mut away, mut back) = (started, started);
+    let node = &cluster.nodes[0];
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        away = Instant::now();
+        tokio::task::block_in_place(|| cluster.redis.stop());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let up = tokio::task::block_in_place(|| node.metric("securechat_cluster_redis_up"));
+        let ready = tokio::task::block_in_place(|| procs::http_get(node.addr, "/readyz"));
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        tokio::task::block_in_place(|| cluster.redis.start_again());
+        back = Instant::now();
+        (up, ready)
+    };
+    let ((), (up_while_away, ready_while_away)) =
+        tokio::join!(traffic.send(sealed, Duration::from_millis(50)), outage);
+    let history = traffic.settle(Duration::from_secs(30)).await;
+    assert_whole("Redis stopped for 10 s, then started empty", &history);
+    assert_eq!(
+        up_while_away, 0.0,
+        "securechat_cluster_redis_up while Redis was away"
+    );
+    let (status, body) = ready_while_away.expect("/readyz answered");
+    assert_eq!(
+        status, 200,
+        "the node stays ready (the database works): {body}"
+    );
+    assert!(
+        body.contains("redis") && body.contains("down"),
+        "/readyz says Redis is down: {body}"
+    );
+    let before = traffic.longest_delay((started, away));
+    let during = traffic.longest_delay((away, back));
+    let after = traffic.longest_delay((back + Duration::from_secs(3), Instant::now()));
+    eprintln!(
+        "longest delivery delay: before the outage {before:?}, during it {during:?}, \
+         from 3 s after Redis came back {after:?}"
+    );
+    assert!(
+        during <= Duration::from_millis(2_500),
+        "delivery while Redis was away took {during:?}"
+    );
+    assert!(
+        after <= Duration::from_millis(500),
+        "delivery after Redis came back took {after:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || node
+            .metric("securechat_cluster_redis_up")
+            == 1.0)
+        .await,
+        "the node did not report Redis up again"
+    );
+    traffic.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_with_another_token_secret_refuses_to_start() {
+    if !prerequisites().await {
+        return;
+    }
+    let cluster = Cluster::start(2, &[]).await;
+    let mut other = cluster.config.clone();
+    other.token_secret = "another secret, also well over 32 bytes long".to_owned();
+    let started = Instant::now();
+    let output = tokio::task::block_in_place(|| {
+        let stranger = tempfile::tempdir().expect("a data folder");
+        procs::node_command(procs::free_port([127, 0, 0, 3]), stranger.path(), &other)
+            .output()
+            .expect("run a node")
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "the node started: {text}");
+    assert!(
+        text.contains("settings differ") && text.contains("token secret"),
+        "the refusal does not name the token secret: {text}"
+    );
+    let said = text
+        .lines()
+        .find(|l| l.contains("settings differ"))
+        .unwrap_or("");
+    eprintln!("refused in {:?}: {said}", started.elapsed());
 }

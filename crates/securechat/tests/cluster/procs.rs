@@ -108,6 +108,25 @@ pub struct NodeConfig {
     pub extra: Vec<String>,
 }
 
+/// The command that starts a node listening on `addr` with its data in `data`.
+pub fn node_command(addr: SocketAddr, data: &Path, config: &NodeConfig) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
+    command
+        .arg("serve")
+        .args(["--listen", &addr.to_string()])
+        .args(["--data-dir", &data.display().to_string()])
+        .args(["--database-url", &config.database_url])
+        .args(["--redis-url", &config.redis_url])
+        .args(["--token-secret", &config.token_secret])
+        .args(["--ip-rule", "false"])
+        .args(["--registrations-per-ip", "1000"])
+        .args(["--hash-concurrency", "2"])
+        .args(&config.extra)
+        .env("RUST_LOG", "info,securechat=info")
+        .stdin(Stdio::null());
+    command
+}
+
 /// One securechat process.
 pub struct Node {
     pub addr: SocketAddr,
@@ -137,22 +156,8 @@ impl Node {
     }
 
     /// The command that starts this node.
-    pub fn command(&self, config: &NodeConfig) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
-        command
-            .arg("serve")
-            .args(["--listen", &self.addr.to_string()])
-            .args(["--data-dir", &self.data.path().display().to_string()])
-            .args(["--database-url", &config.database_url])
-            .args(["--redis-url", &config.redis_url])
-            .args(["--token-secret", &config.token_secret])
-            .args(["--ip-rule", "false"])
-            .args(["--registrations-per-ip", "1000"])
-            .args(["--hash-concurrency", "2"])
-            .args(&config.extra)
-            .env("RUST_LOG", "info,securechat=info")
-            .stdin(Stdio::null());
-        command
+    fn command(&self) -> Command {
+        node_command(self.addr, self.data.path(), &self.config)
     }
 
     /// Starts the process (again) and waits for `/readyz`.
@@ -164,7 +169,7 @@ impl Node {
             .open(&self.log)
             .expect("the node's log");
         let child = self
-            .command(&self.config.clone())
+            .command()
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -200,20 +205,6 @@ impl Node {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-
-    /// SIGTERM, and waits for the exit.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.data.path()
     }
 
     pub fn log_text(&self) -> String {

@@ -37,13 +37,22 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers and takes writes.
+/// `GET /readyz`: the database answers and takes writes. A cluster node stays ready while
+/// Redis is away (delivery goes on from the database, more slowly) and says so:
+/// `{"status":"ready","cluster":{"node":"n-…","redis":"down"}}`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "ready"),
+    (status = 200, description = "ready (a cluster node tells whether Redis is up)"),
     (status = 503, description = "database unreachable or refusing writes", body = securechat_proto::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state.store().ping().await.map_err(ApiError::Unavailable)?;
-    Ok(Json(json!({"status": "ready"})))
+    let cluster = state.cluster();
+    Ok(Json(match (cluster.node_id(), cluster.redis_up()) {
+        (Some(node), Some(up)) => json!({
+            "status": "ready",
+            "cluster": {"node": node, "redis": if up { "up" } else { "down" }},
+        }),
+        _ => json!({"status": "ready"}),
+    }))
 }
 
 /// `GET /metrics`: Prometheus text exposition.
