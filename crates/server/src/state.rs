@@ -7,13 +7,14 @@ use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::ws::WsErrorCode;
 use securechat_store::{Store, StoreError};
 
+use crate::auth::login_guard::Attempt;
 use crate::auth::login_guard::LoginGuard;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
-use crate::cluster::wire::Revocation;
+use crate::cluster::wire::{LimitWord, Revocation};
 use crate::cluster::{agreement, Cluster};
 use crate::error::ApiError;
 use crate::lifecycle::{Lifecycle, SOCKET_GRACE};
@@ -165,6 +166,73 @@ impl AppState {
         self.hub()
             .close_sessions(sessions, WsErrorCode::SessionRevoked, why.message());
         self.cluster().publish_revocation(why, sessions);
+    }
+
+    /// A wrong login name or password: counted here and on every other node.
+    pub fn login_failed(&self, attempt: &Attempt<'_>) {
+        self.login_guard().failed(attempt);
+        self.cluster().publish_limit(&LimitWord::LoginFailed {
+            known_source: attempt.known_source,
+            ip: attempt.ip.to_owned(),
+            account: attempt.account.to_owned(),
+        });
+    }
+
+    /// A right password: counted here and on every other node.
+    pub fn login_succeeded(&self, attempt: &Attempt<'_>) {
+        self.login_guard().succeeded(attempt);
+        self.cluster().publish_limit(&LimitWord::LoginSucceeded {
+            known_source: attempt.known_source,
+            ip: attempt.ip.to_owned(),
+            account: attempt.account.to_owned(),
+        });
+    }
+
+    /// A wrong current password in a password change: counted here and on every node.
+    pub fn password_check_failed(&self, account: &str) {
+        self.login_guard().account().record_failure(account);
+        self.cluster()
+            .publish_limit(&LimitWord::PasswordCheckFailed {
+                account: account.to_owned(),
+            });
+    }
+
+    /// A registration let through here: the other nodes count it too.
+    pub fn registered_from(&self, ip: &str) {
+        self.cluster()
+            .publish_limit(&LimitWord::Registered { ip: ip.to_owned() });
+    }
+
+    /// Counts another node's limit event as if it happened here.
+    pub fn count_limit_event(&self, word: &LimitWord) {
+        match word {
+            LimitWord::LoginFailed {
+                known_source,
+                ip,
+                account,
+            } => self.login_guard().failed(&Attempt {
+                ip,
+                account,
+                known_source: *known_source,
+            }),
+            LimitWord::LoginSucceeded {
+                known_source,
+                ip,
+                account,
+            } => self.login_guard().succeeded(&Attempt {
+                ip,
+                account,
+                known_source: *known_source,
+            }),
+            LimitWord::PasswordCheckFailed { account } => {
+                self.login_guard().account().record_failure(account);
+            }
+            LimitWord::Registered { ip } => {
+                let (per_ip, global) = self.registration_limits();
+                per_ip.record_failure(ip);
+                global.record_failure("");
+            }
+        }
     }
 
     pub fn delivery(&self) -> &Delivery {

@@ -126,7 +126,16 @@ async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
     if !prerequisites().await {
         return;
     }
-    let cluster = Cluster::start(3, &["--max-connections-per-user", "3"]).await;
+    let cluster = Cluster::start(
+        3,
+        &[
+            "--max-connections-per-user",
+            "3",
+            "--login-failures-per-ip",
+            "4",
+        ],
+    )
+    .await;
     let mut alice = person(&cluster.nodes[0].base, "alice").await;
     let bob = person(&cluster.nodes[1].base, "bob").await;
     let carol = person(&cluster.nodes[2].base, "carol").await;
@@ -297,6 +306,22 @@ async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
     for s in [bob_1, bob_2, carol_1, carol_2, carol_3] {
         s.stop().await;
     }
+
+    // Failed logins count on every node: two wrong passwords on node 1, two on node 2,
+    // and node 3 refuses the next attempt from the address (limit 4).
+    for node in [0, 0, 1, 1] {
+        let api = securechat_client::Api::new(&cluster.nodes[node].base).expect("api");
+        let wrong = api.login("carol", "not her password").await;
+        assert!(wrong.is_err(), "a wrong password was accepted");
+    }
+    let api = securechat_client::Api::new(&cluster.nodes[2].base).expect("api");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = api.login("carol", clients::PASSWORD).await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("429") || e.to_string().to_lowercase().contains("too many")),
+        "node 3 let a fifth attempt through after four failures on nodes 1 and 2: {:?}",
+        refused.map(|_| ())
+    );
 }
 
 /// Asserts a history holds every promise, and prints it.

@@ -154,7 +154,7 @@ async fn subscribe_once(
         .map_err(|_| timed_out("connecting to Redis"))??;
     let started = Instant::now();
     let (mut sink, mut stream) = pubsub.split();
-    timed(sink.subscribe(&[wire::PRESENCE, wire::REVOKE])).await?;
+    timed(sink.subscribe(&[wire::PRESENCE, wire::REVOKE, wire::LIMITS])).await?;
     // Everyone connected now; changes from here on come through `local`.
     let here = state.hub().local_users();
     let channels: Vec<String> = here.iter().map(|(u, _)| wire::user_channel(*u)).collect();
@@ -276,6 +276,14 @@ fn heard(state: &AppState, node: &Node, message: &redis::Msg) -> Option<()> {
                 node: node.id.clone(),
             }),
             Follow::SendSnapshot => node.publish_presence(&snapshot(state, node)),
+        }
+        return None;
+    }
+    if channel == wire::LIMITS {
+        metrics::counter!(CLUSTER_RECEIVED, "kind" => "limits").increment(1);
+        let (from, word) = wire::LimitWord::parse(payload)?;
+        if from != node.id {
+            state.count_limit_event(&word);
         }
         return None;
     }

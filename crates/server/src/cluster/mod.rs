@@ -4,7 +4,8 @@
 //! Redis carries hints, published only after the commit they describe:
 //! - each stream event goes to the channel of its user, heard by the nodes where that user
 //!   is connected (`bus`);
-//! - presence and revocations go to channels every node hears (`presence`, `wire`).
+//! - presence, revocations and the events of limits a client could dodge by changing node
+//!   (failed logins, registrations) go to channels every node hears (`presence`, `wire`).
 //!
 //! Nothing is lost when a hint is: each connection keeps its stream gap-free, reading from
 //! the store what it did not hear of (`crate::realtime::connection`), and every node polls
@@ -31,7 +32,7 @@ use crate::settings::ClusterSettings;
 use crate::state::AppState;
 use bus::{BusHealth, Word};
 use presence::RemotePresence;
-use wire::{PresenceWord, Revocation};
+use wire::{LimitWord, PresenceWord, Revocation};
 
 /// Words waiting for the publisher; past this they are dropped (the poll covers them).
 const WORD_QUEUE: usize = 65_536;
@@ -120,6 +121,12 @@ impl Cluster {
                 wire::revoke_word(&node.id, why, sessions),
             );
         }
+    }
+
+    /// Tells the other nodes of an event a limit counts (they count it too).
+    pub fn publish_limit(&self, word: &LimitWord) {
+        let Some(node) = &self.node else { return };
+        node.publish(wire::LIMITS.to_owned(), word.encode(&node.id));
     }
 
     pub(crate) fn node(&self) -> Option<&Arc<Node>> {

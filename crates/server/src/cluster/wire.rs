@@ -238,3 +238,112 @@ mod tests {
         assert_eq!(PresenceWord::parse("c n1 not-a-user 1"), None);
     }
 }
+
+pub const LIMITS: &str = "sc:limits";
+
+/// A counted event of a limit that a client could dodge by changing node (failed logins,
+/// registrations). Every node counts the others' events as its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitWord {
+    LoginFailed {
+        known_source: bool,
+        ip: String,
+        account: String,
+    },
+    LoginSucceeded {
+        known_source: bool,
+        ip: String,
+        account: String,
+    },
+    /// A wrong current password in a password change (counts against the account).
+    PasswordCheckFailed { account: String },
+    /// A registration from `ip` (counts against it and the server-wide budget).
+    Registered { ip: String },
+}
+
+impl LimitWord {
+    /// `lf|ls <node> <0|1> <ip> <account>`, `pf <node> <account>`, `rg <node> <ip>`.
+    pub fn encode(&self, node: &str) -> String {
+        match self {
+            Self::LoginFailed {
+                known_source,
+                ip,
+                account,
+            } => format!("lf {node} {} {ip} {account}", u8::from(*known_source)),
+            Self::LoginSucceeded {
+                known_source,
+                ip,
+                account,
+            } => format!("ls {node} {} {ip} {account}", u8::from(*known_source)),
+            Self::PasswordCheckFailed { account } => format!("pf {node} {account}"),
+            Self::Registered { ip } => format!("rg {node} {ip}"),
+        }
+    }
+
+    /// The word and the node that sent it.
+    pub fn parse(payload: &str) -> Option<(&str, Self)> {
+        let (kind, rest) = payload.split_once(' ')?;
+        let (node, rest) = rest.split_once(' ')?;
+        let login = |rest: &str| -> Option<(bool, String, String)> {
+            let mut parts = rest.splitn(3, ' ');
+            let known = parts.next()? == "1";
+            Some((known, parts.next()?.to_owned(), parts.next()?.to_owned()))
+        };
+        let word = match kind {
+            "lf" => {
+                let (known_source, ip, account) = login(rest)?;
+                Self::LoginFailed {
+                    known_source,
+                    ip,
+                    account,
+                }
+            }
+            "ls" => {
+                let (known_source, ip, account) = login(rest)?;
+                Self::LoginSucceeded {
+                    known_source,
+                    ip,
+                    account,
+                }
+            }
+            "pf" => Self::PasswordCheckFailed {
+                account: rest.to_owned(),
+            },
+            "rg" => Self::Registered {
+                ip: rest.to_owned(),
+            },
+            _ => return None,
+        };
+        Some((node, word))
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn limit_words_read_back_as_written() {
+        for word in [
+            LimitWord::LoginFailed {
+                known_source: true,
+                ip: "192.0.2.1".into(),
+                account: "alice@example.org".into(),
+            },
+            LimitWord::LoginSucceeded {
+                known_source: false,
+                ip: "2001:db8::1".into(),
+                account: "a name with spaces".into(),
+            },
+            LimitWord::PasswordCheckFailed {
+                account: "bob".into(),
+            },
+            LimitWord::Registered {
+                ip: "198.51.100.7".into(),
+            },
+        ] {
+            assert_eq!(LimitWord::parse(&word.encode("n-1")), Some(("n-1", word)));
+        }
+        assert_eq!(LimitWord::parse("zz n-1 x"), None);
+    }
+}

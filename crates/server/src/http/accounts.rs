@@ -109,6 +109,7 @@ pub async fn register(
             return Err(ApiError::RateLimited { retry_after });
         }
     }
+    state.registered_from(&ip);
     let password_hash = state
         .passwords()
         .hash(&req.password.0)
@@ -175,7 +176,7 @@ pub async fn change_password(
         .await
         .map_err(ApiError::internal)?;
     if !ok {
-        state.login_guard().account().record_failure(&account_key);
+        state.password_check_failed(&account_key);
         return Err(ApiError::WrongPassword);
     }
     let hash = state

@@ -229,13 +229,13 @@ async fn password_grant(
         .await
         .map_err(TokenError::internal)?;
     let Some(user) = user.filter(|_| ok) else {
-        state.login_guard().failed(&attempt);
+        state.login_failed(&attempt);
         metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
         tracing::info!(known_source, "login failed: wrong username or password");
         return Err(TokenError::InvalidGrant("wrong username or password"));
     };
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
-    state.login_guard().succeeded(&attempt);
+    state.login_succeeded(&attempt);
 
     let session = SessionId::generate();
     let (refresh, refresh_hash) = new_refresh_token();
