@@ -159,11 +159,12 @@ fn parse_url(url: &str) -> Result<(String, String), S3UrlError> {
     Ok((bucket.to_owned(), prefix.to_owned()))
 }
 
+/// A client of the bucket.
+type Store = Arc<dyn ObjectStore>;
+
 /// The store for uploads and deletes (each request under a timeout) and the one for
 /// downloads (no overall timeout: the caller applies an idle one).
-pub(super) fn open(
-    options: &S3Options,
-) -> Result<(Arc<dyn ObjectStore>, Arc<dyn ObjectStore>), object_store::Error> {
+pub(super) fn open(options: &S3Options) -> Result<(Store, Store), object_store::Error> {
     let client = ClientOptions::new()
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_allow_http(options.allow_http);
@@ -172,10 +173,7 @@ pub(super) fn open(
     Ok((objects, reads))
 }
 
-fn build(
-    options: &S3Options,
-    client: ClientOptions,
-) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
+fn build(options: &S3Options, client: ClientOptions) -> Result<Store, object_store::Error> {
     let retry = RetryConfig {
         max_retries: RETRIES,
         retry_timeout: REQUEST_TIMEOUT,
