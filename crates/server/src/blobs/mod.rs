@@ -52,7 +52,7 @@ pub enum BlobError {
     #[error("file storage failed: {0}")]
     Io(#[from] std::io::Error),
     /// The bucket did not answer the start-up check.
-    #[error("the file storage {location} is not reachable: {source}")]
+    #[error("the file storage {location} is not reachable")]
     Unreachable {
         location: String,
         #[source]
