@@ -210,6 +210,24 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_UPLOAD_CONCURRENCY", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_concurrency: Option<usize>,
+    /// Where file bytes live: s3://BUCKET[/PREFIX] for an S3-compatible bucket shared by a
+    /// cluster; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    /// [default: the folder <data-dir>/files].
+    #[arg(long, env = "SECURECHAT_FILES_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_url: Option<String>,
+    /// S3-compatible server, http(s)://HOST[:PORT] [default: AWS for --s3-region].
+    #[arg(long, env = "SECURECHAT_S3_ENDPOINT", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region [default: us-east-1].
+    #[arg(long, env = "SECURECHAT_S3_REGION", value_name = "REGION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// Allow a plain-HTTP --s3-endpoint (a test server on this machine only) [default: false].
+    #[arg(long, env = "SECURECHAT_S3_ALLOW_HTTP", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_allow_http: Option<bool>,
     /// Sustained WebSocket frames per second per connection [default: 1000].
     #[arg(long, env = "SECURECHAT_FRAMES_PER_SECOND", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -321,6 +339,8 @@ pub struct Config {
     pub database_pool_size: u32,
     pub database_statement_timeout: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The S3-compatible bucket for file bytes; `None`: the folder `<data-dir>/files`.
+    pub files_s3: Option<securechat_server::blobs::S3Options>,
     pub token_secret: Option<String>,
     pub log_format: LogFormat,
     pub settings: Settings,
@@ -453,6 +473,12 @@ impl ServeArgs {
         if database_statement_timeout_ms == 0 {
             anyhow::bail!("--database-statement-timeout-ms must be at least 1");
         }
+        let files_s3 = crate::files::s3_options(
+            self.files_url.as_deref(),
+            self.s3_endpoint,
+            self.s3_region,
+            self.s3_allow_http,
+        )?;
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("securechat.db").display()));
@@ -493,6 +519,7 @@ impl ServeArgs {
             database_pool_size,
             database_statement_timeout: Duration::from_millis(database_statement_timeout_ms),
             tls: self.tls_cert.zip(self.tls_key),
+            files_s3,
             token_secret: self.token_secret,
             log_format: self.log_format.unwrap_or_default(),
             settings,

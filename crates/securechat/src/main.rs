@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod files;
 mod migrate_store;
 mod serve;
 mod signals;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use tracing_subscriber::EnvFilter;
 
-use securechat_server::blobs::Blobs;
 use securechat_server::{setup, AppState};
 use securechat_store::Store;
 use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
@@ -94,8 +93,7 @@ async fn start(config: Config) -> anyhow::Result<()> {
              (browsers only give WebCrypto to secure origins)"
         );
     }
-    let blobs = Blobs::open(&data_dir)
-        .with_context(|| format!("cannot create the file store in {}", data_dir.display()))?;
+    let blobs = crate::files::open(config.files_s3.as_ref(), &data_dir).await?;
     let mut settings = config.settings;
     settings.hsts = tls.is_some();
     let state = AppState::new(settings, store, blobs, &secret);

@@ -8,6 +8,7 @@ use securechat_proto::error::{ErrorBody, ErrorCode};
 use securechat_store::error::Conflict;
 use securechat_store::StoreError;
 
+use crate::blobs::BlobError;
 use crate::metrics::STORE_UNAVAILABLE;
 
 /// Seconds a client is asked to wait when the database cannot take the request.
@@ -55,6 +56,9 @@ pub enum ApiError {
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The file storage (folder or bucket) failed or is unreachable.
+    #[error("file storage failed: {0}")]
+    FileStorage(#[source] BlobError),
     /// Any other server fault, with its cause kept for the log.
     #[error("internal error: {0}")]
     Internal(#[source] BoxError),
@@ -67,6 +71,22 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Fault(pub String);
+
+/// The one mapping of file-store failures: the client's own faults keep their meaning, a
+/// missing object is the same 404 as a file the caller may not read, the rest is the storage's.
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::TooLarge(_) => Self::PayloadTooLarge,
+            BlobError::Body(m) => Self::MalformedBody(m),
+            BlobError::NotFound => Self::NotFound,
+            e @ (BlobError::Storage(_)
+            | BlobError::Stalled(_)
+            | BlobError::Io(_)
+            | BlobError::Unreachable { .. }) => Self::FileStorage(e),
+        }
+    }
+}
 
 impl ApiError {
     /// A server fault caused by `source`.
@@ -117,9 +137,9 @@ impl ApiError {
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
-            Self::Unavailable(_) | Self::Store(StoreError::Unavailable(_)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
-            }
+            Self::Unavailable(_)
+            | Self::Store(StoreError::Unavailable(_))
+            | Self::FileStorage(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
             }
@@ -143,6 +163,11 @@ impl ApiError {
                 "internal error; the server log has details under this request's id".to_owned()
             }
             Self::Unavailable(_) => "the database is unreachable".to_owned(),
+            Self::FileStorage(_) => {
+                "the file storage cannot be reached right now; retry in a moment (the server \
+                 log has details under this request's id)"
+                    .to_owned()
+            }
             Self::Store(StoreError::Unavailable(_)) => {
                 "the server cannot store anything right now (its database refuses writes); \
                  nothing was changed, retry in a moment"
@@ -189,7 +214,9 @@ impl IntoResponse for ApiError {
             Self::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
-            Self::Unavailable(_) | Self::Store(StoreError::Unavailable(_)) => {
+            Self::Unavailable(_)
+            | Self::Store(StoreError::Unavailable(_))
+            | Self::FileStorage(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER));
             }
             _ => {}

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tokio_util::io::ReaderStream;
 
 use securechat_proto::b64;
 use securechat_proto::ids::UserId;
@@ -15,7 +14,6 @@ use securechat_proto::messages::FileUploaded;
 use securechat_store::model::FileRow;
 
 use crate::auth::extract::AuthUser;
-use crate::blobs::BlobError;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::ApiQuery;
@@ -41,7 +39,7 @@ pub struct UploadQuery {
     pub to: String,
 }
 
-/// `POST /api/v1/files?to={user_id}`: streams ciphertext to disk under a random 128-bit id.
+/// `POST /api/v1/files?to={user_id}`: streams ciphertext to the file storage under a random 128-bit id.
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])),
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -75,11 +73,7 @@ pub async fn upload(
     let turn = state.upload_turn().await?;
     let stored = state.blobs().store(body, limit).await;
     drop(turn);
-    let (id, size) = stored.map_err(|e| match e {
-        BlobError::TooLarge(_) => ApiError::PayloadTooLarge,
-        BlobError::Body(m) => ApiError::MalformedBody(m),
-        BlobError::Io(e) => ApiError::internal(e),
-    })?;
+    let (id, size) = stored?;
     let row = FileRow {
         id,
         uploader: auth.user_id,
@@ -122,13 +116,7 @@ pub async fn download(
         .await?
         .filter(|f| f.uploader == auth.user_id || f.recipient == auth.user_id)
         .ok_or(ApiError::NotFound)?;
-    let file = state.blobs().read(&id).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ApiError::NotFound
-        } else {
-            ApiError::internal(e)
-        }
-    })?;
+    let file = state.blobs().read(&id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -139,7 +127,7 @@ pub async fn download(
             (header::CONTENT_DISPOSITION, "attachment".to_owned()),
             (header::CONTENT_SECURITY_POLICY, DOWNLOAD_CSP.to_owned()),
         ],
-        Body::from_stream(ReaderStream::new(file)),
+        Body::from_stream(file),
     )
         .into_response())
 }

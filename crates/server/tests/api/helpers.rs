@@ -138,13 +138,22 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts a server on existing data (restart tests).
 pub async fn spawn_in(data: Data, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let blobs = Blobs::open(data.dir.path()).expect("file store");
+    spawn_with_blobs(data, blobs, configure).await
+}
+
+/// Starts a server on existing data with files in `blobs` (an S3 bucket, say).
+pub async fn spawn_with_blobs(
+    data: Data,
+    blobs: Blobs,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = data.dir.clone();
     let mut settings = test_settings(dir.path().to_owned());
     configure(&mut settings);
     setup::prepare_data_dir(dir.path()).expect("data dir");
     let secret = setup::token_secret(dir.path(), None).expect("secret");
     let store = data.open_store().await;
-    let blobs = Blobs::open(dir.path()).expect("file store");
     let state = AppState::new(settings, store.clone(), blobs, &secret);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -2,10 +2,12 @@
 //! real HTTP.
 
 mod helpers;
+mod moto;
 
 mod accounts;
 mod faults;
 mod files;
+mod files_s3;
 mod health;
 mod ip_rule;
 mod keys;
