@@ -122,20 +122,22 @@ async fn seal(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
+async fn messages_files_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
     if !prerequisites().await {
         return;
     }
-    let cluster = Cluster::start(
-        3,
-        &[
-            "--max-connections-per-user",
-            "3",
-            "--login-failures-per-ip",
-            "4",
-        ],
-    )
-    .await;
+    let moto = procs::Moto::start("cluster-files");
+    let mut options = vec![
+        "--max-connections-per-user",
+        "3",
+        "--login-failures-per-ip",
+        "4",
+    ];
+    let files = moto.as_ref().map(|m| m.node_options("cluster-files"));
+    if let Some(files) = &files {
+        options.extend(files.iter().map(String::as_str));
+    }
+    let cluster = Cluster::start(3, &options).await;
     let mut alice = person(&cluster.nodes[0].base, "alice").await;
     let bob = person(&cluster.nodes[1].base, "bob").await;
     let carol = person(&cluster.nodes[2].base, "carol").await;
@@ -193,6 +195,26 @@ async fn messages_deletes_expiry_presence_limits_and_revocation_cross_nodes() {
     }
     eprintln!("cross-node delivery (one message, debug build): {latency:?}");
     assert!(alice_1.lock().acked.contains_key(&id));
+
+    // A file uploaded through node 1 downloads through nodes 2 and 3 (one bucket for all).
+    if moto.is_some() {
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let uploaded = alice
+            .chat
+            .api
+            .upload(bob.id, bytes.clone())
+            .await
+            .expect("upload through node 1");
+        for node in [1, 2] {
+            let api = securechat_client::Api::with_session(
+                &cluster.nodes[node].base,
+                bob.chat.api.session().expect("bob's session"),
+            )
+            .expect("api");
+            let got = api.download(&uploaded.file_id).await.expect("download");
+            assert!(got == bytes, "the file differs through node {}", node + 1);
+        }
+    }
 
     // Deleting it reaches every session of both.
     let target = securechat_crypto::ids::MsgId::from_b64(&id).expect("a msg id");

@@ -77,10 +77,19 @@ impl Drop for Redis {
 /// A plain HTTP/1.0 GET (no client library, so it can run outside the async runtime):
 /// status and body, `None` when nothing answers.
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_request(addr, "GET", path)
+}
+
+/// A plain HTTP/1.0 request without a body.
+fn http_request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -96,6 +105,71 @@ fn wait_for_port(addr: SocketAddr, patience: Duration) {
             "nothing listens on {addr} after {patience:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// moto's S3 server on a free loopback port, with one bucket: the nodes' shared file storage.
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Moto {
+    /// `None` (said in one line) when moto is not installed, except under CI.
+    pub fn start(bucket: &str) -> Option<Self> {
+        let program = std::env::var("SECURECHAT_TEST_MOTO_SERVER")
+            .unwrap_or_else(|_| "moto_server".to_owned());
+        let addr = free_port([127, 0, 0, 1]);
+        let spawned = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{program} cannot run ({e}), and CI is set: the S3 tests must run"
+                );
+                eprintln!("{program} not installed: the cluster's shared-file checks skipped");
+                return None;
+            }
+        };
+        let moto = Self {
+            endpoint: format!("http://{addr}"),
+            child,
+        };
+        wait_for_port(addr, Duration::from_secs(60));
+        let created = http_request(addr, "PUT", &format!("/{bucket}"));
+        assert!(
+            created.is_some_and(|(status, _)| status == 200),
+            "moto did not create the bucket"
+        );
+        Some(moto)
+    }
+
+    /// The node options that put files in `bucket`.
+    pub fn node_options(&self, bucket: &str) -> Vec<String> {
+        [
+            "--files-url",
+            &format!("s3://{bucket}/files"),
+            "--s3-endpoint",
+            &self.endpoint,
+            "--s3-allow-http",
+            "true",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -123,6 +197,8 @@ pub fn node_command(addr: SocketAddr, data: &Path, config: &NodeConfig) -> Comma
         .args(["--hash-concurrency", "2"])
         .args(&config.extra)
         .env("RUST_LOG", "info,securechat=info")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing-secret")
         .stdin(Stdio::null());
     command
 }
