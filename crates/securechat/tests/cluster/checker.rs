@@ -85,14 +85,16 @@ mod tests {
     fn the_checker_counts_losses_repeats_and_disorder() {
         let a = |index| Sent { sender: 0, index };
         let sent: HashMap<String, Sent> = (0..4).map(|i| (format!("sig{i}"), a(i))).collect();
-        let mut record = Record::default();
-        record.messages = vec![
-            (1, "sig0".into()),
-            (2, "sig2".into()),
-            (3, "sig1".into()),
-            (4, "sig2".into()),
-        ];
-        record.anomalies.push((4, 6));
+        let record = Record {
+            messages: vec![
+                (1, "sig0".into()),
+                (2, "sig2".into()),
+                (3, "sig1".into()),
+                (4, "sig2".into()),
+            ],
+            anomalies: vec![(4, 6)],
+            ..Record::default()
+        };
         let mut history = History::default();
         check(&[&record], &sent, &[a(0), a(1), a(2), a(3)], &mut history);
         assert_eq!(history.delivered, 3);

@@ -80,13 +80,15 @@ impl Record {
     fn handle(&mut self, event: ServerEvent, pending: &mut Vec<(String, Envelope)>) -> bool {
         match event {
             ServerEvent::Message { seq, envelope, .. } => {
-                if self.stream_event(seq) {
+                let in_order = self.stream_event(seq);
+                if in_order {
                     self.messages.push((seq, envelope.sig));
                     self.received_at.push(Instant::now());
                 }
             }
             ServerEvent::Deleted { seq, msg_id, .. } => {
-                if self.stream_event(seq) {
+                let in_order = self.stream_event(seq);
+                if in_order {
                     self.deletions.push((seq, msg_id));
                 }
             }
@@ -100,10 +102,8 @@ impl Record {
                 pending.retain(|(id, _)| *id != msg_id);
                 self.acked.insert(msg_id, seq);
             }
-            ServerEvent::CaughtUp { seq } => {
-                if seq != self.position {
-                    self.anomalies.push((self.position, seq));
-                }
+            ServerEvent::CaughtUp { seq } if seq != self.position => {
+                self.anomalies.push((self.position, seq));
             }
             ServerEvent::Presence { online, offline } => {
                 for user in online {
