@@ -370,15 +370,51 @@ async fn a_node_killed_in_a_burst_loses_nothing() {
     let mut cluster = Cluster::start(3, &[]).await;
     let mut traffic = Traffic::new(&cluster, 6).await;
     traffic.connected().await;
+    // Dave is connected to node 1 only, and does not reconnect: when node 1 dies, the others
+    // must take him offline by themselves (his node's heartbeats stop).
+    let dave = person(&cluster.nodes[0].base, "dave").await;
+    let dave_socket = securechat_client::Socket::connect(&cluster.nodes[0].base, &dave.token, 0)
+        .await
+        .expect("dave connects to node 1");
+    let observer = traffic.observer();
+    assert!(
+        eventually(Duration::from_secs(3), || observer
+            .lock()
+            .presence
+            .get(&dave.id)
+            == Some(&true))
+        .await,
+        "the observer on node 2 was not told dave is online"
+    );
+    let mut killed_at = None;
     for round in 0..3 {
         let victim = round % cluster.nodes.len();
         let sealed = traffic.seal(120).await;
         let killer = async {
             tokio::time::sleep(Duration::from_millis(600)).await;
             tokio::task::block_in_place(|| cluster.nodes[victim].kill());
+            if round == 0 {
+                killed_at = Some(Instant::now());
+            }
         };
         // 6 senders, one message each every 10 ms: ≈ 600 messages/s for 1.2 s.
         tokio::join!(traffic.send(sealed, Duration::from_millis(10)), killer);
+        if let Some(killed) = killed_at.take() {
+            let observer = traffic.observer();
+            assert!(
+                eventually(Duration::from_secs(5), || observer
+                    .lock()
+                    .presence
+                    .get(&dave.id)
+                    == Some(&false))
+                .await,
+                "dave (only on the killed node 1) was not taken offline"
+            );
+            eprintln!(
+                "dave, connected only to the killed node, went offline after {:?}",
+                killed.elapsed()
+            );
+        }
         let history = traffic.settle(Duration::from_secs(30)).await;
         assert_whole(
             &format!(
@@ -394,6 +430,7 @@ async fn a_node_killed_in_a_burst_loses_nothing() {
         "connections made, reconnections included: {}",
         traffic.connects()
     );
+    drop(dave_socket);
     traffic.stop().await;
 }
 

@@ -163,6 +163,11 @@ impl Traffic {
         longest
     }
 
+    /// A session that started on node 2 (the first recipient's first).
+    pub fn observer(&self) -> &Session {
+        &self.recipient_sessions[0][0]
+    }
+
     /// Connections made by every session (reconnections included).
     pub fn connects(&self) -> u32 {
         self.sender_sessions

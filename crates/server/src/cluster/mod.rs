@@ -2,8 +2,8 @@
 //!
 //! The database holds the truth (every message, its `seq` in each stream, every session);
 //! Redis carries hints, published only after the commit they describe:
-//! - each stream event goes to the channel of its user, heard by the nodes where that user
-//!   is connected (`bus`);
+//! - each stream event of a user connected to other nodes (as presence tells) goes to the
+//!   channel of that user, heard by the nodes where the user is connected (`bus`);
 //! - presence, revocations and the events of limits a client could dodge by changing node
 //!   (failed logins, registrations) go to channels every node hears (`presence`, `wire`).
 //!

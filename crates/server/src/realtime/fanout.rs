@@ -38,21 +38,31 @@ struct Fanout {
 }
 
 impl Fanout {
+    /// Whether `user` has sessions on other nodes, as presence says. A session that has
+    /// just connected elsewhere may not be counted yet: it reads what it missed from the
+    /// store (its node tips it once subscribed, and at every poll).
+    fn elsewhere(&self, user: UserId) -> bool {
+        self.clustered && self.hub.remote_connections(user) > 0
+    }
+
     /// Sends a frame to every session of `user` but `except`, here and on other nodes.
     fn to_user(&self, user: UserId, frame: &Outbound, except: Option<ConnId>) -> usize {
-        self.cluster.publish_frame(user, frame);
+        if self.elsewhere(user) {
+            self.cluster.publish_frame(user, frame);
+        }
         self.hub.send_to_user(user, frame, except)
     }
 
-    /// Like `to_user`, building the frame only if some session here or another node may
-    /// want it.
+    /// Like `to_user`, building the frame only if some session here or on another node
+    /// will get it: most senders have no other session to echo their message to, and an
+    /// offline recipient none, so the frame (≈ 2 KB of JSON) is often not built at all.
     fn to_user_with(
         &self,
         user: UserId,
         except: Option<ConnId>,
         frame: impl FnOnce() -> Outbound,
     ) -> usize {
-        if self.clustered {
+        if self.elsewhere(user) {
             self.to_user(user, &frame(), except)
         } else {
             self.hub.send_to_user_with(user, except, frame)
