@@ -90,14 +90,18 @@ impl Connection {
                 }
             }
             if page.last_scanned <= self.position {
-                // The store does not hold `to` yet (it never should: word of an event is
-                // given after its commit); the next event or tip fetches again.
-                tracing::warn!(
+                // The store does not hold `to` (it always should: word of an event is given
+                // only after its commit). Sending past the hole would make the client skip
+                // it for good; reconnecting makes it replay from what it holds.
+                tracing::error!(
                     position = self.position,
                     to,
-                    "the stream ends before a known event"
+                    "the stream ends before an event known to be committed"
                 );
-                return Ok(());
+                let message = "your stream is behind; reconnect";
+                self.error(WsErrorCode::Internal, message, None).await;
+                close_with(&mut self.sink, self.deadline, close::INTERNAL, message).await;
+                return Err(Gone);
             }
             self.position = page.last_scanned;
         }
