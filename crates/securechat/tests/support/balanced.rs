@@ -29,11 +29,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// The proxy snippet operators include, as shipped.
 const PROXY_SNIPPET: &str = include_str!("../../../../deploy/nginx/securechat-proxy.conf");
 
-/// nginx: `SECURECHAT_TEST_NGINX`, else `nginx` on the PATH or in the sbin folders (Debian
-/// installs it in /usr/sbin, which a user's PATH may lack).
+/// nginx: `SECURECHAT_TEST_NGINX` (when it names a file), else `nginx` on the PATH or in the
+/// sbin folders (Debian installs it in /usr/sbin, which a user's PATH may lack).
 fn find_nginx() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("SECURECHAT_TEST_NGINX") {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
