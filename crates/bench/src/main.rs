@@ -3,6 +3,7 @@
 //! and time, targets loopback only, and stops by itself.
 
 mod net;
+mod nodes;
 mod plot;
 mod procinfo;
 mod progress;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::nodes::{Nodes, Placement};
 use crate::report::Report;
 use crate::scenarios::{accounts, connections, messages, store_history, upload, Ctx};
 
@@ -25,17 +27,25 @@ use crate::scenarios::{accounts, connections, messages, store_history, upload, C
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// The server, on loopback: http://127.0.0.1:8080.
+    /// The server, on loopback: http://127.0.0.1:8080. Several nodes of one server (processes
+    /// on one database): comma-separated or repeated; users are spread over them round robin.
     #[arg(
         long,
         global = true,
+        value_delimiter = ',',
         default_value = "http://127.0.0.1:8080",
-        env = "SECURECHAT_SERVER"
+        env = "SECURECHAT_SERVER",
+        value_name = "URL"
     )]
-    server: String,
-    /// The server's pid: its RSS and CPU are read from /proc.
+    server: Vec<String>,
+    /// The server's pid: its RSS and CPU are read from /proc. Several nodes: every pid
+    /// (comma-separated or repeated), summed.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "PID")]
+    server_pid: Vec<u32>,
+    /// With several servers: put every sender on another node than its recipient (burst,
+    /// sustained, the connections probe, upload), so every message crosses nodes.
     #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    cross_node: bool,
     /// Write the report as JSON.
     #[arg(long, global = true, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -171,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli {
         server,
         server_pid,
+        cross_node,
         json,
         plot,
         first_source,
@@ -198,10 +209,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?
         }
         other => {
+            let placement = if cross_node {
+                Placement::CrossNode
+            } else {
+                Placement::RoundRobin
+            };
             let ctx = Ctx {
-                server: net::server_addr(&server)?,
-                base: server.trim_end_matches('/').to_owned(),
-                pid: server_pid,
+                nodes: Nodes::parse(&server, placement)?,
+                pids: server_pid,
                 prefix: users::run_prefix(),
                 first_source,
             };

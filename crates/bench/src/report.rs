@@ -53,8 +53,13 @@ impl Report {
             out.push_str(&format!("{name:<32} {value}\n"));
         }
         if let Some(s) = &self.server {
+            let who = if s.processes > 1 {
+                format!("servers ({} processes, summed)", s.processes)
+            } else {
+                "server".to_owned()
+            };
             out.push_str(&format!(
-                "server: RSS {} → {} KiB (peak {} KiB), CPU {:.2} cores\n",
+                "{who}: RSS {} → {} KiB (peak {} KiB), CPU {:.2} cores\n",
                 s.rss_before_kib, s.rss_after_kib, s.rss_peak_kib, s.cpu_cores
             ));
         }

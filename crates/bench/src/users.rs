@@ -11,6 +11,7 @@ use securechat_client::{Api, KeyRing};
 use securechat_proto::ids::UserId;
 
 use crate::net::{http_client, source};
+use crate::nodes::Nodes;
 use crate::progress::bar;
 
 /// One simulated user.
@@ -18,6 +19,8 @@ pub struct BenchUser {
     pub api: Api,
     pub keys: KeyRing,
     pub src: IpAddr,
+    /// The node (index into the run's servers) it talks to.
+    pub node: usize,
     pub username: String,
     pub password: String,
 }
@@ -38,8 +41,13 @@ pub fn run_prefix() -> String {
     format!("b{:06x}", rand::random::<u32>() & 0xff_ffff)
 }
 
-/// Registers a user (not logged in yet).
-pub async fn register(base: &str, name: String, src: IpAddr) -> anyhow::Result<BenchUser> {
+/// Registers a user on node `node` at `base` (not logged in yet).
+pub async fn register(
+    base: &str,
+    node: usize,
+    name: String,
+    src: IpAddr,
+) -> anyhow::Result<BenchUser> {
     let api = Api::with_http(base, http_client(src)?);
     let keys = KeyRing::generate();
     let password = format!("bench password {name}");
@@ -51,27 +59,35 @@ pub async fn register(base: &str, name: String, src: IpAddr) -> anyhow::Result<B
         api,
         keys,
         src,
+        node,
         username: name,
         password,
     })
 }
 
-/// Registers and logs in `count` users, `concurrency` at a time; sources start at
-/// `first_source`.
+/// Registers and logs in one user per entry of `placed` (the node each goes to),
+/// `concurrency` at a time; sources start at `first_source`.
 pub async fn create(
-    base: &str,
+    nodes: &Nodes,
     prefix: &str,
-    count: usize,
+    placed: &[usize],
     first_source: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<BenchUser>> {
+    let count = placed.len();
     let progress = Arc::new(bar(count as u64, "creating users (register + login)"));
     let users: Vec<anyhow::Result<BenchUser>> = stream::iter(0..count)
         .map(|i| {
             let progress = progress.clone();
+            let node = placed[i];
             async move {
-                let user =
-                    register(base, format!("{prefix}u{i}"), source(first_source + i)).await?;
+                let user = register(
+                    nodes.base(node),
+                    node,
+                    format!("{prefix}u{i}"),
+                    source(first_source + i),
+                )
+                .await?;
                 user.api.login(&user.username, &user.password).await?;
                 progress.inc(1);
                 Ok(user)

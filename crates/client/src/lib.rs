@@ -1,16 +1,20 @@
 //! The securechat client library, used by the CLI, the load tool and the server's tests:
 //! a REST client with automatic token refresh ([`api`]), the WebSocket ([`socket`]), the
-//! user's keys ([`keyring`]) and the end-to-end encrypted conversation logic ([`chat`]).
+//! user's keys ([`keyring`]) and the end-to-end encrypted conversation logic ([`chat`]);
+//! reconnecting ([`backoff`]) and following the event stream without gaps ([`stream`]).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
 pub mod api;
+pub mod backoff;
 pub mod chat;
 pub mod error;
 pub mod keyring;
 pub mod socket;
+pub mod stream;
 
 pub use api::Api;
+pub use backoff::Backoff;
 pub use error::ClientError;
 pub use keyring::KeyRing;
 pub use socket::Socket;

@@ -1,6 +1,12 @@
 // The WebSocket (/api/v1/ws, crates/proto/src/ws.rs): authenticates with its first frame,
 // re-authenticates when the access token is refreshed, keeps itself alive, and reconnects
-// with exponential backoff after a drop. Emits 'state' ({ online, retryIn }) and 'frame'.
+// with exponential backoff (with jitter) after a drop. Emits 'state' ({ online, retryIn }) and
+// 'frame'.
+//
+// It never lets a stream event be skipped. After `caught_up`, live events come one `seq` after
+// another; with several server nodes one can be late or lost on its way between them, so a
+// live event whose `seq` is beyond the next one is not passed on: the socket reconnects at
+// once, resuming from the last contiguous `seq`, and the server replays what was missed.
 
 import { SessionEnded } from './api.js';
 
@@ -8,6 +14,15 @@ const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const PING_EVERY_MS = 25000;
 const PONG_WITHIN_MS = 10000;
 const ENDS_SESSION = new Set(['session_revoked', 'unauthorized', 'token_expired', 'auth_required', 'auth_timeout']);
+/** Longest wait before resuming after a gap (jitter only: the server is fine). */
+const GAP_JITTER_MS = 250;
+/** Frames that hold a place in the user's stream (`read` only when stored, with a seq). */
+const STREAM_FRAMES = new Set(['message', 'deleted', 'ack', 'read']);
+
+/** The place a frame holds in the user's stream, or null. */
+export function streamSeq(frame) {
+  return STREAM_FRAMES.has(frame.type) && Number.isSafeInteger(frame.seq) ? frame.seq : null;
+}
 
 export class Socket extends EventTarget {
   /** `since()` gives the last stream seq the client holds. */
@@ -24,6 +39,10 @@ export class Socket extends EventTarget {
     this.pongTimer = null;
     this.retryAt = 0;
     this.authError = null;
+    // The last contiguous seq passed on, once caught up (null during the replay).
+    this.held = null;
+    // Where to resume after a gap (the caller's position may lag behind what was passed on).
+    this.resumeFrom = 0;
     this.onToken = (e) => this.ready && this.#send({ type: 'auth', token: e.detail });
     this.onOnline = () => this.reconnectNow();
   }
@@ -93,7 +112,8 @@ export class Socket extends EventTarget {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`;
     const ws = new WebSocket(url);
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token, since: this.since() }));
+    const since = Math.max(this.since() || 0, this.resumeFrom);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token, since }));
     ws.onmessage = (e) => this.#onFrame(e.data);
     ws.onclose = () => this.#onClose(ws);
     ws.onerror = () => {};
@@ -107,11 +127,19 @@ export class Socket extends EventTarget {
       return;
     }
     if (frame.type === 'ready') {
+      this.held = null;
       this.ready = true;
       this.attempt = 0;
       this.retryAt = 0;
       this.#startPing();
       this.#emitState();
+    } else if (frame.type === 'caught_up') {
+      this.held = Number.isSafeInteger(frame.seq) ? frame.seq : null;
+      this.resumeFrom = 0;
+    } else if (this.held !== null && streamSeq(frame) !== null) {
+      const seq = streamSeq(frame);
+      if (seq > this.held + 1) return this.#resume(seq);
+      this.held = Math.max(this.held, seq);
     } else if (frame.type === 'pong') {
       clearTimeout(this.pongTimer);
       return;
@@ -135,6 +163,26 @@ export class Socket extends EventTarget {
     }
     if (wasReady) this.attempt = 0;
     this.#scheduleReconnect();
+  }
+
+  /** A live event skipped a seq: drop this connection (and what else it brings), and connect
+   * again resuming from the last contiguous seq. */
+  #resume(got) {
+    const ws = this.ws;
+    console.warn(`missed stream events ${this.held + 1} to ${got - 1}; resuming from ${this.held}`);
+    this.resumeFrom = this.held;
+    this.held = null;
+    this.ws = null;
+    this.ready = false;
+    this.#stopPing();
+    if (ws) {
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.close();
+    }
+    this.#emitState();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.#connect(), Math.round(Math.random() * GAP_JITTER_MS));
   }
 
   #scheduleReconnect() {

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt as _};
 use tokio::sync::Barrier;
 
 use crate::net::source;
+use crate::nodes::round_robin;
 use crate::plot::{svg, Series};
 use crate::procinfo::Watcher;
 use crate::progress::bar;
@@ -26,7 +27,7 @@ pub async fn register_levels(ctx: &Ctx, levels: &[usize], factor: usize) -> anyh
     let mut source_index = ctx.first_source;
     let mut throughput = Vec::new();
     let mut p95 = Vec::new();
-    let watcher = ctx.pid.and_then(Watcher::start);
+    let watcher = Watcher::start(&ctx.pids);
     for &level in levels {
         let count = level * factor;
         let progress = Arc::new(bar(
@@ -39,9 +40,10 @@ pub async fn register_levels(ctx: &Ctx, levels: &[usize], factor: usize) -> anyh
                 let progress = progress.clone();
                 let name = format!("{}r{level}x{i}", ctx.prefix);
                 let src = source(source_index + i);
+                let node = round_robin(source_index + i, ctx.nodes.len());
                 async move {
                     let t = Instant::now();
-                    let result = register(&ctx.base, name, src)
+                    let result = register(ctx.nodes.base(node), node, name, src)
                         .await
                         .map(|_| t.elapsed())
                         .map_err(|_| ());
@@ -96,9 +98,10 @@ pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
             let progress = progress.clone();
             let name = format!("{}l{i}", ctx.prefix);
             let src = source(ctx.first_source + i);
-            let base = ctx.base.clone();
+            let node = round_robin(i, ctx.nodes.len());
+            let base = ctx.nodes.base(node).to_owned();
             async move {
-                let u = register(&base, name, src).await;
+                let u = register(&base, node, name, src).await;
                 progress.inc(1);
                 u
             }
@@ -109,7 +112,7 @@ pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
     progress.finish_and_clear();
     let users: Vec<_> = users.into_iter().collect::<anyhow::Result<_>>()?;
     let barrier = Arc::new(Barrier::new(n));
-    let watcher = ctx.pid.and_then(Watcher::start);
+    let watcher = Watcher::start(&ctx.pids);
     let started = Instant::now();
     let tasks: Vec<_> = users
         .into_iter()

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt as _};
 use tokio::sync::watch;
 
-use crate::net::{next_event, until_caught_up, ws_connect};
+use crate::net::{next_event, until_caught_up};
 use crate::plot::{svg, Series};
-use crate::procinfo::usage;
+use crate::procinfo::total_usage;
 use crate::progress::bar;
 use crate::report::Report;
 use crate::scenarios::flows::{self, Flow};
@@ -41,12 +41,14 @@ async fn open(
             let tokens = tokens.clone();
             let progress = progress.clone();
             let mut stop = stop.clone();
-            let server = ctx.server;
+            let nodes = &ctx.nodes;
             async move {
                 let u = i / per_user;
                 let t = Instant::now();
                 let connected = async {
-                    let mut ws = ws_connect(server, users[u].src, &tokens[u], u64::MAX / 2).await?;
+                    let mut ws = nodes
+                        .ws_connect(users[u].node, users[u].src, &tokens[u], u64::MAX / 2)
+                        .await?;
                     until_caught_up(&mut ws).await?;
                     anyhow::Ok(ws)
                 }
@@ -101,13 +103,14 @@ pub async fn connections(
         SETTLE.as_secs_f64()
     ));
     let user_count = target.div_ceil(per_user) + 2;
-    let users = Arc::new(create(&ctx.base, &ctx.prefix, user_count, ctx.first_source, 16).await?);
+    let (probe_s, probe_r) = (user_count - 2, user_count - 1);
+    let placed = ctx.nodes.place(user_count, &[(probe_s, probe_r)])?;
+    let users = Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
     let mut tokens = Vec::with_capacity(users.len());
     for u in users.iter() {
         tokens.push(u.token().await?);
     }
     let tokens = Arc::new(tokens);
-    let (probe_s, probe_r) = (user_count - 2, user_count - 1);
     let probe_keys = recipient_keys(&users[probe_s], users[probe_r].id()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // The probe users stay online for the whole ramp (one idle socket each), like steady
@@ -116,7 +119,10 @@ pub async fn connections(
     // shows in the connect rate instead).
     let mut anchors = Vec::new();
     for p in [probe_s, probe_r] {
-        let mut ws = ws_connect(ctx.server, users[p].src, &tokens[p], u64::MAX / 2).await?;
+        let mut ws = ctx
+            .nodes
+            .ws_connect(users[p].node, users[p].src, &tokens[p], u64::MAX / 2)
+            .await?;
         until_caught_up(&mut ws).await?;
         let mut stop = stop_rx.clone();
         anchors.push(tokio::spawn(async move {
@@ -128,7 +134,7 @@ pub async fn connections(
             }
         }));
     }
-    let baseline = ctx.pid.and_then(usage);
+    let baseline = total_usage(&ctx.pids);
     let mut open_count = 0;
     let mut holders = Vec::new();
     let mut p50 = Vec::new();
@@ -145,7 +151,7 @@ pub async fn connections(
         // The server announces presence changes every 0.5 s: let the step's last changes go
         // out, so the probe measures the steady state at `step` connections.
         tokio::time::sleep(SETTLE).await;
-        let rss = ctx.pid.and_then(usage).map(|u| u.rss_kib);
+        let rss = total_usage(&ctx.pids).map(|u| u.rss_kib);
         let users_for_probe = users.clone();
         let keys = probe_keys.clone();
         let messages = tokio::task::spawn_blocking(move || {
@@ -204,6 +210,7 @@ pub async fn connections(
         report.count("probe_p99_ratio_last_to_first", last.1 / first.1.max(1e-9));
     }
     report.count("connect_failures", connect.failures as f64);
+    ctx.nodes.account(&mut report);
     report.plot = Some(svg(
         "Message latency against open connections (paper: Fig. 9)",
         "open WebSocket connections",

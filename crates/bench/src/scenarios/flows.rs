@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use securechat_proto::ws::ServerEvent;
 
-use crate::net::{next_event, until_caught_up, ws_connect};
+use crate::net::{next_event, until_caught_up};
 use crate::scenarios::Ctx;
 use crate::sealer::{header_ids, Prepared};
 use crate::stats::Samples;
@@ -94,7 +94,10 @@ pub async fn run(
     let mut receiver_tasks = Vec::new();
     for r in receivers {
         let user = &users[r];
-        let mut ws = ws_connect(ctx.server, user.src, &user.token().await?, u64::MAX / 2).await?;
+        let mut ws = ctx
+            .nodes
+            .ws_connect(user.node, user.src, &user.token().await?, u64::MAX / 2)
+            .await?;
         until_caught_up(&mut ws).await?;
         let shared = shared.clone();
         let mut stop = stop_rx.clone();
@@ -147,7 +150,10 @@ pub async fn run(
     let start = Instant::now();
     for flow in flows {
         let user = &users[flow.sender];
-        let ws = ws_connect(ctx.server, user.src, &user.token().await?, u64::MAX / 2).await?;
+        let ws = ctx
+            .nodes
+            .ws_connect(user.node, user.src, &user.token().await?, u64::MAX / 2)
+            .await?;
         let (mut sink, mut stream) = ws.split();
         let (acked, failed) = (acked.clone(), failed.clone());
         let mut stop = stop_rx.clone();

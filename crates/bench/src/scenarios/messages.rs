@@ -11,7 +11,7 @@ use crate::sealer::{recipient_keys, seal_many};
 use crate::stats::Summary;
 use crate::users::{create, BenchUser};
 
-fn account(report: &mut Report, label: &str, outcome: &Outcome) {
+fn account(ctx: &Ctx, report: &mut Report, label: &str, outcome: &Outcome) {
     report.rows.push(Summary::of(label, &outcome.latency));
     report.count("sent", outcome.sent as f64);
     report.count("acked", outcome.acked as f64);
@@ -20,6 +20,15 @@ fn account(report: &mut Report, label: &str, outcome: &Outcome) {
     report.count("lost (sent - delivered)", outcome.lost() as f64);
     report.count("duplicated", outcome.duplicated as f64);
     report.count("out_of_order (per sender)", outcome.out_of_order as f64);
+    let cpu_per_message = report
+        .server
+        .as_ref()
+        .filter(|_| outcome.delivered > 0)
+        .map(|s| s.cpu_secs * 1000.0 / outcome.delivered as f64);
+    if let Some(ms) = cpu_per_message {
+        report.count("server_cpu_ms_per_delivered", ms);
+    }
+    ctx.nodes.account(report);
 }
 
 /// Seals `count` messages for each (sender, receiver) pair, in parallel on blocking threads.
@@ -75,10 +84,10 @@ pub async fn burst(
         "{senders} senders × {per_sender} messages to one online receiver, {pace}"
     ));
     report.note("envelopes are sealed with the real crypto (HPKE wraps + Ed25519) before the timed phase; latency = send → arrival at the receiver");
-    let users = std::sync::Arc::new(
-        create(&ctx.base, &ctx.prefix, senders + 1, ctx.first_source, 16).await?,
-    );
     let pairs: Vec<(usize, usize)> = (1..=senders).map(|s| (s, 0)).collect();
+    let placed = ctx.nodes.place(senders + 1, &pairs)?;
+    let users =
+        std::sync::Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
     let flows = prepare(
         &users,
         &pairs,
@@ -87,10 +96,10 @@ pub async fn burst(
         (window > 0).then_some(window),
     )
     .await?;
-    let watcher = ctx.pid.and_then(Watcher::start);
+    let watcher = Watcher::start(&ctx.pids);
     let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
     report.server = watcher.and_then(Watcher::finish);
-    account(&mut report, "delivery latency", &outcome);
+    account(ctx, &mut report, "delivery latency", &outcome);
     Ok(report)
 }
 
@@ -103,9 +112,10 @@ pub async fn sustained(ctx: &Ctx, pairs: usize, rate: f64, seconds: f64) -> anyh
         "{pairs} pairs; offered load {rate:.0} msgs/s for {seconds:.0} s ({per_sender} messages per sender, paced)"
     ));
     report.note("every message is fsynced by the server before its ack; envelopes pre-sealed before the timed phase");
-    let users =
-        std::sync::Arc::new(create(&ctx.base, &ctx.prefix, pairs * 2, ctx.first_source, 16).await?);
     let pair_list: Vec<(usize, usize)> = (0..pairs).map(|p| (2 * p, 2 * p + 1)).collect();
+    let placed = ctx.nodes.place(pairs * 2, &pair_list)?;
+    let users =
+        std::sync::Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
     let flows = prepare(
         &users,
         &pair_list,
@@ -114,10 +124,10 @@ pub async fn sustained(ctx: &Ctx, pairs: usize, rate: f64, seconds: f64) -> anyh
         None,
     )
     .await?;
-    let watcher = ctx.pid.and_then(Watcher::start);
+    let watcher = Watcher::start(&ctx.pids);
     let outcome = flows::run(ctx, &users, flows, Duration::from_secs(10)).await?;
     report.server = watcher.and_then(Watcher::finish);
-    account(&mut report, "delivery latency", &outcome);
+    account(ctx, &mut report, "delivery latency", &outcome);
     report.count(
         "delivered_per_s",
         outcome.delivered as f64 / outcome.latency.elapsed.as_secs_f64().max(1e-9),

@@ -7,15 +7,14 @@ pub mod messages;
 pub mod store_history;
 pub mod upload;
 
-use std::net::SocketAddr;
+use crate::nodes::Nodes;
 
 /// What every scenario needs.
 pub struct Ctx {
-    /// The server's base URL (`http://127.0.0.1:8080`).
-    pub base: String,
-    pub server: SocketAddr,
-    /// The server's pid, for RSS and CPU from /proc.
-    pub pid: Option<u32>,
+    /// The server nodes (one, or several on one database) and where users go.
+    pub nodes: Nodes,
+    /// The servers' pids, for RSS and CPU from /proc (summed over them).
+    pub pids: Vec<u32>,
     /// Unique name prefix of this run.
     pub prefix: String,
     /// First loopback source index this run uses (runs against one server can differ).

@@ -23,7 +23,9 @@ pub async fn upload(ctx: &Ctx, clients: usize, size_mib: f64) -> anyhow::Result<
     report.note(format!(
         "{clients} users upload at once to one recipient; files encrypted (chunked AES-256-GCM) before the timed phase"
     ));
-    let users = Arc::new(create(&ctx.base, &ctx.prefix, clients + 1, ctx.first_source, 16).await?);
+    let uploads: Vec<(usize, usize)> = (1..=clients).map(|c| (c, 0)).collect();
+    let placed = ctx.nodes.place(clients + 1, &uploads)?;
+    let users = Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
     let progress = bar(clients as u64, "encrypting files (untimed)");
     let mut files = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -41,7 +43,7 @@ pub async fn upload(ctx: &Ctx, clients: usize, size_mib: f64) -> anyhow::Result<
     progress.finish_and_clear();
     let recipient = users[0].id();
     let barrier = Arc::new(Barrier::new(clients));
-    let watcher = ctx.pid.and_then(Watcher::start);
+    let watcher = Watcher::start(&ctx.pids);
     let started = Instant::now();
     let tasks: Vec<_> = files
         .into_iter()

@@ -1,9 +1,13 @@
-//! `listen`: print the stream (what was missed, then live), reconnecting with backoff, keeping
-//! the access token fresh on the open socket, and saving the position as it goes.
+//! `listen`: print the stream (what was missed, then live), reconnecting with backoff and
+//! jitter, keeping the access token fresh on the open socket, and saving the position as it
+//! goes. A live event that skips a `seq` is not taken: the connection is made again, resuming
+//! from the last contiguous one, and the server replays what was missed.
 
 use std::time::Duration;
 
-use securechat_client::{now_ms, Socket};
+use securechat_client::backoff::random_jitter;
+use securechat_client::stream::{self, Step};
+use securechat_client::{now_ms, Backoff, Socket};
 use securechat_proto::ws::{ClientFrame, ServerEvent, WsErrorCode};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -17,6 +21,9 @@ use super::ListenArgs;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest wait before resuming after a gap (jitter only: the server is fine, but every
+/// listener that saw the same gap should not come back at the same instant).
+const GAP_JITTER: Duration = Duration::from_millis(250);
 /// How long a goodbye to the server may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How often the position is saved while events arrive.
@@ -35,6 +42,8 @@ enum End {
     Stopped,
     /// The connection broke: reconnect.
     Lost(String),
+    /// A live event skipped a `seq`: resume from the last contiguous one.
+    Gap { held: u64, got: u64 },
 }
 
 /// A receiver that turns true on Ctrl-C or SIGTERM.
@@ -72,7 +81,7 @@ async fn run(client: &mut Client, args: &ListenArgs, printer: &Printer) -> anyho
     if args.count == Some(0) {
         return Ok(());
     }
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut connected_before = false;
     loop {
         let connected = tokio::select! {
@@ -82,12 +91,25 @@ async fn run(client: &mut Client, args: &ListenArgs, printer: &Printer) -> anyho
         let reason = match connected {
             Ok(mut socket) => {
                 connected_before = true;
-                backoff = FIRST_BACKOFF;
+                backoff.reset();
                 let end = follow(client, &mut socket, args, printer, &mut shown, &mut stop).await;
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close()).await;
                 match end? {
                     End::Done | End::Stopped => return Ok(()),
                     End::Lost(reason) => reason,
+                    End::Gap { held, got } => {
+                        client.save()?;
+                        eprintln!(
+                            "missed events {} to {} (got {got}); resuming from {held}",
+                            held + 1,
+                            got - 1
+                        );
+                        tokio::select! {
+                            () = stopped(&mut stop) => return Ok(()),
+                            () = tokio::time::sleep(random_jitter(GAP_JITTER)) => {}
+                        }
+                        continue;
+                    }
                 }
             }
             // A wrong URL or a server that is down is said at once, not retried forever.
@@ -95,15 +117,15 @@ async fn run(client: &mut Client, args: &ListenArgs, printer: &Printer) -> anyho
             Err(e) => format!("{:#}", e.error),
         };
         client.save()?;
+        let delay = backoff.next_delay();
         eprintln!(
-            "connection lost ({reason}); reconnecting in {} s",
-            backoff.as_secs()
+            "connection lost ({reason}); reconnecting in {:.1} s",
+            delay.as_secs_f64()
         );
         tokio::select! {
             () = stopped(&mut stop) => return Ok(()),
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(delay) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -133,6 +155,8 @@ async fn follow(
     let mut reauth_at = reauth_deadline(client);
     let mut save = tokio::time::interval_at(Instant::now() + SAVE_EVERY, SAVE_EVERY);
     let mut dirty = false;
+    // Replay first (it may leave numbers out); after `caught_up`, live events come in order.
+    let mut live = false;
     loop {
         tokio::select! {
             () = stopped(stop) => return Ok(End::Stopped),
@@ -162,6 +186,13 @@ async fn follow(
                     Some(Err(e)) => return Ok(End::Lost(e.to_string())),
                     Some(Ok(event)) => event,
                 };
+                if live {
+                    if let Some(seq) = stream::stream_seq(&event) {
+                        if let Step::Gap { held, got } = stream::step(client.chat.state.last_seq, seq) {
+                            return Ok(End::Gap { held, got });
+                        }
+                    }
+                }
                 let handled = match events::handle(client, event).await {
                     Ok(handled) => handled,
                     Err(e) if session_gone(&e) => return Err(client.explain(e)),
@@ -178,6 +209,7 @@ async fn follow(
                             }
                         }
                         if let Item::CaughtUp { .. } = item {
+                            live = true;
                             if args.once {
                                 return Ok(End::Done);
                             }
