@@ -113,7 +113,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn start(database_url: &str, token_secret: &str, files: &Path) -> Self {
+    fn start(database_url: &str, redis_url: &str, token_secret: &str, files: &Path) -> Self {
         let data = tempfile::tempdir().expect("data dir");
         let data_dir = data.path().join("data");
         std::fs::create_dir(&data_dir).expect("data dir");
@@ -133,6 +133,7 @@ impl Node {
             // Secrets and the database URL stay off the command line.
             .env("SECURECHAT_DATABASE_URL", database_url)
             .env("SECURECHAT_TOKEN_SECRET", token_secret)
+            .env("SECURECHAT_REDIS_URL", redis_url)
             .env("RUST_LOG", "info")
             .env_remove("SECURECHAT_CONFIG")
             .stdin(Stdio::null())
@@ -297,12 +298,70 @@ impl Drop for Nginx {
     }
 }
 
-/// Two nodes on one fresh PostgreSQL database behind nginx.
+/// A redis-server of the test's own on a free loopback port; killed when dropped.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    /// `None` (said in one line) when redis-server is not installed, except under CI.
+    fn start() -> Option<Self> {
+        let port = free_port();
+        let spawned = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "redis-server cannot run ({e}), and CI is set: the nginx tests must run"
+                );
+                eprintln!("redis-server not installed: nginx tests skipped");
+                return None;
+            }
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self {
+            child,
+            url: format!("redis://{addr}/0"),
+        })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two nodes of a cluster (one fresh PostgreSQL database, one Redis) behind nginx.
 pub struct Balanced {
     pub nginx: Nginx,
     pub nodes: [Node; 2],
     pub runtime: tokio::runtime::Runtime,
     pub database: TestDatabase,
+    _redis: Redis,
     _files: TempDir,
 }
 
@@ -311,14 +370,15 @@ impl Balanced {
     pub fn start() -> Option<Self> {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let nginx = nginx_or_skip(&runtime)?;
+        let redis = Redis::start()?;
         let database = runtime
             .block_on(TestDatabase::new(TestBackend::Postgres))
             .expect("a PostgreSQL test database");
         let secret = format!("{:064x}", rand_u128() ^ 0x5ec0_c4a7);
         let files = tempfile::tempdir().expect("shared files folder");
         let mut nodes = [
-            Node::start(&database.url(), &secret, files.path()),
-            Node::start(&database.url(), &secret, files.path()),
+            Node::start(&database.url(), &redis.url, &secret, files.path()),
+            Node::start(&database.url(), &redis.url, &secret, files.path()),
         ];
         for node in &mut nodes {
             node.wait_ready();
@@ -329,6 +389,7 @@ impl Balanced {
             nodes,
             runtime,
             database,
+            _redis: redis,
             _files: files,
         })
     }
