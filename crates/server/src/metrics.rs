@@ -132,3 +132,5 @@ pub const CLUSTER_DROPPED: &str = "securechat_cluster_dropped_total";
 pub const CLUSTER_RECEIVED: &str = "securechat_cluster_received_total";
 /// Other nodes this node hears from.
 pub const CLUSTER_NODES: &str = "securechat_cluster_peers";
+/// Words dropped because their tag did not verify (another cluster's, or forged).
+pub const CLUSTER_REJECTED: &str = "securechat_cluster_rejected_total";

@@ -14,6 +14,7 @@ use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
+use crate::cluster::seal::WordKey;
 use crate::cluster::wire::{LimitWord, Revocation};
 use crate::cluster::{agreement, Cluster};
 use crate::error::ApiError;
@@ -68,8 +69,9 @@ impl AppState {
         hub.start_presence(lifecycle.tasks.clone());
         let (cluster, cluster_tasks) = match &settings.cluster {
             Some(cluster) => {
-                let digests = agreement::digests(&settings, token_secret);
-                let (cluster, tasks, local) = Cluster::new(cluster.clone(), digests);
+                let digests = agreement::digests(&settings, token_secret, &blobs.shared_location());
+                let key = WordKey::from_token_secret(token_secret);
+                let (cluster, tasks, local) = Cluster::new(cluster.clone(), digests, key);
                 hub.watch_local(local);
                 (cluster, Some(tasks))
             }

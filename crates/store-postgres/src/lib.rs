@@ -71,8 +71,9 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: PgPool,
     health: Arc<WriteHealth>,
-    /// The connection holding the background-work lock, while this process leads.
-    leader: Arc<tokio::sync::Mutex<Option<sqlx::PgConnection>>>,
+    /// The connection that asks for (and, while this process leads, holds) the
+    /// background-work lock.
+    leader: Arc<tokio::sync::Mutex<cluster::LockConnection>>,
 }
 
 impl PostgresStore {

@@ -118,6 +118,16 @@ impl Blobs {
         }
     }
 
+    /// Where the files are, as every node of a cluster must see it the same: the bucket (and
+    /// endpoint and prefix), or just "a local folder" (each node names its own path; a
+    /// shared one is the operator's to mount).
+    pub fn shared_location(&self) -> String {
+        match &self.backend {
+            Backend::Local { .. } => "a local folder".to_owned(),
+            Backend::S3 { describe } => describe.clone(),
+        }
+    }
+
     /// One listing request of at most one page: fails when the bucket is missing, the
     /// endpoint does not answer or the credentials are refused.
     pub async fn check(&self) -> Result<(), BlobError> {

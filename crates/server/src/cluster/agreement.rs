@@ -33,7 +33,7 @@ pub enum JoinError {
 
 /// Digests of the shared settings, as a JSON object (name → digest). The token secret is
 /// hashed with a label of its own; no digest reveals a value.
-pub fn digests(settings: &Settings, token_secret: &[u8]) -> String {
+pub fn digests(settings: &Settings, token_secret: &[u8], files: &str) -> String {
     let digest = |label: &str, value: &[u8]| {
         let mut hash = Sha256::new();
         hash.update(b"securechat node agreement\0");
@@ -43,7 +43,9 @@ pub fn digests(settings: &Settings, token_secret: &[u8]) -> String {
         hex::encode(&hash.finalize()[..12])
     };
     let realtime = &settings.realtime;
-    let shared: [(&str, String); 8] = [
+    let shared: [(&str, String); 10] = [
+        ("file storage", files.to_owned()),
+        ("allowed origins", format!("{:?}", realtime.allowed_origins)),
         ("issuer", settings.issuer.clone()),
         (
             "token lifetimes",

@@ -3,6 +3,7 @@
 //! connected here, and hands what it hears to the hub. Both reconnect by themselves; while
 //! Redis is away words are dropped (counted) and the database poll delivers instead.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +18,9 @@ use securechat_proto::ws::WsErrorCode;
 use super::presence::Follow;
 use super::wire::{self, PresenceWord};
 use super::Node;
-use crate::metrics::{CLUSTER_DROPPED, CLUSTER_PUBLISHED, CLUSTER_RECEIVED, CLUSTER_REDIS_UP};
+use crate::metrics::{
+    CLUSTER_DROPPED, CLUSTER_PUBLISHED, CLUSTER_RECEIVED, CLUSTER_REDIS_UP, CLUSTER_REJECTED,
+};
 use crate::realtime::frames::Outbound;
 use crate::state::AppState;
 
@@ -110,6 +113,7 @@ pub async fn publisher(node: Arc<Node>, mut words: mpsc::Receiver<Word>, stop: C
                 metrics::counter!(CLUSTER_DROPPED).increment(batch.len() as u64);
                 conn = None;
                 retry_at = Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
         batch.clear();
@@ -139,6 +143,9 @@ pub async fn subscriber(
             () = tokio::time::sleep(backoff) => {}
             () = stop.cancelled() => return,
         }
+        // Changes while away need no word of their own: the next subscription starts from
+        // the hub's list of everyone connected.
+        while local.try_recv().is_ok() {}
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
@@ -156,31 +163,33 @@ async fn subscribe_once(
     let (mut sink, mut stream) = pubsub.split();
     timed(sink.subscribe(&[wire::PRESENCE, wire::REVOKE, wire::LIMITS])).await?;
     // Everyone connected now; changes from here on come through `local`.
-    let here = state.hub().local_users();
-    let channels: Vec<String> = here.iter().map(|(u, _)| wire::user_channel(*u)).collect();
+    let mut subscribed: HashSet<UserId> = state
+        .hub()
+        .local_users()
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect();
+    let channels: Vec<String> = subscribed.iter().map(|u| wire::user_channel(*u)).collect();
     for chunk in channels.chunks(SUBSCRIBE_CHUNK) {
         timed(sink.subscribe(chunk)).await?;
     }
     node.health.set(&node.health.subscribed, true);
-    tracing::info!(users = here.len(), node = %node.id, "subscribed to Redis");
-    // Words may have been missed while away: the poll catches up at once, and the other
-    // nodes are asked for their lists and told ours.
-    node.poll_now.notify_one();
+    tracing::info!(users = subscribed.len(), node = %node.id, "subscribed to Redis");
+    // Words may have been missed while away: everyone connected here is tipped at once, and
+    // the other nodes are asked for their lists and told ours.
+    node.tip_everyone_soon();
     node.publish_presence(&PresenceWord::Query {
         node: node.id.clone(),
+        target: "*".to_owned(),
     });
     node.publish_presence(&snapshot(state, node));
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut own_heartbeat = Instant::now();
-    let silence = node.settings.node_timeout;
     loop {
         tokio::select! {
             message = stream.next() => {
                 let Some(message) = message else { break };
-                if let Some(()) = heard(state, node, &message) {
-                    own_heartbeat = Instant::now();
-                }
+                heard(state, node, &message);
             }
             change = local.recv() => {
                 let Some(first) = change else { break };
@@ -188,18 +197,17 @@ async fn subscribe_once(
                 while let Ok(more) = local.try_recv() {
                     changes.push(more);
                 }
-                follow_local(node, &mut sink, changes).await?;
+                follow_local(node, &mut sink, &mut subscribed, changes).await?;
             }
             _ = tick.tick() => {
                 node.publish_presence(&PresenceWord::Heartbeat {
                     node: node.id.clone(),
-                    users: state.hub().local_users().len(),
+                    digest: local_digest(state),
                 });
                 node.presence.expire(state.hub());
-                if own_heartbeat.elapsed() > silence {
-                    // Our own heartbeats stopped coming back: the subscription is dead
-                    // even if the socket looks open.
-                    tracing::warn!("no word from Redis for {} s; reconnecting", silence.as_secs());
+                // A subscription can die with its socket still open: ask.
+                if let Err(e) = timed(sink.ping::<redis::Value>()).await {
+                    tracing::warn!(error = %e, "Redis did not answer a ping; reconnecting");
                     break;
                 }
             }
@@ -213,23 +221,41 @@ async fn subscribe_once(
 async fn follow_local(
     node: &Node,
     sink: &mut redis::aio::PubSubSink,
+    subscribed: &mut HashSet<UserId>,
     changes: Vec<(UserId, usize)>,
 ) -> Result<(), redis::RedisError> {
-    let mut last = std::collections::HashMap::new();
+    // The hub sends each change under its lock, so the last count of a user is current.
+    let mut last = HashMap::new();
     for (user, here) in changes {
         last.insert(user, here);
     }
-    let (joined, left): (Vec<_>, Vec<_>) = last.iter().partition(|(_, here)| **here > 0);
-    let joined: Vec<String> = joined
+    let joined: Vec<UserId> = last
         .iter()
-        .map(|(u, _)| wire::user_channel(**u))
+        .filter(|(u, here)| **here > 0 && !subscribed.contains(*u))
+        .map(|(u, _)| *u)
         .collect();
-    let left: Vec<String> = left.iter().map(|(u, _)| wire::user_channel(**u)).collect();
-    for chunk in joined.chunks(SUBSCRIBE_CHUNK) {
+    let left: Vec<UserId> = last
+        .iter()
+        .filter(|(u, here)| **here == 0 && subscribed.contains(*u))
+        .map(|(u, _)| *u)
+        .collect();
+    let channels = |users: &[UserId]| -> Vec<String> {
+        users.iter().map(|u| wire::user_channel(*u)).collect()
+    };
+    for chunk in channels(&joined).chunks(SUBSCRIBE_CHUNK) {
         timed(sink.subscribe(chunk)).await?;
     }
-    for chunk in left.chunks(SUBSCRIBE_CHUNK) {
+    for chunk in channels(&left).chunks(SUBSCRIBE_CHUNK) {
         timed(sink.unsubscribe(chunk)).await?;
+    }
+    for user in &left {
+        subscribed.remove(user);
+    }
+    for user in joined {
+        subscribed.insert(user);
+        // Subscribed only now: what was published for this user before is read from the
+        // store by a tip (the replay of the new connection may have ended earlier).
+        node.tip_soon(user);
     }
     for (user, here) in last {
         node.publish_presence(&PresenceWord::Changed {
@@ -237,19 +263,31 @@ async fn follow_local(
             user,
             connections: u32::try_from(here).unwrap_or(u32::MAX),
         });
-        if here > 0 {
-            // Subscribed only now: what was published for this user before is read from the
-            // store by a tip (the replay of the new connection may have ended earlier).
-            node.tip_soon(user);
-        }
     }
     Ok(())
 }
 
-/// Handles one message; `Some(())` when it was this node's own heartbeat.
+/// The digest of this node's list, for its heartbeat.
+fn local_digest(state: &AppState) -> u64 {
+    wire::presence_digest(
+        state
+            .hub()
+            .local_users()
+            .into_iter()
+            .map(|(u, n)| (u, u32::try_from(n).unwrap_or(u32::MAX))),
+    )
+}
+
+/// Handles one message.
 fn heard(state: &AppState, node: &Node, message: &redis::Msg) -> Option<()> {
     let channel = message.get_channel_name();
-    let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
+    let sealed = std::str::from_utf8(message.get_payload_bytes()).ok()?;
+    let Some(payload) = node.key.open(channel, sealed) else {
+        metrics::counter!(CLUSTER_REJECTED).increment(1);
+        tracing::warn!(
+            channel,
+            "dropped a word without a valid tag (another cluster, or forged)"
+        );
         return None;
     };
     if let Some(user) = wire::channel_user(channel) {
@@ -267,13 +305,11 @@ fn heard(state: &AppState, node: &Node, message: &redis::Msg) -> Option<()> {
     if channel == wire::PRESENCE {
         metrics::counter!(CLUSTER_RECEIVED, "kind" => "presence").increment(1);
         let word = PresenceWord::parse(payload)?;
-        if matches!(&word, PresenceWord::Heartbeat { node: from, .. } if *from == node.id) {
-            return Some(());
-        }
         match node.presence.apply(word, state.hub()) {
             Follow::Nothing => {}
-            Follow::Query => node.publish_presence(&PresenceWord::Query {
+            Follow::Query(target) => node.publish_presence(&PresenceWord::Query {
                 node: node.id.clone(),
+                target,
             }),
             Follow::SendSnapshot => node.publish_presence(&snapshot(state, node)),
         }

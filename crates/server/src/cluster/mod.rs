@@ -18,9 +18,11 @@ pub mod agreement;
 pub mod bus;
 pub mod poll;
 pub mod presence;
+pub mod seal;
 pub mod wire;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
@@ -32,6 +34,7 @@ use crate::settings::ClusterSettings;
 use crate::state::AppState;
 use bus::{BusHealth, Word};
 use presence::RemotePresence;
+use seal::WordKey;
 use wire::{LimitWord, PresenceWord, Revocation};
 
 /// Words waiting for the publisher; past this they are dropped (the poll covers them).
@@ -52,10 +55,21 @@ pub struct Node {
     words: mpsc::Sender<Word>,
     pub health: BusHealth,
     presence: RemotePresence,
-    /// Asks the poll to run now, without waiting for its interval.
+    /// Asks the poll to tip `urgent` now, without waiting for its interval.
     poll_now: Notify,
+    urgent: Mutex<Urgent>,
+    /// Tags and checks words.
+    key: WordKey,
     /// Digests of the settings nodes must share (JSON object).
     digests: String,
+}
+
+/// Tips the poll owes at once: to users just subscribed, or to everyone (after a
+/// reconnection to Redis).
+#[derive(Default)]
+struct Urgent {
+    everyone: bool,
+    users: HashSet<UserId>,
 }
 
 /// The tasks a cluster node runs, started once the state exists.
@@ -70,6 +84,7 @@ impl Cluster {
     pub fn new(
         settings: ClusterSettings,
         digests: String,
+        key: WordKey,
     ) -> (Self, Tasks, mpsc::UnboundedSender<(UserId, usize)>) {
         let (words_tx, words) = mpsc::channel(WORD_QUEUE);
         let (local_tx, local) = mpsc::unbounded_channel();
@@ -82,6 +97,8 @@ impl Cluster {
             words: words_tx,
             health: BusHealth::default(),
             poll_now: Notify::new(),
+            urgent: Mutex::default(),
+            key,
             digests,
         });
         (
@@ -136,6 +153,7 @@ impl Cluster {
 
 impl Node {
     fn publish(&self, channel: String, payload: String) {
+        let payload = self.key.seal(&channel, &payload);
         if self.words.try_send(Word { channel, payload }).is_err() {
             metrics::counter!(CLUSTER_DROPPED).increment(1);
         }
@@ -145,9 +163,23 @@ impl Node {
         self.publish(wire::PRESENCE.to_owned(), word.encode());
     }
 
-    /// Has the poll run soon and tip without delay (a user was just subscribed).
-    fn tip_soon(&self, _user: UserId) {
+    /// Has the poll tip `user` at once (just subscribed: words published before were not
+    /// heard here).
+    fn tip_soon(&self, user: UserId) {
+        self.lock_urgent().users.insert(user);
         self.poll_now.notify_one();
+    }
+
+    /// Has the poll tip everyone at once (after a reconnection to Redis).
+    fn tip_everyone_soon(&self) {
+        self.lock_urgent().everyone = true;
+        self.poll_now.notify_one();
+    }
+
+    fn lock_urgent(&self) -> std::sync::MutexGuard<'_, Urgent> {
+        self.urgent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -1,16 +1,18 @@
 //! The database poll: what keeps a cluster correct when Redis word is late or lost. Every
 //! interval a node reads the stream ends of the users connected to it and tips their
 //! connections (a connection behind its tip reads the missing events from the store), reads
-//! the sessions revoked lately and closes their sockets, and notes itself alive in the node
-//! registry.
+//! the sessions revoked lately and closes their sockets, and forgets other nodes it has not
+//! heard from (even while its own Redis subscription is down). On a timer of its own it
+//! notes itself alive in the node registry.
 //!
 //! While Redis works, tips lag one interval (the stream ends read at the previous poll):
-//! events whose word is still on its way are not read twice. While it does not, or when a
-//! poll is asked for at once, tips are the ends just read.
+//! events whose word is still on its way are not read twice. While it does not, tips are the
+//! ends just read. A user is tipped only when their end moved since their last tip. Users
+//! just subscribed to (and everyone, after a reconnection to Redis) are tipped at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -24,23 +26,56 @@ use crate::state::AppState;
 
 /// How often the node registry hears from this node.
 pub const REGISTRY_HEARTBEAT: Duration = Duration::from_secs(3);
-/// How far back each poll looks for revocations (clocks of nodes differ a little).
-const REVOCATION_OVERLAP_MS: i64 = 5_000;
+/// How far back each poll looks for revocations: the clocks of nodes (which stamp
+/// revocations) may differ a little, and a poll may be late.
+const REVOCATION_OVERLAP_MS: i64 = 30_000;
+
+/// The stream ends read, and the tips given, per user.
+#[derive(Default)]
+struct Tips {
+    /// Ends read at the last regular poll.
+    previous: HashMap<UserId, u64>,
+    /// The last tip given to each user's connections.
+    given: HashMap<UserId, u64>,
+}
 
 pub async fn run(state: AppState, node: Arc<Node>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(node.settings.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut previous: HashMap<UserId, u64> = HashMap::new();
+    let mut registry = tokio::time::interval(REGISTRY_HEARTBEAT);
+    registry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tips = Tips::default();
     let mut revoked_from = now_ms() - REVOCATION_OVERLAP_MS;
-    let mut registered = Instant::now();
     loop {
-        let urgent = tokio::select! {
-            _ = tick.tick() => false,
-            () = node.poll_now.notified() => true,
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = node.poll_now.notified() => {
+                let urgent = std::mem::take(&mut *node.lock_urgent());
+                let users = if urgent.everyone {
+                    local_users(&state)
+                } else {
+                    urgent.users.into_iter().collect()
+                };
+                tip(&state, &users, None, &mut tips).await;
+                continue;
+            }
+            _ = registry.tick() => {
+                if let Err(e) = state.store().node_heartbeat(&node.record()).await {
+                    tracing::warn!(error = %e, "noting this node alive in the registry failed");
+                }
+                continue;
+            }
             () = stop.cancelled() => return,
-        };
-        let lag = node.health.up() && !urgent;
-        previous = tip(&state, lag, &previous).await.unwrap_or(previous);
+        }
+        node.presence.expire(state.hub());
+        let users = local_users(&state);
+        let previous = std::mem::take(&mut tips.previous);
+        let lagged = node.health.up().then_some(&previous);
+        if let Some(ends) = tip(&state, &users, lagged, &mut tips).await {
+            // Users no longer connected here are forgotten.
+            tips.given.retain(|u, _| ends.contains_key(u));
+            tips.previous = ends;
+        }
         let started = now_ms();
         match state.store().revoked_since(revoked_from).await {
             Ok(revoked) => {
@@ -57,31 +92,31 @@ pub async fn run(state: AppState, node: Arc<Node>, stop: CancellationToken) {
             }
             Err(e) => tracing::warn!(error = %e, "polling revoked sessions failed"),
         }
-        if registered.elapsed() >= REGISTRY_HEARTBEAT {
-            registered = Instant::now();
-            if let Err(e) = state.store().node_heartbeat(&node.record()).await {
-                tracing::warn!(error = %e, "noting this node alive in the registry failed");
-            }
-        }
     }
 }
 
-/// Tips every connected user's connections; returns the stream ends read.
-async fn tip(
-    state: &AppState,
-    lag: bool,
-    previous: &HashMap<UserId, u64>,
-) -> Option<HashMap<UserId, u64>> {
-    let users: Vec<UserId> = state
+fn local_users(state: &AppState) -> Vec<UserId> {
+    state
         .hub()
         .local_users()
         .into_iter()
         .map(|(u, _)| u)
-        .collect();
+        .collect()
+}
+
+/// Reads the stream ends of `users` and tips their connections: with the ends `lagged`
+/// gives (the previous poll's) or, without it, the ends just read. Returns the ends read.
+async fn tip(
+    state: &AppState,
+    users: &[UserId],
+    lagged: Option<&HashMap<UserId, u64>>,
+    tips: &mut Tips,
+) -> Option<HashMap<UserId, u64>> {
     if users.is_empty() {
+        tips.given.clear();
         return Some(HashMap::new());
     }
-    let ends = match state.store().last_seqs(&users).await {
+    let ends = match state.store().last_seqs(users).await {
         Ok(ends) => ends,
         Err(e) => {
             tracing::warn!(error = %e, "polling stream ends failed");
@@ -89,12 +124,13 @@ async fn tip(
         }
     };
     for (user, end) in &ends {
-        let tip = if lag {
-            previous.get(user).copied().unwrap_or(0)
-        } else {
-            *end
+        let tip = match lagged {
+            Some(previous) => previous.get(user).copied().unwrap_or(0),
+            None => *end,
         };
-        if tip > 0 {
+        let given = tips.given.entry(*user).or_insert(0);
+        if tip > *given {
+            *given = tip;
             state.hub().tip(*user, tip);
         }
     }

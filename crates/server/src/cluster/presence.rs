@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use securechat_proto::ids::UserId;
 
-use super::wire::PresenceWord;
+use super::wire::{presence_digest, PresenceWord};
 use crate::metrics::CLUSTER_NODES;
 use crate::realtime::hub::Hub;
 
@@ -30,8 +30,9 @@ pub struct RemotePresence {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Follow {
     Nothing,
-    /// Ask every node for its full list (a node we did not know, or whose count disagrees).
-    Query,
+    /// Ask this node for its full list (a node we did not know, or whose digest disagrees
+    /// with our view of it: words were lost).
+    Query(String),
     /// Send our full list (someone asked).
     SendSnapshot,
 }
@@ -57,14 +58,14 @@ impl RemotePresence {
             PresenceWord::Changed { node, .. }
             | PresenceWord::Heartbeat { node, .. }
             | PresenceWord::Snapshot { node, .. }
-            | PresenceWord::Query { node } => node.clone(),
+            | PresenceWord::Query { node, .. } => node.clone(),
         };
         if node == self.me {
             return Follow::Nothing;
         }
         let mut nodes = self.lock();
         let known = nodes.contains_key(&node);
-        let view = nodes.entry(node).or_insert_with(|| NodeView {
+        let view = nodes.entry(node.clone()).or_insert_with(|| NodeView {
             seen: Instant::now(),
             users: HashMap::new(),
         });
@@ -82,9 +83,10 @@ impl RemotePresence {
                 touched.push(user);
                 Follow::Nothing
             }
-            PresenceWord::Heartbeat { users, .. } => {
-                if !known || users != view.users.len() {
-                    Follow::Query
+            PresenceWord::Heartbeat { digest, .. } => {
+                let ours = presence_digest(view.users.iter().map(|(u, n)| (*u, *n)));
+                if !known || digest != ours {
+                    Follow::Query(node)
                 } else {
                     Follow::Nothing
                 }
@@ -97,7 +99,10 @@ impl RemotePresence {
                 view.users = fresh;
                 Follow::Nothing
             }
-            PresenceWord::Query { .. } => Follow::SendSnapshot,
+            PresenceWord::Query { target, .. } if target == "*" || target == self.me => {
+                Follow::SendSnapshot
+            }
+            PresenceWord::Query { .. } => Follow::Nothing,
         };
         #[allow(clippy::cast_precision_loss)] // a handful of nodes
         metrics::gauge!(CLUSTER_NODES).set(nodes.len() as f64);
@@ -149,13 +154,13 @@ mod tests {
         let follow = presence.apply(
             PresenceWord::Heartbeat {
                 node: "n1".into(),
-                users: 0,
+                digest: 0,
             },
             &hub,
         );
         assert_eq!(
             follow,
-            Follow::Query,
+            Follow::Query("n1".into()),
             "an unknown node is asked for its list"
         );
         presence.apply(
@@ -183,22 +188,31 @@ mod tests {
         );
         assert_eq!(hub.remote_connections(a), 3);
         assert!(hub.is_online(b));
+        let heartbeat = |users: &[(UserId, u32)]| PresenceWord::Heartbeat {
+            node: "n1".into(),
+            digest: presence_digest(users.iter().copied()),
+        };
+        assert_eq!(presence.apply(heartbeat(&[(a, 2)]), &hub), Follow::Nothing);
+        assert_eq!(
+            presence.apply(heartbeat(&[(a, 1)]), &hub),
+            Follow::Query("n1".into()),
+            "the same count of users with another count of connections is noticed"
+        );
+        let query = |target: &str| PresenceWord::Query {
+            node: "n2".into(),
+            target: target.into(),
+        };
+        assert_eq!(presence.apply(query("*"), &hub), Follow::SendSnapshot);
+        assert_eq!(presence.apply(query("me"), &hub), Follow::SendSnapshot);
+        assert_eq!(presence.apply(query("n1"), &hub), Follow::Nothing);
         assert_eq!(
             presence.apply(
-                PresenceWord::Heartbeat {
-                    node: "n1".into(),
-                    users: 1
+                PresenceWord::Query {
+                    node: "me".into(),
+                    target: "*".into()
                 },
                 &hub
             ),
-            Follow::Nothing
-        );
-        assert_eq!(
-            presence.apply(PresenceWord::Query { node: "n2".into() }, &hub),
-            Follow::SendSnapshot
-        );
-        assert_eq!(
-            presence.apply(PresenceWord::Query { node: "me".into() }, &hub),
             Follow::Nothing,
             "our own words are ignored"
         );
@@ -215,7 +229,7 @@ mod tests {
         presence.apply(
             PresenceWord::Heartbeat {
                 node: "n2".into(),
-                users: 1,
+                digest: 0,
             },
             &hub,
         );

@@ -5,9 +5,9 @@
 //! - `sc:u:<user id>`: `<node> e <seq> <frame>` (an event of the user's stream) or
 //!   `<node> o 0 <frame>` (a frame outside the stream, such as a reader's own receipt echo);
 //! - `sc:presence`: `c <node> <user> <connections>` (the user's connections on that node
-//!   changed), `h <node> <users>` (heartbeat: the node is alive, with how many users),
-//!   `s <node> <user>:<connections>…` (a node's full list), `q <node>` (asks every node for
-//!   its full list);
+//!   changed), `h <node> <digest>` (heartbeat: the node is alive, with a digest of its list),
+//!   `s <node> <user>:<connections>…` (a node's full list), `q <node> <target>` (asks node
+//!   `target`, or every node for `*`, for its full list);
 //! - `sc:revoke`: `<node> <reason> <session id>…` (sessions revoked: close their sockets,
 //!   forget them).
 
@@ -66,15 +66,34 @@ pub enum PresenceWord {
     },
     Heartbeat {
         node: String,
-        users: usize,
+        digest: u64,
     },
     Snapshot {
         node: String,
         users: Vec<(UserId, u32)>,
     },
+    /// Asks `target` (a node id, or `*` for every node) for its full list.
     Query {
         node: String,
+        target: String,
     },
+}
+
+/// A digest of a node's list of (user, connections), the same whatever the order: two
+/// lists with the same digest are taken to be the same.
+pub fn presence_digest(users: impl Iterator<Item = (UserId, u32)>) -> u64 {
+    users.fold(0u64, |digest, (user, connections)| {
+        let (high, low) = user.0.as_u64_pair();
+        digest ^ mix(high ^ mix(low ^ u64::from(connections)))
+    })
+}
+
+/// splitmix64's finaliser: a fixed, well-spread 64-bit mix (the same on every build).
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 impl PresenceWord {
@@ -85,7 +104,7 @@ impl PresenceWord {
                 user,
                 connections,
             } => format!("c {node} {} {connections}", user.0),
-            Self::Heartbeat { node, users } => format!("h {node} {users}"),
+            Self::Heartbeat { node, digest } => format!("h {node} {digest}"),
             Self::Snapshot { node, users } => {
                 let mut text = format!("s {node}");
                 for (user, connections) in users {
@@ -93,7 +112,7 @@ impl PresenceWord {
                 }
                 text
             }
-            Self::Query { node } => format!("q {node}"),
+            Self::Query { node, target } => format!("q {node} {target}"),
         }
     }
 
@@ -109,7 +128,7 @@ impl PresenceWord {
             },
             "h" => Self::Heartbeat {
                 node,
-                users: parts.next()?.parse().ok()?,
+                digest: parts.next()?.parse().ok()?,
             },
             "s" => Self::Snapshot {
                 node,
@@ -120,7 +139,10 @@ impl PresenceWord {
                     })
                     .collect::<Option<Vec<_>>>()?,
             },
-            "q" => Self::Query { node },
+            "q" => Self::Query {
+                node,
+                target: parts.next()?.to_owned(),
+            },
             _ => return None,
         })
     }
@@ -213,7 +235,7 @@ mod tests {
             },
             PresenceWord::Heartbeat {
                 node: "n2".into(),
-                users: 12,
+                digest: u64::MAX - 3,
             },
             PresenceWord::Snapshot {
                 node: "n2".into(),
@@ -223,7 +245,10 @@ mod tests {
                 node: "n2".into(),
                 users: vec![],
             },
-            PresenceWord::Query { node: "n2".into() },
+            PresenceWord::Query {
+                node: "n2".into(),
+                target: "*".into(),
+            },
         ] {
             assert_eq!(PresenceWord::parse(&word.encode()), Some(word));
         }
@@ -235,6 +260,16 @@ mod tests {
             Some(("n3", Revocation::PasswordChanged, sessions))
         );
         assert_eq!(parse_user_word("n1 e x {}"), None);
+        let (a, b) = (UserId::generate(), UserId::generate());
+        assert_eq!(
+            presence_digest([(a, 1), (b, 2)].into_iter()),
+            presence_digest([(b, 2), (a, 1)].into_iter())
+        );
+        assert_ne!(
+            presence_digest([(a, 1), (b, 2)].into_iter()),
+            presence_digest([(a, 2), (b, 1)].into_iter())
+        );
+        assert_eq!(presence_digest(std::iter::empty()), 0);
         assert_eq!(PresenceWord::parse("c n1 not-a-user 1"), None);
     }
 }

@@ -116,9 +116,9 @@ impl Hub {
             tx,
             control,
         });
-        let here = conns.len();
+        // Told under the lock, so the counts of one user are told in the order they changed.
+        self.local_changed(user, conns.len());
         drop(users);
-        self.local_changed(user, here);
         self.count(1);
         if came_online {
             self.presence_changed(user);
@@ -136,14 +136,15 @@ impl Hub {
         let before = conns.len();
         conns.retain(|c| c.id != conn);
         let removed = conns.len() < before;
-        let here = conns.len();
         let went_offline = conns.is_empty();
+        if removed {
+            self.local_changed(user, conns.len());
+        }
         if went_offline {
             users.remove(&user);
         }
         drop(users);
         if removed {
-            self.local_changed(user, here);
             self.count(-1);
         }
         if removed && went_offline {
@@ -296,6 +297,7 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
+        let sessions: HashSet<&SessionId> = sessions.iter().collect();
         let users = self.read();
         for conn in users.values().flatten() {
             if sessions.contains(&conn.session) {

@@ -83,7 +83,9 @@ impl Connection {
                 Ok(page) => page,
                 Err(e) => return Err(self.replay_failed(&e, "reading missed events failed").await),
             };
-            for event in page.events {
+            // Scanning `to - position` entries of a gap-free stream stops at `to`; anything
+            // past it (were the stream ever not gap-free) is left for its own frame.
+            for event in page.events.into_iter().filter(|e| seq_of(e) <= to) {
                 match replayed(event) {
                     Some(event) => self.send(encode(&event)).await?,
                     None => tracing::error!("skipping a stored envelope that does not parse"),
@@ -103,9 +105,17 @@ impl Connection {
                 close_with(&mut self.sink, self.deadline, close::INTERNAL, message).await;
                 return Err(Gone);
             }
-            self.position = page.last_scanned;
+            self.position = page.last_scanned.min(to);
         }
         Ok(())
+    }
+}
+
+/// A stored stream event's `seq`.
+fn seq_of(event: &InboxEvent) -> u64 {
+    match event {
+        InboxEvent::Message(m) => m.seq,
+        InboxEvent::Deleted { seq, .. } | InboxEvent::Read { seq, .. } => *seq,
     }
 }
 
