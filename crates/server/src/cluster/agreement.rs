@@ -31,6 +31,39 @@ pub enum JoinError {
     Store(#[from] StoreError),
 }
 
+/// Compares `ours` with the digests of every other node seen lately.
+async fn compare(
+    ours: &BTreeMap<String, String>,
+    me: &str,
+    store: &dyn Store,
+) -> Result<(), JoinError> {
+    let mut nodes = Vec::new();
+    let mut differing = std::collections::BTreeSet::new();
+    for other in store.live_nodes(now_ms() - REGISTRY_LIVE_MS).await? {
+        if other.id == me {
+            continue;
+        }
+        let theirs: BTreeMap<String, String> =
+            serde_json::from_str(&other.settings).unwrap_or_default();
+        if theirs == *ours {
+            continue;
+        }
+        for name in ours.keys().chain(theirs.keys()) {
+            if ours.get(name) != theirs.get(name) {
+                differing.insert(name.clone());
+            }
+        }
+        nodes.push(other.id);
+    }
+    if differing.is_empty() {
+        return Ok(());
+    }
+    Err(JoinError::SettingsDiffer {
+        nodes: nodes.join(", "),
+        settings: differing.into_iter().collect::<Vec<_>>().join(", "),
+    })
+}
+
 /// Digests of the shared settings, as a JSON object (name → digest). The token secret is
 /// hashed with a label of its own; no digest reveals a value.
 pub fn digests(settings: &Settings, token_secret: &[u8], files: &str) -> String {
@@ -102,43 +135,21 @@ impl Node {
 }
 
 impl Cluster {
-    /// Checks this node's settings against the live nodes' and enters the registry.
+    /// Checks this node's settings against the live nodes' and enters the registry. The
+    /// check runs again once this node is in: of two nodes with different settings starting
+    /// at once, each then sees the other, and both refuse.
     pub async fn join(&self, store: &dyn Store) -> Result<(), JoinError> {
         let Some(node) = self.node() else {
             return Ok(());
         };
         let ours: BTreeMap<String, String> =
             serde_json::from_str(&node.digests).unwrap_or_default();
-        let mut nodes = Vec::new();
-        let mut differing = std::collections::BTreeSet::new();
-        for other in store.live_nodes(now_ms() - REGISTRY_LIVE_MS).await? {
-            if other.id == node.id {
-                continue;
-            }
-            let theirs: BTreeMap<String, String> =
-                serde_json::from_str(&other.settings).unwrap_or_default();
-            let before = differing.len();
-            for (name, digest) in &ours {
-                if theirs.get(name) != Some(digest) {
-                    differing.insert(name.clone());
-                }
-            }
-            for name in theirs.keys() {
-                if !ours.contains_key(name) {
-                    differing.insert(name.clone());
-                }
-            }
-            if differing.len() > before || theirs != ours {
-                nodes.push(other.id);
-            }
-        }
-        if !differing.is_empty() {
-            return Err(JoinError::SettingsDiffer {
-                nodes: nodes.join(", "),
-                settings: differing.into_iter().collect::<Vec<_>>().join(", "),
-            });
-        }
+        compare(&ours, &node.id, store).await?;
         store.node_heartbeat(&node.record()).await?;
+        if let Err(e) = compare(&ours, &node.id, store).await {
+            store.leave_cluster(&node.id).await?;
+            return Err(e);
+        }
         tracing::info!(node = %node.id, "joined the cluster");
         Ok(())
     }
