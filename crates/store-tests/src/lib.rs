@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod conformance;
 mod database;
+pub mod services;
 
 pub use database::{
     backend_under_test, postgres_admin_url, postgres_or_skip, postgres_reachable, Backend,

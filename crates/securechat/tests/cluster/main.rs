@@ -20,7 +20,7 @@ use securechat_store_tests::{postgres_or_skip, Backend, TestDatabase};
 
 use checker::History;
 use clients::{person, Person, Session};
-use procs::{Node, NodeConfig, Redis};
+use procs::{Node, NodeConfig, RedisServer};
 use traffic::Traffic;
 
 const SECRET: &str = "a cluster test token secret, well over 32 bytes long";
@@ -44,7 +44,7 @@ async fn prerequisites() -> bool {
 /// A database, a Redis and `n` nodes on 127.0.0.1, .2, .3…
 struct Cluster {
     _database: TestDatabase,
-    redis: Redis,
+    redis: RedisServer,
     config: NodeConfig,
     nodes: Vec<Node>,
 }
@@ -54,7 +54,7 @@ impl Cluster {
         let database = TestDatabase::new(Backend::Postgres)
             .await
             .expect("a PostgreSQL test database");
-        let redis = Redis::start();
+        let redis = RedisServer::start("the cluster tests").expect("redis-server (checked)");
         let config = NodeConfig {
             database_url: database.url(),
             redis_url: redis.url(),
@@ -126,14 +126,17 @@ async fn messages_files_deletes_expiry_presence_limits_and_revocation_cross_node
     if !prerequisites().await {
         return;
     }
-    let moto = procs::Moto::start("cluster-files");
+    let moto = procs::MotoServer::start("the cluster's shared-file checks");
+    if let Some(moto) = &moto {
+        moto.create_bucket("cluster-files");
+    }
     let mut options = vec![
         "--max-connections-per-user",
         "3",
         "--login-failures-per-ip",
         "4",
     ];
-    let files = moto.as_ref().map(|m| m.node_options("cluster-files"));
+    let files = moto.as_ref().map(|m| procs::s3_options(m, "cluster-files"));
     if let Some(files) = &files {
         options.extend(files.iter().map(String::as_str));
     }

@@ -1,18 +1,14 @@
-//! The real processes of a cluster test: a Redis of the test's own (it is stopped and
-//! started), and securechat nodes run from the built binary on 127.0.0.x ports.
+//! The securechat nodes of a cluster test, run from the built binary on 127.0.0.x ports
+//! (Redis and moto come from `securechat_store_tests::services`).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// A port free on `ip` right now.
-pub fn free_port(ip: [u8; 4]) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).expect("a free port");
-    listener.local_addr().expect("its address")
-}
+pub use securechat_store_tests::services::{free_port, MotoServer, RedisServer};
 
 /// Whether `program` can be run.
 pub fn installed(program: &str) -> bool {
@@ -24,64 +20,10 @@ pub fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A Redis server on a free loopback port, keeping nothing on disk.
-pub struct Redis {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    pub fn start() -> Self {
-        let port = free_port([127, 0, 0, 1]).port();
-        let mut redis = Self { port, child: None };
-        redis.start_again();
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// Starts it (again, empty) on the same port.
-    pub fn start_again(&mut self) {
-        assert!(self.child.is_none(), "Redis is running already");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        wait_for_port(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_secs(10),
-        );
-    }
-
-    /// Kills it (its data goes with it).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// A plain HTTP/1.0 GET (no client library, so it can run outside the async runtime):
 /// status and body, `None` when nothing answers.
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    http_request(addr, "GET", path)
-}
-
-/// A plain HTTP/1.0 request without a body.
-fn http_request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
+    let method = "GET";
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -97,80 +39,19 @@ fn http_request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, Stri
     Some((status, body))
 }
 
-fn wait_for_port(addr: SocketAddr, patience: Duration) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            started.elapsed() < patience,
-            "nothing listens on {addr} after {patience:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// moto's S3 server on a free loopback port, with one bucket: the nodes' shared file storage.
-pub struct Moto {
-    pub endpoint: String,
-    child: Child,
-}
-
-impl Moto {
-    /// `None` (said in one line) when moto is not installed, except under CI.
-    pub fn start(bucket: &str) -> Option<Self> {
-        let program = std::env::var("SECURECHAT_TEST_MOTO_SERVER")
-            .unwrap_or_else(|_| "moto_server".to_owned());
-        let addr = free_port([127, 0, 0, 1]);
-        let spawned = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "{program} cannot run ({e}), and CI is set: the S3 tests must run"
-                );
-                eprintln!("{program} not installed: the cluster's shared-file checks skipped");
-                return None;
-            }
-        };
-        let moto = Self {
-            endpoint: format!("http://{addr}"),
-            child,
-        };
-        wait_for_port(addr, Duration::from_secs(60));
-        let created = http_request(addr, "PUT", &format!("/{bucket}"));
-        assert!(
-            created.is_some_and(|(status, _)| status == 200),
-            "moto did not create the bucket"
-        );
-        Some(moto)
-    }
-
-    /// The node options that put files in `bucket`.
-    pub fn node_options(&self, bucket: &str) -> Vec<String> {
-        [
-            "--files-url",
-            &format!("s3://{bucket}/files"),
-            "--s3-endpoint",
-            &self.endpoint,
-            "--s3-allow-http",
-            "true",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The node options that put files in `bucket` on `moto`.
+pub fn s3_options(moto: &MotoServer, bucket: &str) -> Vec<String> {
+    [
+        "--files-url",
+        &format!("s3://{bucket}/files"),
+        "--s3-endpoint",
+        &moto.endpoint,
+        "--s3-allow-http",
+        "true",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
 }
 
 /// How to start every node of one cluster.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use securechat_store_tests::services::RedisServer;
 use securechat_store_tests::{postgres_or_skip, Backend as TestBackend, TestDatabase};
 
 /// Where nginx connects to the nodes from (the only address they trust as a proxy).
@@ -298,70 +299,13 @@ impl Drop for Nginx {
     }
 }
 
-/// A redis-server of the test's own on a free loopback port; killed when dropped.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Redis {
-    /// `None` (said in one line) when redis-server is not installed, except under CI.
-    fn start() -> Option<Self> {
-        let port = free_port();
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "redis-server cannot run ({e}), and CI is set: the nginx tests must run"
-                );
-                eprintln!("redis-server not installed: nginx tests skipped");
-                return None;
-            }
-        };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self {
-            child,
-            url: format!("redis://{addr}/0"),
-        })
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two nodes of a cluster (one fresh PostgreSQL database, one Redis) behind nginx.
 pub struct Balanced {
     pub nginx: Nginx,
     pub nodes: [Node; 2],
     pub runtime: tokio::runtime::Runtime,
     pub database: TestDatabase,
-    _redis: Redis,
+    _redis: RedisServer,
     _files: TempDir,
 }
 
@@ -370,15 +314,15 @@ impl Balanced {
     pub fn start() -> Option<Self> {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let nginx = nginx_or_skip(&runtime)?;
-        let redis = Redis::start()?;
+        let redis = RedisServer::start("the nginx tests")?;
         let database = runtime
             .block_on(TestDatabase::new(TestBackend::Postgres))
             .expect("a PostgreSQL test database");
         let secret = format!("{:064x}", rand_u128() ^ 0x5ec0_c4a7);
         let files = tempfile::tempdir().expect("shared files folder");
         let mut nodes = [
-            Node::start(&database.url(), &redis.url, &secret, files.path()),
-            Node::start(&database.url(), &redis.url, &secret, files.path()),
+            Node::start(&database.url(), &redis.url(), &secret, files.path()),
+            Node::start(&database.url(), &redis.url(), &secret, files.path()),
         ];
         for node in &mut nodes {
             node.wait_ready();

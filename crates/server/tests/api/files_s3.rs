@@ -12,7 +12,8 @@ use securechat_server::blobs::{BlobError, Blobs};
 use securechat_server::Settings;
 
 use crate::helpers::{spawn_with_blobs, wait_for, Data, Peer, TestApp};
-use crate::moto::{free_port, Moto};
+use crate::moto::Moto;
+use securechat_store_tests::services::free_port;
 
 const PREFIX: &str = "cluster/files";
 
@@ -287,7 +288,7 @@ async fn deleting_the_message_or_the_sweep_removes_the_object() {
 #[tokio::test]
 async fn an_unreachable_bucket_is_refused_at_start() {
     // Nothing listens on the endpoint: refused quickly, naming the bucket.
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    let closed = format!("http://127.0.0.1:{}", free_port([127, 0, 0, 1]).port());
     let options = securechat_server::blobs::S3Options::new(
         "s3://nowhere/files",
         Some(closed),

@@ -2,64 +2,24 @@
 //! started by the test on a free loopback port and stopped when dropped. Without it the S3
 //! tests are skipped with one line, except under `CI=true`, where a missing server fails them.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use securechat_store_tests::services::MotoServer;
 
 use securechat_server::blobs::{S3Credentials, S3Options};
 
-/// The program started (override with `SECURECHAT_TEST_MOTO_SERVER`).
-fn program() -> String {
-    std::env::var("SECURECHAT_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned())
-}
-
-/// A running moto server.
 pub struct Moto {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
+    _server: MotoServer,
     pub endpoint: String,
     http: reqwest::Client,
 }
 
-/// A port nothing listens on right now (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 impl Moto {
-    /// Starts moto; `None` (after one printed line) when it is not installed outside CI.
     pub async fn start() -> Option<Moto> {
-        let port = free_port();
-        let spawned = Command::new(program())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!(
-                        "{} is required under CI=true: pip install 'moto[server]'",
-                        program()
-                    );
-                }
-                eprintln!(
-                    "skipped: {} is not installed (pip install 'moto[server]'), so this S3 \
-                     file-storage test did not run",
-                    program()
-                );
-                return None;
-            }
-            Err(e) => panic!("cannot start {}: {e}", program()),
-        };
+        let server = MotoServer::start("this S3 file-storage test")?;
         let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: server.endpoint.clone(),
+            _server: server,
             http: reqwest::Client::new(),
         };
         moto.wait_until_up().await;
@@ -76,7 +36,7 @@ impl Moto {
         }
         panic!(
             "{} did not answer on {} within 60 s",
-            program(),
+            MotoServer::program(),
             self.endpoint
         );
     }
@@ -129,13 +89,6 @@ impl Moto {
     pub async fn pending_uploads(&self, bucket: &str) -> Vec<String> {
         let xml = self.get_text(&format!("{bucket}?uploads")).await;
         between_tags(&xml, "UploadId")
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,0 +1,182 @@
+//! Servers a test starts on its own free loopback port and stops when dropped: Redis (for
+//! tests that stop it, or that want channels of their own) and moto's S3 server (for file
+//! storage). Each answers `None` with one printed line when the program is not installed,
+//! except under CI (`CI` set), where that fails the test.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port free on `ip` right now.
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port(ip: [u8; 4]) -> SocketAddr {
+    TcpListener::bind(SocketAddr::from((ip, 0)))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// Waits until something accepts connections on `addr`.
+///
+/// # Panics
+/// After `patience`.
+pub fn wait_for_port(addr: SocketAddr, patience: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < patience,
+            "nothing listens on {addr} after {patience:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `command`, or says in one line that `what` is skipped (fails under CI).
+fn spawn_or_skip(mut command: Command, program: &str, what: &str) -> Option<Child> {
+    match command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => Some(child),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{program} cannot run ({e}), and CI is set: {what} must run"
+            );
+            eprintln!("{program} not installed: {what} skipped");
+            None
+        }
+    }
+}
+
+/// A redis-server of the test's own, keeping nothing on disk; it can be stopped and started
+/// again (empty) on the same port.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// `what` names the tests that need it, for the skip line.
+    pub fn start(what: &str) -> Option<Self> {
+        let port = free_port([127, 0, 0, 1]).port();
+        let child = spawn_or_skip(Self::command(port), "redis-server", what)?;
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(10),
+        );
+        Some(Self {
+            port,
+            child: Some(child),
+        })
+    }
+
+    fn command(port: u16) -> Command {
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &port.to_string()]).args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        command
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it again, empty, on the same port.
+    ///
+    /// # Panics
+    /// When it runs already, or does not start.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "Redis is running already");
+        let child = Self::command(self.port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server again");
+        self.child = Some(child);
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(10),
+        );
+    }
+
+    /// Kills it (its data goes with it).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// moto's S3 server (`moto_server`, or `SECURECHAT_TEST_MOTO_SERVER`).
+pub struct MotoServer {
+    pub addr: SocketAddr,
+    pub endpoint: String,
+    child: Child,
+}
+
+impl MotoServer {
+    /// The program run.
+    pub fn program() -> String {
+        std::env::var("SECURECHAT_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned())
+    }
+
+    /// `what` names the tests that need it, for the skip line.
+    pub fn start(what: &str) -> Option<Self> {
+        let program = Self::program();
+        let addr = free_port([127, 0, 0, 1]);
+        let mut command = Command::new(&program);
+        command.args(["-H", "127.0.0.1", "-p", &addr.port().to_string()]);
+        let child = spawn_or_skip(command, &program, what)?;
+        wait_for_port(addr, Duration::from_secs(60));
+        Some(Self {
+            addr,
+            endpoint: format!("http://{addr}"),
+            child,
+        })
+    }
+
+    /// Creates a bucket.
+    ///
+    /// # Panics
+    /// When moto refuses.
+    pub fn create_bucket(&self, bucket: &str) {
+        use std::io::{Read as _, Write as _};
+        let mut stream = TcpStream::connect(self.addr).expect("connect to moto");
+        write!(
+            stream,
+            "PUT /{bucket} HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+            self.addr
+        )
+        .expect("ask moto for a bucket");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("moto's answer");
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "moto did not create the bucket: {response}"
+        );
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
