@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod data_lock;
 mod files;
 mod migrate_store;
 mod serve;

@@ -15,7 +15,12 @@ use crate::config::{Config, LogFormat, ServeArgs};
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -60,6 +65,8 @@ async fn shutdown_signal() {
 async fn start(config: Config) -> anyhow::Result<()> {
     let data_dir = config.settings.data_dir.clone();
     setup::prepare_data_dir(&data_dir)?;
+    let _lock = crate::data_lock::lock(&data_dir)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "securechat starting");
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
     let store = open_store(&config).await?;
     tracing::info!(backend = store.backend(), "database ready");

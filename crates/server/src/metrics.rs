@@ -70,6 +70,7 @@ impl Metrics {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
+            metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         });
         Self {
@@ -134,3 +135,5 @@ pub const CLUSTER_RECEIVED: &str = "securechat_cluster_received_total";
 pub const CLUSTER_NODES: &str = "securechat_cluster_peers";
 /// Words dropped because their tag did not verify (another cluster's, or forged).
 pub const CLUSTER_REJECTED: &str = "securechat_cluster_rejected_total";
+/// Always 1, labelled with the server's version.
+pub const BUILD_INFO: &str = "securechat_build_info";
