@@ -347,6 +347,53 @@ pub struct Config {
 }
 
 impl ServeArgs {
+    /// Refuses a zero where zero makes no sense (a lifetime, a size, an interval, a count of
+    /// something that must exist), naming the option, its environment variable and its key.
+    fn refuse_zeros(&self) -> anyhow::Result<()> {
+        let wide = |v: Option<usize>| v.map(|v| v as u64);
+        let given: [(&str, Option<u64>); 20] = [
+            ("access-ttl-secs", self.access_ttl_secs),
+            ("refresh-ttl-secs", self.refresh_ttl_secs),
+            ("login-failure-window-secs", self.login_failure_window_secs),
+            ("registration-window-secs", self.registration_window_secs),
+            ("hash-concurrency", wide(self.hash_concurrency)),
+            ("sweep-interval-secs", self.sweep_interval_secs),
+            ("max-envelope-bytes", wide(self.max_envelope_bytes)),
+            ("max-file-bytes", self.max_file_bytes),
+            ("upload-concurrency", wide(self.upload_concurrency)),
+            ("frames-per-second", self.frames_per_second.map(u64::from)),
+            ("frame-burst", self.frame_burst.map(u64::from)),
+            (
+                "max-connections-per-user",
+                wide(self.max_connections_per_user),
+            ),
+            ("outbound-queue", wide(self.outbound_queue)),
+            ("write-timeout-secs", self.write_timeout_secs),
+            ("header-timeout-secs", self.header_timeout_secs),
+            (
+                "max-connections-per-address",
+                wide(self.max_connections_per_address),
+            ),
+            ("auth-timeout-secs", self.auth_timeout_secs),
+            ("heartbeat-secs", self.heartbeat_secs),
+            (
+                "unreferenced-file-ttl-secs",
+                self.unreferenced_file_ttl_secs,
+            ),
+            ("expiry-interval-ms", self.expiry_interval_ms),
+        ];
+        for (flag, value) in given {
+            if value == Some(0) {
+                anyhow::bail!(
+                    "--{flag} (SECURECHAT_{}, or {} in the config file) must be at least 1",
+                    flag.to_uppercase().replace('-', "_"),
+                    flag.replace('-', "_")
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the config file (if any) under the command line and environment, then the
     /// defaults.
     pub fn resolve(mut self) -> anyhow::Result<Config> {
@@ -361,6 +408,7 @@ impl ServeArgs {
                 .with_context(|| format!("invalid config file {}", path.display()))?;
             self.config = Some(path);
         }
+        self.refuse_zeros()?;
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("data"));
         let mut settings = Settings::new(data_dir.clone());
         let d = Settings::new(data_dir.clone());
@@ -583,6 +631,37 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(missing.resolve().is_err());
+    }
+
+    #[test]
+    fn zero_lifetimes_and_sizes_are_refused_by_name() {
+        let cases = [
+            (
+                ServeArgs {
+                    access_ttl_secs: Some(0),
+                    ..ServeArgs::default()
+                },
+                "--access-ttl-secs (SECURECHAT_ACCESS_TTL_SECS, or access_ttl_secs",
+            ),
+            (
+                ServeArgs {
+                    max_file_bytes: Some(0),
+                    ..ServeArgs::default()
+                },
+                "--max-file-bytes (SECURECHAT_MAX_FILE_BYTES",
+            ),
+            (
+                ServeArgs {
+                    heartbeat_secs: Some(0),
+                    ..ServeArgs::default()
+                },
+                "--heartbeat-secs (SECURECHAT_HEARTBEAT_SECS",
+            ),
+        ];
+        for (args, named) in cases {
+            let error = args.resolve().err().expect("refused").to_string();
+            assert!(error.contains(named), "{error}");
+        }
     }
 
     #[test]
