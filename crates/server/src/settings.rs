@@ -138,8 +138,9 @@ pub struct Settings {
     pub cluster: Option<ClusterSettings>,
 }
 
-/// How this node works with the others (see `crate::cluster`).
-#[derive(Debug, Clone)]
+/// How this node works with the others (see `crate::cluster`). Its `Debug` leaves out the
+/// Redis client, whose connection details include the password.
+#[derive(Clone)]
 pub struct ClusterSettings {
     /// The Redis server (`redis://host:port/db`).
     pub redis: redis::Client,
@@ -148,6 +149,16 @@ pub struct ClusterSettings {
     pub poll_interval: Duration,
     /// A node not heard from for this long is taken for dead (its users go offline).
     pub node_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSettings")
+            .field("redis", &"<redacted>")
+            .field("poll_interval", &self.poll_interval)
+            .field("node_timeout", &self.node_timeout)
+            .finish()
+    }
 }
 
 impl ClusterSettings {
@@ -223,5 +234,23 @@ impl Settings {
             hsts: false,
             cluster: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_password_stays_out_of_debug_output() {
+        let cluster =
+            ClusterSettings::new("redis://:hunter2-secret@127.0.0.1:6379/0").expect("a Redis URL");
+        let mut settings = Settings::new(PathBuf::from("data"));
+        settings.cluster = Some(cluster.clone());
+        assert!(
+            format!("{:?}", cluster.redis).contains("hunter2"),
+            "the client keeps it"
+        );
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }
