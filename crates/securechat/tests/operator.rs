@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use securechat_store_tests::services::http_get;
+
 fn securechat() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
     command
@@ -82,15 +84,6 @@ fn wait_for_line(
     (lines, false)
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
-
 #[test]
 fn the_version_is_printed() {
     let output = securechat()
@@ -120,7 +113,7 @@ fn logs_are_plain_off_a_terminal_and_name_the_version_and_a_second_server_on_the
             .any(|l| l.contains("securechat starting") && l.contains(env!("CARGO_PKG_VERSION"))),
         "no start-up line with the version: {seen:#?}"
     );
-    let metrics = http_get(addr, "/metrics");
+    let (_, metrics) = http_get(addr, "/metrics").expect("/metrics answers");
     assert!(
         metrics.contains(&format!(
             "securechat_build_info{{version=\"{}\"}} 1",

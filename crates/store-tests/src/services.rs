@@ -32,6 +32,31 @@ pub fn wait_for_port(addr: SocketAddr, patience: Duration) {
     }
 }
 
+/// A plain HTTP/1.0 request without a body (no client library, so it works outside an async
+/// runtime): status and body, `None` when nothing answers.
+pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// `GET path` (see `http_request`).
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_request(addr, "GET", path)
+}
+
 /// Starts `command`, or says in one line that `what` is skipped (fails under CI).
 fn spawn_or_skip(mut command: Command, program: &str, what: &str) -> Option<Child> {
     match command
@@ -157,19 +182,10 @@ impl MotoServer {
     /// # Panics
     /// When moto refuses.
     pub fn create_bucket(&self, bucket: &str) {
-        use std::io::{Read as _, Write as _};
-        let mut stream = TcpStream::connect(self.addr).expect("connect to moto");
-        write!(
-            stream,
-            "PUT /{bucket} HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
-            self.addr
-        )
-        .expect("ask moto for a bucket");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("moto's answer");
+        let created = http_request(self.addr, "PUT", &format!("/{bucket}"));
         assert!(
-            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-            "moto did not create the bucket: {response}"
+            created.as_ref().is_some_and(|(status, _)| *status == 200),
+            "moto did not create the bucket: {created:?}"
         );
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-pub use securechat_store_tests::services::{free_port, MotoServer, RedisServer};
+pub use securechat_store_tests::services::{free_port, http_get, MotoServer, RedisServer};
 
 /// Whether `program` can be run.
 pub fn installed(program: &str) -> bool {
@@ -18,25 +18,6 @@ pub fn installed(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// A plain HTTP/1.0 GET (no client library, so it can run outside the async runtime):
-/// status and body, `None` when nothing answers.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let method = "GET";
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
 }
 
 /// The node options that put files in `bucket` on `moto`.
