@@ -157,6 +157,10 @@ impl Api {
     pub fn new(base: &str) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("securechat-client/", env!("CARGO_PKG_VERSION")))
+            // The server ends an idle keep-alive connection after 10 s (its header timeout);
+            // a request sent on one just as it closes fails ("error sending request"). Idle
+            // connections are given up here first.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             http,

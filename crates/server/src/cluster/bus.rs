@@ -74,8 +74,11 @@ pub async fn publisher(node: Arc<Node>, mut words: mpsc::Receiver<Word>, stop: C
             return;
         }
         if conn.is_none() && Instant::now() >= retry_at {
-            match tokio::time::timeout(REDIS_TIMEOUT, node.redis.get_multiplexed_async_connection())
-                .await
+            match tokio::time::timeout(
+                REDIS_TIMEOUT,
+                node.settings.redis.get_multiplexed_async_connection(),
+            )
+            .await
             {
                 Ok(Ok(c)) => {
                     conn = Some(c);
@@ -156,7 +159,7 @@ async fn subscribe_once(
     node: &Arc<Node>,
     local: &mut mpsc::UnboundedReceiver<(UserId, usize)>,
 ) -> Result<Duration, redis::RedisError> {
-    let pubsub = tokio::time::timeout(REDIS_TIMEOUT, node.redis.get_async_pubsub())
+    let pubsub = tokio::time::timeout(REDIS_TIMEOUT, node.settings.redis.get_async_pubsub())
         .await
         .map_err(|_| timed_out("connecting to Redis"))??;
     let started = Instant::now();

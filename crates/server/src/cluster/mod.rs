@@ -51,7 +51,6 @@ pub struct Node {
     /// Fresh at every start.
     pub id: String,
     pub settings: ClusterSettings,
-    redis: redis::Client,
     words: mpsc::Sender<Word>,
     pub health: BusHealth,
     presence: RemotePresence,
@@ -92,7 +91,6 @@ impl Cluster {
         let node = Arc::new(Node {
             presence: RemotePresence::new(id.clone(), settings.node_timeout),
             id,
-            redis: settings.redis.clone(),
             settings,
             words: words_tx,
             health: BusHealth::default(),
