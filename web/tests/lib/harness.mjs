@@ -86,7 +86,7 @@ export async function startServer({ args = [] } = {}) {
   let output = '';
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
-    proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--ip-allow', '127.0.0.0/8', ...args], {
+    proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--ip-allow', '127.0.0.0/8', '--registration', 'open', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...database.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });

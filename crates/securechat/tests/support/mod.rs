@@ -111,6 +111,7 @@ fn launch(
         // tests do.
         let mut settings = Settings::new(dir.clone());
         settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
+        settings.registration = securechat_server::settings::RegistrationMode::Open;
         adjust(&mut settings);
         setup::prepare_data_dir(&dir).expect("prepare data dir");
         let secret = setup::token_secret(&dir, None).expect("token secret");

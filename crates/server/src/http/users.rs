@@ -37,7 +37,7 @@ async fn directory(state: &AppState) -> Result<Vec<UserSummary>, ApiError> {
         .await?
         .into_iter()
         .map(|u| UserSummary {
-            online: state.hub().is_online(u.id),
+            online: !u.deleted && state.hub().is_online(u.id),
             id: u.id,
             username: u.username,
             deleted: u.deleted,

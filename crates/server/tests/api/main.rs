@@ -4,6 +4,7 @@
 mod helpers;
 mod moto;
 
+mod account_recovery;
 mod accounts;
 mod faults;
 mod files;
@@ -12,6 +13,7 @@ mod health;
 mod ip_rule;
 mod keys;
 mod login_limits;
+mod onboarding;
 mod messaging;
 mod overload;
 mod postgres_outage;
