@@ -69,8 +69,10 @@ fn now_ms() -> i64 {
 }
 
 fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
 }
 
 fn hours_ms(hours: u32) -> anyhow::Result<i64> {
@@ -131,7 +133,11 @@ async fn invite(args: InviteArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!("Invitation code (single use, until {}): {}", when(now + lifetime), code.code);
+    println!(
+        "Invitation code (single use, until {}): {}",
+        when(now + lifetime),
+        code.code
+    );
     match link {
         Some(link) => println!("Link: {link}"),
         None => println!(

@@ -41,7 +41,7 @@ enum Command {
     /// Look after accounts from the server's machine (invitations, password resets), against
     /// the server's database; works while the server runs.
     #[command(subcommand)]
-    Admin(admin::AdminCommand),
+    Admin(Box<admin::AdminCommand>),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -56,7 +56,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::MigrateStore(args)) => migrate_store::run(args),
-        Some(Command::Admin(command)) => admin::run(command),
+        Some(Command::Admin(command)) => admin::run(*command),
         Some(Command::Client(command)) => cli::run(command),
     }
 }

@@ -13,7 +13,7 @@ use crate::{map_err, rows, sessions, PostgresStore};
 
 /// The advisory lock that serialises "first account" registrations (an arbitrary constant:
 /// "sc" "first" in ASCII).
-const FIRST_ACCOUNT_LOCK: i64 = 0x7363_6669_7273_74;
+const FIRST_ACCOUNT_LOCK: i64 = 0x0073_6366_6972_7374;
 
 /// Passes a new account's gate inside its creating transaction (`users::create_user`).
 pub(crate) async fn pass_gate(

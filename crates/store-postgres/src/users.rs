@@ -86,14 +86,16 @@ impl Users for PostgresStore {
     }
 
     async fn find_user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE (username = $1 OR email = $1) AND deleted_at IS NULL")
-            .bind(login)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(rows::user)
-            .transpose()
+        sqlx::query(
+            "SELECT * FROM users WHERE (username = $1 OR email = $1) AND deleted_at IS NULL",
+        )
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
@@ -108,13 +110,15 @@ impl Users for PostgresStore {
     }
 
     async fn list_users(&self) -> Result<Vec<UserListing>, StoreError> {
-        sqlx::query("SELECT id, username, deleted_at IS NOT NULL AS deleted FROM users ORDER BY username")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::listing)
-            .collect()
+        sqlx::query(
+            "SELECT id, username, deleted_at IS NOT NULL AS deleted FROM users ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::listing)
+        .collect()
     }
 
     async fn change_password(

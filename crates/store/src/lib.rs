@@ -48,7 +48,9 @@ pub use users::Users;
 
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
-pub trait Store: Users + Accounts + Sessions + Messages + Files + Cluster + Send + Sync + 'static {
+pub trait Store:
+    Users + Accounts + Sessions + Messages + Files + Cluster + Send + Sync + 'static
+{
     /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
     /// reached, or while writes fail (then it retries a small write, at most once a second,
     /// so readiness comes back by itself when the cause goes away).

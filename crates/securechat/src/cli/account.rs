@@ -216,6 +216,9 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
             if Some(u.id) == me {
                 name.push_str(" (you)");
             }
+            if u.deleted {
+                name.push_str(" (deleted)");
+            }
             vec![
                 name,
                 u.id.to_string(),

@@ -158,6 +158,19 @@ impl Server {
         self.data.path()
     }
 
+    /// The options that point `securechat admin …` at this server's data folder and
+    /// database.
+    pub fn admin_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_owned(),
+            self.data.path().display().to_string(),
+        ];
+        if let Some(database) = &self.database {
+            args.extend(["--database-url".to_owned(), database.url()]);
+        }
+        args
+    }
+
     /// Shuts the server down as SIGTERM would (its store closed); returns its data folder and
     /// address, to start another server there.
     pub fn stop(self) -> (TempDir, SocketAddr) {

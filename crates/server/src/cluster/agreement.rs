@@ -78,7 +78,10 @@ pub fn digests(settings: &Settings, token_secret: &[u8], files: &str) -> String 
     let realtime = &settings.realtime;
     let shared: [(&str, String); 11] = [
         ("file storage", files.to_owned()),
-        ("registration mode", settings.registration.as_str().to_owned()),
+        (
+            "registration mode",
+            settings.registration.as_str().to_owned(),
+        ),
         ("allowed origins", format!("{:?}", realtime.allowed_origins)),
         ("issuer", settings.issuer.clone()),
         (

@@ -23,8 +23,8 @@ use securechat_store::model::{EncryptionKeyRow, Gate, NewUser};
 use securechat_store::StoreError;
 
 use crate::auth::client_ip::client_ip;
-use crate::auth::{codes, common_passwords, ip_rule};
 use crate::auth::extract::AuthUser;
+use crate::auth::{codes, common_passwords, ip_rule};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;

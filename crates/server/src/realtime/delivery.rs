@@ -9,8 +9,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use securechat_proto::ws::{DeleteReason, WsErrorCode};
 use securechat_proto::ids::UserId;
+use securechat_proto::ws::{DeleteReason, WsErrorCode};
 use securechat_store::model::{AccountRemoval, NewMessage};
 use securechat_store::{Store, StoreError};
 

@@ -43,34 +43,61 @@ async fn a_reset_code_sets_the_password_once_and_signs_out_everywhere() {
     let code = reset_code(&app, user.id, 3_600_000).await;
 
     let (status, body) = reset(&app, &code, "password").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a common password: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a common password: {body}"
+    );
     let (status, body) = reset(&app, &code, "a brand new passphrase").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, body) = reset(&app, &code, "yet another passphrase").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("reset_code_invalid")));
-    assert!(body["message"].as_str().unwrap_or_default().contains("used already"), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("reset_code_invalid"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("used already"),
+        "{body}"
+    );
     let (status, body) = reset(&app, "made-up", "yet another passphrase").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let expired = reset_code(&app, user.id, -1).await;
     let (_, body) = reset(&app, &expired, "yet another passphrase").await;
-    assert!(body["message"].as_str().unwrap_or_default().contains("expired"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{body}"
+    );
 
     let old = app.get_authed("/api/v1/users", &tokens.access_token).await;
-    assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old session ended");
+    assert_eq!(
+        old.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old session ended"
+    );
     let login = app
         .login_from(&reqwest::Client::new(), &user.username, &user.password)
         .await;
-    assert_eq!(login.status(), StatusCode::BAD_REQUEST, "the old password is gone");
+    assert_eq!(
+        login.status(),
+        StatusCode::BAD_REQUEST,
+        "the old password is gone"
+    );
     let login = app
-        .login_from(&reqwest::Client::new(), &user.username, "a brand new passphrase")
+        .login_from(
+            &reqwest::Client::new(),
+            &user.username,
+            "a brand new passphrase",
+        )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
     // The keys did not change.
-    let keys = app
-        .store
-        .list_keys(user.id)
-        .await
-        .expect("keys");
+    let keys = app.store.list_keys(user.id).await.expect("keys");
     assert_eq!(keys.len(), 1);
 }
 
@@ -124,7 +151,12 @@ async fn a_deleted_account_leaves_with_what_it_sent_and_its_peer_sees_it_go() {
         .await
         .expect("delete");
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    assert!(app.store.get_user(gone.id()).await.expect("get").is_some_and(|u| u.deleted_at.is_none()));
+    assert!(app
+        .store
+        .get_user(gone.id())
+        .await
+        .expect("get")
+        .is_some_and(|u| u.deleted_at.is_none()));
 
     gone.chat
         .api

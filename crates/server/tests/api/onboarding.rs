@@ -10,7 +10,11 @@ use securechat_store::model::NewInvite;
 
 use crate::helpers::{now_ms, spawn_app_with, TestApp, TestUser};
 
-async fn register_with(app: &TestApp, user: &TestUser, invite: Option<&str>) -> (StatusCode, Value) {
+async fn register_with(
+    app: &TestApp,
+    user: &TestUser,
+    invite: Option<&str>,
+) -> (StatusCode, Value) {
     let mut body = user.register_body();
     if let Some(code) = invite {
         body["invite"] = Value::from(code);
@@ -57,17 +61,37 @@ async fn by_invitation_the_first_account_is_free_and_each_invitation_makes_one()
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
 
     let (status, _) = register_with(&app, &TestUser::generate("owner"), None).await;
-    assert_eq!(status, StatusCode::CREATED, "the first account needs no invitation");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the first account needs no invitation"
+    );
     assert_eq!(server_info(&app).await["first_account"], false);
 
     let (status, body) = register_with(&app, &TestUser::generate("uninvited"), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "registration_closed");
-    assert!(body["message"].as_str().unwrap_or_default().contains("invitation"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invitation"),
+        "{body}"
+    );
 
-    let (status, body) = register_with(&app, &TestUser::generate("guess"), Some("not-a-code")).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("invite_invalid")));
-    assert!(body["message"].as_str().unwrap_or_default().contains("not valid"), "{body}");
+    let (status, body) =
+        register_with(&app, &TestUser::generate("guess"), Some("not-a-code")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("invite_invalid"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not valid"),
+        "{body}"
+    );
 
     let code = invite(&app, 3_600_000).await;
     // A registration refused for another reason keeps the invitation.
@@ -75,17 +99,36 @@ async fn by_invitation_the_first_account_is_free_and_each_invitation_makes_one()
     weak.password = "password".to_owned();
     let (status, _) = register_with(&app, &weak, Some(&code)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, body) =
-        register_with(&app, &TestUser::generate("invited"), Some(&format!(" {code}\n"))).await;
+    let (status, body) = register_with(
+        &app,
+        &TestUser::generate("invited"),
+        Some(&format!(" {code}\n")),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = register_with(&app, &TestUser::generate("second"), Some(&code)).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("invite_invalid")));
-    assert!(body["message"].as_str().unwrap_or_default().contains("used already"), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("invite_invalid"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("used already"),
+        "{body}"
+    );
 
     let expired = invite(&app, -1).await;
     let (status, body) = register_with(&app, &TestUser::generate("late"), Some(&expired)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body["message"].as_str().unwrap_or_default().contains("expired"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{body}"
+    );
     assert_eq!(app.store.count_users().await.expect("count"), 2);
 }
 
@@ -96,8 +139,17 @@ async fn a_closed_server_refuses_every_registration_and_an_open_one_none() {
     let code = invite(&app, 3_600_000).await;
     for invite in [None, Some(code.as_str())] {
         let (status, body) = register_with(&app, &TestUser::generate("closed"), invite).await;
-        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("registration_closed")));
-        assert!(body["message"].as_str().unwrap_or_default().contains("closed"), "{body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("registration_closed"))
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("closed"),
+            "{body}"
+        );
     }
     assert_eq!(app.store.count_users().await.expect("count"), 0);
 
@@ -116,7 +168,10 @@ async fn the_ip_rule_refuses_a_registration_whose_account_could_not_log_in() {
     let home = app.client_from("127.0.9.1");
     for name in ["mum", "dad"] {
         let user = TestUser::generate(name);
-        assert_eq!(app.register_from(&home, &user).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.register_from(&home, &user).await.status(),
+            StatusCode::CREATED
+        );
         let login = app.login_from(&home, &user.username, &user.password).await;
         assert_eq!(login.status(), StatusCode::OK);
     }
@@ -126,7 +181,10 @@ async fn the_ip_rule_refuses_a_registration_whose_account_could_not_log_in() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "ip_refused");
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("2 accounts are signed in from this address"), "{message}");
+    assert!(
+        message.contains("2 accounts are signed in from this address"),
+        "{message}"
+    );
     assert!(message.contains("fewer than 3"), "{message}");
     assert!(
         app.store
@@ -138,5 +196,8 @@ async fn the_ip_rule_refuses_a_registration_whose_account_could_not_log_in() {
     );
     // From another address the same person may register.
     let elsewhere = app.client_from("127.0.9.2");
-    assert_eq!(app.register_from(&elsewhere, &third).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.register_from(&elsewhere, &third).await.status(),
+        StatusCode::CREATED
+    );
 }

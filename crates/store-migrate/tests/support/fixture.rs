@@ -188,7 +188,10 @@ pub async fn fill(store: &dyn Store) -> Fixture {
         })
         .await
         .expect("dora registers by invitation");
-    store.delete_user(dora, NOW - 200).await.expect("delete dora");
+    store
+        .delete_user(dora, NOW - 200)
+        .await
+        .expect("delete dora");
     store
         .create_reset(NewReset {
             code_hash: [43; 32],

@@ -17,7 +17,10 @@ fn invite(tag: u8, expires_at: i64) -> NewInvite {
     }
 }
 
-fn gated(gate: Gate, mut user: securechat_store::model::NewUser) -> securechat_store::model::NewUser {
+fn gated(
+    gate: Gate,
+    mut user: securechat_store::model::NewUser,
+) -> securechat_store::model::NewUser {
     user.gate = gate;
     user
 }
@@ -245,7 +248,10 @@ pub async fn deleted_accounts_leave_and_keep_their_name(store: Arc<dyn Store>) {
     let row = s.get_user(a).await.expect("get").expect("the row stays");
     assert_eq!(row.deleted_at, Some(T0 + 100));
     let listed = s.list_users().await.expect("list");
-    let flags: Vec<_> = listed.iter().map(|u| (u.username.as_str(), u.deleted)).collect();
+    let flags: Vec<_> = listed
+        .iter()
+        .map(|u| (u.username.as_str(), u.deleted))
+        .collect();
     assert_eq!(flags, vec![("gone", true), ("stays", false)]);
     assert_eq!(
         refused(s.reset_password(&[4; 32], "$argon2id$x", T0 + 200).await),
