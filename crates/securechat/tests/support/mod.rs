@@ -210,6 +210,7 @@ impl User {
             .env("SECURECHAT_SERVER", &self.base)
             .env("SECURECHAT_CONFIG_DIR", self.dir())
             .env_remove("SECURECHAT_PROFILE")
+            .env_remove("SECURECHAT_CA_CERT")
             .env_remove("SECURECHAT_PASSWORD")
             .env_remove("SECURECHAT_KEY_PASSPHRASE")
             .stdin(Stdio::piped())
