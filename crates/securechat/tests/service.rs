@@ -9,15 +9,14 @@ mod support;
 #[path = "support/tls.rs"]
 mod tls;
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write as _;
 use std::process::Command;
 use std::time::Duration;
 
 use securechat_store_tests::services::http_get;
 
 use spawned::{free_addr, securechat, Served};
-use support::{json_lines, of_type, wait, User, PASSWORD};
+use support::{json_lines, of_type, wait, websocket_upgrade_status, User, PASSWORD};
 use tls::{probe, Pair, PrivateCa};
 
 /// How long a log line may take to appear after what causes it.
@@ -120,25 +119,6 @@ fn sighup_without_tls_is_logged_and_ignored() {
     );
 }
 
-/// A WebSocket upgrade request with these `Host` and `Origin` headers; returns the status.
-fn upgrade_status(addr: SocketAddr, host: &str, origin: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let request = format!(
-        "GET /api/v1/ws HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).expect("status line");
-    String::from_utf8_lossy(&head[9..12])
-        .parse()
-        .expect("a status")
-}
-
 #[test]
 fn a_refused_origin_is_logged_with_the_host_it_was_compared_with_and_the_proxy_hint() {
     let data = tempfile::tempdir().expect("data folder");
@@ -147,7 +127,10 @@ fn a_refused_origin_is_logged_with_the_host_it_was_compared_with_and_the_proxy_h
 
     // As behind a proxy that sends `Host $host` (no port) while the page's origin has one.
     let origin = format!("http://127.0.0.1:{port}");
-    assert_eq!(upgrade_status(server.addr, "127.0.0.1", &origin), 403);
+    assert_eq!(
+        websocket_upgrade_status(server.addr, "127.0.0.1", &origin),
+        403
+    );
     assert!(
         server.wait_for("WebSocket refused", LOG_PATIENCE),
         "no refusal logged:\n{}",
@@ -165,7 +148,7 @@ fn a_refused_origin_is_logged_with_the_host_it_was_compared_with_and_the_proxy_h
     // The Host is quoted with its port.
     let host = format!("127.0.0.1:{port}");
     assert_eq!(
-        upgrade_status(server.addr, &host, "https://evil.example"),
+        websocket_upgrade_status(server.addr, &host, "https://evil.example"),
         403
     );
     assert!(server.wait_for("WebSocket refused", LOG_PATIENCE));
