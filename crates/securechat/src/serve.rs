@@ -74,7 +74,9 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     tracing::info!(backend = store.backend(), "database ready");
     let tls = match &config.tls {
-        Some((cert, key)) => Some(ServerTls::load(cert, key).await?),
+        Some((cert, key)) => Some(
+            ServerTls::load(cert, key).context("cannot serve HTTPS with --tls-cert/--tls-key")?,
+        ),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

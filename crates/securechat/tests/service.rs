@@ -82,8 +82,12 @@ fn sighup_reloads_the_tls_certificate_for_new_connections_and_a_bad_pair_keeps_t
     );
     let failure = server.log.last().cloned().unwrap_or_default();
     assert!(
-        failure.contains("ERROR") && failure.contains(&cert.display().to_string()),
-        "the failure is not an error naming the file: {failure}"
+        failure.contains("ERROR")
+            && failure.contains(&format!(
+                "no certificate (-----BEGIN CERTIFICATE-----) in {}",
+                cert.display()
+            )),
+        "the failure is not an error naming the file and what is wrong with it: {failure}"
     );
     serves(&server, &second, "after a broken certificate file");
 
@@ -95,6 +99,11 @@ fn sighup_reloads_the_tls_certificate_for_new_connections_and_a_bad_pair_keeps_t
         server.wait_for("cannot reload the TLS certificate and key", LOG_PATIENCE),
         "a mismatched pair was not refused:\n{}",
         server.log_text()
+    );
+    let failure = server.log.last().cloned().unwrap_or_default();
+    assert!(
+        failure.contains("does not belong to the certificate"),
+        "the failure does not say the key is not the certificate's: {failure}"
     );
     serves(&server, &second, "after a mismatched pair");
     assert!(server.running(), "the server died:\n{}", server.log_text());
