@@ -132,11 +132,23 @@ pub(crate) fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> 
     let mut next = Some(error);
     while let Some(current) = next {
         if let Some(e) = current.downcast_ref::<rustls::Error>() {
-            return matches!(
-                e,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            )
-            .then(|| e.to_string());
+            return match e {
+                // webpki's error, only reachable as text through rustls.
+                rustls::Error::InvalidCertificate(_)
+                    if format!("{e:?}").contains("CaUsedAsEndEntity") =>
+                {
+                    Some(
+                        "the server presents a CA certificate as its own; a self-signed server \
+                         certificate must say CA:FALSE (`openssl req -x509` makes CA:TRUE by \
+                         default), or be signed by a CA"
+                            .to_owned(),
+                    )
+                }
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                    Some(e.to_string())
+                }
+                _ => None,
+            };
         }
         next = match current.downcast_ref::<std::io::Error>() {
             // An io::Error's `source()` skips the error it wraps (tokio-rustls wraps the
