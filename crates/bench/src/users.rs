@@ -48,7 +48,7 @@ pub async fn register(
     name: String,
     src: IpAddr,
 ) -> anyhow::Result<BenchUser> {
-    let api = Api::with_http(base, http_client(src)?);
+    let api = Api::with_http(base, http_client(src)?)?;
     let keys = KeyRing::generate();
     let password = format!("bench password {name}");
     let request = keys.registration(&name, &format!("{name}@bench.invalid"), &password)?;

@@ -16,7 +16,7 @@ use securechat_proto::keys::{EncryptionKeyRecord, NewEncryptionKey, UserKeys};
 use securechat_proto::messages::{FileUploaded, HistoryPage};
 use securechat_proto::users::UserSummary;
 
-use crate::{now_ms, ClientError};
+use crate::{now_ms, ClientError, TlsTrust};
 
 /// Refresh the access token when less than this remains (ms).
 const REFRESH_MARGIN_MS: i64 = 60_000;
@@ -124,6 +124,8 @@ async fn lock(store: &dyn SessionStore) -> Result<Box<dyn Send>, ClientError> {
 /// A REST client for one server.
 pub struct Api {
     http: reqwest::Client,
+    /// The certificate authorities trusted for `https://` (and by sockets opened alongside).
+    trust: TlsTrust,
     base: String,
     session: Mutex<Option<Session>>,
     store: Option<Arc<dyn SessionStore>>,
@@ -154,9 +156,16 @@ async fn check(response: Response) -> Result<Response, ClientError> {
 }
 
 impl Api {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`), trusting the
+    /// system's certificate authorities.
     pub fn new(base: &str) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+        Self::trusting(base, TlsTrust::system()?)
+    }
+
+    /// A client for the server at `base` trusting the certificate authorities of `trust`.
+    pub fn trusting(base: &str, trust: TlsTrust) -> Result<Self, ClientError> {
+        let http = trust
+            .http_builder()
             .user_agent(concat!("securechat-client/", env!("CARGO_PKG_VERSION")))
             // The server ends an idle keep-alive connection after 10 s (its header timeout);
             // a request sent on one just as it closes fails ("error sending request"). Idle
@@ -165,27 +174,35 @@ impl Api {
             .build()?;
         Ok(Self {
             http,
+            trust,
             base: base.trim_end_matches('/').to_owned(),
             session: Mutex::new(None),
             store: None,
         })
     }
 
-    /// A client using a prepared HTTP client (e.g. bound to a source address).
-    pub fn with_http(base: &str, http: reqwest::Client) -> Self {
-        Self {
+    /// A client using a prepared HTTP client (e.g. bound to a source address); sockets opened
+    /// for it trust the system's certificate authorities.
+    pub fn with_http(base: &str, http: reqwest::Client) -> Result<Self, ClientError> {
+        Ok(Self {
             http,
+            trust: TlsTrust::system()?,
             base: base.trim_end_matches('/').to_owned(),
             session: Mutex::new(None),
             store: None,
-        }
+        })
     }
 
     /// A client resuming a saved session.
     pub fn with_session(base: &str, session: Session) -> Result<Self, ClientError> {
-        let api = Self::new(base)?;
-        api.set_session(Some(session));
-        Ok(api)
+        Ok(Self::new(base)?.resuming(session))
+    }
+
+    /// This client, resuming a saved session.
+    #[must_use]
+    pub fn resuming(self, session: Session) -> Self {
+        self.set_session(Some(session));
+        self
     }
 
     /// Keeps the session in `store`, shared with other processes: refreshes are serialised
@@ -199,6 +216,11 @@ impl Api {
     /// The server's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The certificate authorities this client trusts (for sockets to the same server).
+    pub fn trust(&self) -> &TlsTrust {
+        &self.trust
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Session>> {

@@ -19,6 +19,13 @@ pub enum ClientError {
     /// Network or protocol failure.
     #[error("transport: {0}")]
     Transport(String),
+    /// The server's TLS certificate did not verify against the trusted certificate
+    /// authorities (unknown issuer, expired, issued for another name, …).
+    #[error("certificate not trusted ({0})")]
+    UntrustedCertificate(String),
+    /// The certificate authorities to trust could not be set up.
+    #[error(transparent)]
+    Trust(#[from] crate::tls::TrustError),
     /// A cryptographic check failed.
     #[error("crypto: {0}")]
     Crypto(#[from] securechat_crypto::CryptoError),
@@ -35,14 +42,36 @@ pub enum ClientError {
 
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
-        Self::Transport(e.to_string())
+        match crate::tls::certificate_problem(&e) {
+            Some(problem) => Self::UntrustedCertificate(problem),
+            None => Self::Transport(transport_detail(&e)),
+        }
     }
 }
 
 impl From<tokio_tungstenite::tungstenite::Error> for ClientError {
     fn from(e: tokio_tungstenite::tungstenite::Error) -> Self {
-        Self::Transport(e.to_string())
+        match crate::tls::certificate_problem(&e) {
+            Some(problem) => Self::UntrustedCertificate(problem),
+            None => Self::Transport(e.to_string()),
+        }
     }
+}
+
+/// A reqwest error with its causes ("error sending request for url (…)" alone does not say
+/// whether the connection was refused or the TLS handshake failed).
+fn transport_detail(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = std::error::Error::source(error);
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl From<serde_json::Error> for ClientError {

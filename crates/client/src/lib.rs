@@ -12,12 +12,14 @@ pub mod error;
 pub mod keyring;
 pub mod socket;
 pub mod stream;
+pub mod tls;
 
 pub use api::Api;
 pub use backoff::Backoff;
 pub use error::ClientError;
 pub use keyring::KeyRing;
 pub use socket::Socket;
+pub use tls::TlsTrust;
 
 /// Current time, Unix milliseconds.
 pub fn now_ms() -> i64 {

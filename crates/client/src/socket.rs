@@ -3,12 +3,12 @@
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{ClientFrame, ServerEvent};
 
-use crate::ClientError;
+use crate::{ClientError, TlsTrust};
 
 /// An authenticated WebSocket.
 pub struct Socket {
@@ -28,18 +28,45 @@ pub fn ws_url(base: &str) -> String {
 }
 
 impl Socket {
-    /// Opens the raw WebSocket without authenticating (tests use it to misbehave).
+    /// Opens the raw WebSocket without authenticating (tests use it to misbehave), trusting
+    /// the system's certificate authorities.
     pub async fn open_raw(
         base: &str,
     ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url(base)).await?;
+        Self::open_raw_trusting(base, &TlsTrust::system()?).await
+    }
+
+    /// Opens the raw WebSocket without authenticating, trusting `trust` for `wss://`.
+    pub async fn open_raw_trusting(
+        base: &str,
+        trust: &TlsTrust,
+    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ClientError> {
+        let connector = Connector::Rustls(trust.rustls_config());
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            ws_url(base),
+            None,
+            false,
+            Some(connector),
+        )
+        .await?;
         Ok(ws)
     }
 
     /// Connects and authenticates; `since` is the last seq the caller holds. Returns once the
-    /// server said `ready` (replay and `caught_up` follow as events).
+    /// server said `ready` (replay and `caught_up` follow as events). Trusts the system's
+    /// certificate authorities.
     pub async fn connect(base: &str, token: &str, since: u64) -> Result<Self, ClientError> {
-        let mut ws = Self::open_raw(base).await?;
+        Self::connect_trusting(base, token, since, &TlsTrust::system()?).await
+    }
+
+    /// [`Socket::connect`], trusting `trust` for `wss://` (e.g. [`crate::Api::trust`]).
+    pub async fn connect_trusting(
+        base: &str,
+        token: &str,
+        since: u64,
+        trust: &TlsTrust,
+    ) -> Result<Self, ClientError> {
+        let mut ws = Self::open_raw_trusting(base, trust).await?;
         let auth = ClientFrame::Auth {
             token: token.to_owned(),
             since: Some(since),

@@ -355,6 +355,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// A config file's error, naming the key at fault: `key `listen`: invalid socket address
+/// syntax` (figment would say `key "default.listen"`), or the unknown key without the list of
+/// every known one.
+fn file_error(path: &std::path::Path, error: figment::Error) -> anyhow::Error {
+    let problems: Vec<String> = error
+        .into_iter()
+        .map(|e| match &e.kind {
+            figment::error::Kind::UnknownField(key, _) => {
+                format!("unknown key `{key}` (`securechat default-config` lists every key)")
+            }
+            kind if e.path.is_empty() => kind.to_string(),
+            kind => format!("key `{}`: {kind}", e.path.join(".")),
+        })
+        .collect();
+    anyhow::anyhow!(
+        "invalid config file {}: {}",
+        path.display(),
+        problems.join("; ")
+    )
+}
+
 /// The final configuration (no `Debug`: it holds the token secret).
 pub struct Config {
     pub listen: SocketAddr,
@@ -431,7 +452,7 @@ impl ServeArgs {
             self = Figment::from(Toml::file(&path))
                 .merge(Serialized::defaults(&self))
                 .extract()
-                .with_context(|| format!("invalid config file {}", path.display()))?;
+                .map_err(|e| file_error(&path, e))?;
             self.config = Some(path);
         }
         self.refuse_zeros()?;

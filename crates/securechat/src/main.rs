@@ -2,6 +2,7 @@
 //! are the command-line client (`cli`).
 
 mod admin;
+mod arg_errors;
 mod cli;
 mod config;
 mod data_lock;
@@ -9,8 +10,9 @@ mod files;
 mod migrate_store;
 mod serve;
 mod signals;
+mod tls;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// securechat: self-hosted, end-to-end encrypted chat.
 ///
@@ -47,7 +49,17 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => match arg_errors::from_environment(&error, &Cli::command(), &args) {
+            Some(message) => {
+                eprint!("{message}");
+                std::process::exit(2);
+            }
+            None => error.exit(),
+        },
+    };
     match cli.command {
         None => serve::run(cli.serve),
         Some(Command::Serve(args)) => serve::run(*args),

@@ -12,6 +12,7 @@ use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
 use crate::config::{Config, LogFormat, ServeArgs};
+use crate::tls::{HangupHandler, ServerTls};
 
 /// Logs to stderr for commands whose stdout is their answer (`to_stderr`), else stdout.
 pub(crate) fn init_tracing(format: LogFormat, to_stderr: bool) {
@@ -70,6 +71,8 @@ async fn shutdown_signal() {
 }
 
 async fn start(config: Config) -> anyhow::Result<()> {
+    // SIGHUP from the start: it reloads TLS (or is ignored), and never ends the process.
+    let hangups = HangupHandler::install();
     let data_dir = config.settings.data_dir.clone();
     setup::prepare_data_dir(&data_dir)?;
     let _lock = crate::data_lock::lock(&data_dir)?;
@@ -90,21 +93,9 @@ async fn start(config: Config) -> anyhow::Result<()> {
         ),
     }
     let tls = match &config.tls {
-        Some((cert, key)) => {
-            // One TLS backend (ring) for the whole process.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot load TLS certificate {} / key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?,
-            )
-        }
+        Some((cert, key)) => Some(
+            ServerTls::load(cert, key).context("cannot serve HTTPS with --tls-cert/--tls-key")?,
+        ),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -123,6 +114,7 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let mut settings = config.settings;
     settings.hsts = tls.is_some();
     let state = AppState::new(settings, store, blobs, &secret);
+    hangups.serve(tls.clone());
     if let Some(node) = state.cluster().node_id() {
         if config.token_secret.is_none() {
             tracing::warn!(
@@ -153,7 +145,7 @@ async fn start(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    securechat_server::serve(listener, state, tls, shutdown_signal()).await?;
+    securechat_server::serve(listener, state, tls.map(|t| t.config()), shutdown_signal()).await?;
     let _ = stop_metrics.send(());
     if let Some(metrics) = metrics {
         metrics.await.ok();

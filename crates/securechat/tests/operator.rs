@@ -1,88 +1,14 @@
 //! What an operator sees of the binary itself: its version, plain logs when not on a
 //! terminal, a `build_info` metric, and a data folder only one server may use.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+#[path = "support/spawned.rs"]
+mod spawned;
+
+use std::time::Duration;
 
 use securechat_store_tests::services::http_get;
 
-fn securechat() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_securechat"));
-    command
-        .env_remove("SECURECHAT_CONFIG")
-        .env_remove("SECURECHAT_DATABASE_URL")
-        .env_remove("SECURECHAT_REDIS_URL")
-        .env_remove("NO_COLOR")
-        .env("RUST_LOG", "info");
-    command
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-/// A server on `data`, its log lines arriving on the receiver.
-fn serve(data: &std::path::Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
-    let addr = free_addr();
-    let mut child = securechat()
-        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-        .arg(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let (tx, rx) = mpsc::channel();
-    for pipe in [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    (child, addr, rx)
-}
-
-/// Lines until one contains `needle`, or `None` after `patience`.
-fn wait_for_line(
-    rx: &mpsc::Receiver<String>,
-    needle: &str,
-    patience: Duration,
-) -> (Vec<String>, bool) {
-    let started = Instant::now();
-    let mut lines = Vec::new();
-    while let Some(left) = patience.checked_sub(started.elapsed()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let found = line.contains(needle);
-                lines.push(line);
-                if found {
-                    return (lines, true);
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    (lines, false)
-}
+use spawned::{free_addr, securechat, serve, wait_for_line};
 
 #[test]
 fn the_version_is_printed() {

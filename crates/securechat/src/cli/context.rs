@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use securechat_client::chat::Chat;
-use securechat_client::{Api, ClientError};
+use securechat_client::{Api, ClientError, TlsTrust};
 use securechat_proto::ids::UserId;
 use securechat_proto::username::Username;
 use securechat_proto::users::UserSummary;
@@ -22,6 +22,8 @@ pub struct Context {
     pub profile: Profile,
     pub server: String,
     pub info: Option<ProfileInfo>,
+    /// The certificate authorities trusted for an https:// server.
+    pub trust: TlsTrust,
 }
 
 fn check_server(server: &str) -> anyhow::Result<()> {
@@ -48,10 +50,17 @@ impl Context {
             .or_else(|| info.as_ref().map(|i| i.server.clone()))
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
         check_server(&server)?;
+        let trust = match &opts.ca_cert {
+            Some(file) => {
+                TlsTrust::with_ca_file(file).map_err(|e| anyhow::anyhow!("--ca-cert: {e}"))?
+            }
+            None => TlsTrust::system()?,
+        };
         Ok(Self {
             profile,
             server: server.trim_end_matches('/').to_owned(),
             info,
+            trust,
         })
     }
 
@@ -89,7 +98,7 @@ impl Context {
 
     /// An API client without a session.
     pub fn api(&self) -> anyhow::Result<Api> {
-        Api::new(&self.server).map_err(|e| self.explain(e))
+        Api::trusting(&self.server, self.trust.clone()).map_err(|e| self.explain(e))
     }
 
     /// An API client with the saved session, shared with the profile's other processes: it
@@ -99,7 +108,7 @@ impl Context {
             .profile
             .load_session()?
             .ok_or_else(|| self.not_logged_in())?;
-        let api = Api::with_session(&self.server, session).map_err(|e| self.explain(e))?;
+        let api = self.api()?.resuming(session);
         Ok(api.with_store(Arc::new(ProfileSession::new(self.profile.clone()))))
     }
 

@@ -15,6 +15,11 @@ pub fn explain(error: ClientError, server: &str) -> anyhow::Error {
         ClientError::Transport(detail) => anyhow::anyhow!(
             "cannot reach the server at {server} ({detail}); is it running, and is --server right?"
         ),
+        ClientError::UntrustedCertificate(detail) => anyhow::anyhow!(
+            "the server at {server}: certificate not trusted ({detail}); pass --ca-cert FILE \
+             (or set SECURECHAT_CA_CERT) with the certificate authority that signed it, if you \
+             trust it"
+        ),
         ClientError::Http { status: 401, .. } => anyhow::anyhow!(LOG_IN_AGAIN),
         // Only the refresh grant fails this way once logged in.
         ClientError::Http { code, .. } if code == "invalid_grant" => anyhow::anyhow!(LOG_IN_AGAIN),
@@ -85,6 +90,16 @@ mod tests {
         assert!(
             down.contains("cannot reach the server at http://x:1"),
             "{down}"
+        );
+        let untrusted = explain(
+            ClientError::UntrustedCertificate("invalid peer certificate: UnknownIssuer".into()),
+            "https://x:1",
+        )
+        .to_string();
+        assert!(
+            untrusted.contains("certificate not trusted (invalid peer certificate: UnknownIssuer); pass --ca-cert FILE")
+                && !untrusted.contains("is it running"),
+            "{untrusted}"
         );
         let expired = explain(
             ClientError::Http {

@@ -132,7 +132,11 @@ pub enum Handled {
 /// message's (show it as invalid and go on).
 pub fn is_connection_error(error: &ClientError) -> bool {
     match error {
-        ClientError::Transport(_) | ClientError::NotLoggedIn | ClientError::SessionStore(_) => true,
+        ClientError::Transport(_)
+        | ClientError::UntrustedCertificate(_)
+        | ClientError::Trust(_)
+        | ClientError::NotLoggedIn
+        | ClientError::SessionStore(_) => true,
         ClientError::Http { status, code, .. } => {
             matches!(status, 401 | 429) || *status >= 500 || code == "invalid_grant"
         }

@@ -41,6 +41,10 @@ pub struct ClientOpts {
     /// Folder holding the profiles [default: the user's configuration folder].
     #[arg(long, env = "SECURECHAT_CONFIG_DIR", value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
+    /// Also trust the certificate authority (or self-signed certificate) in this PEM file for
+    /// an https:// server [default: the system's certificate store only].
+    #[arg(long, env = "SECURECHAT_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Options of commands that ask for the account password.

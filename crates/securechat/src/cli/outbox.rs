@@ -25,7 +25,8 @@ pub struct ConnectError {
 /// token is refreshed first when it is about to expire).
 pub async fn connect(client: &mut Client) -> Result<Socket, ConnectError> {
     let fail = |client: &Client, e: ClientError| ConnectError {
-        fatal: session_gone(&e),
+        // An untrusted certificate stays untrusted: retrying will not help either.
+        fatal: session_gone(&e) || matches!(e, ClientError::UntrustedCertificate(_)),
         error: client.explain(e),
     };
     let token = match client.chat.api.access_token().await {
@@ -33,7 +34,8 @@ pub async fn connect(client: &mut Client) -> Result<Socket, ConnectError> {
         Err(e) => return Err(fail(client, e)),
     };
     let since = client.chat.state.last_seq;
-    match Socket::connect(client.chat.api.base(), &token, since).await {
+    let api = &client.chat.api;
+    match Socket::connect_trusting(api.base(), &token, since, api.trust()).await {
         Ok(socket) => Ok(socket),
         Err(e) => Err(fail(client, e)),
     }

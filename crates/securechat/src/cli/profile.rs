@@ -293,6 +293,7 @@ mod tests {
             server: None,
             profile: profile.to_owned(),
             config_dir: Some(dir.to_owned()),
+            ca_cert: None,
         }
     }
 

@@ -224,6 +224,7 @@ impl User {
             .env("SECURECHAT_SERVER", &self.base)
             .env("SECURECHAT_CONFIG_DIR", self.dir())
             .env_remove("SECURECHAT_PROFILE")
+            .env_remove("SECURECHAT_CA_CERT")
             .env_remove("SECURECHAT_PASSWORD")
             .env_remove("SECURECHAT_KEY_PASSPHRASE")
             .stdin(Stdio::piped())
@@ -352,4 +353,25 @@ pub fn json_lines(text: &str) -> Vec<Value> {
 
 pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+/// Sends a browser's WebSocket upgrade request with these `Host` and `Origin` headers to
+/// `addr` (a server or a proxy in front of one); returns the status (101 when it opens).
+pub fn websocket_upgrade_status(addr: SocketAddr, host: &str, origin: &str) -> u16 {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("status line");
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status")
 }

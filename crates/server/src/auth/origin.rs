@@ -46,6 +46,44 @@ pub fn websocket_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     }
 }
 
+/// Why a browser request's origin was refused, for the operator's log: the `Origin` received
+/// and what it was compared with (the `Host` header, port included, or the
+/// `--allowed-origins` list), with what to change behind a reverse proxy. Call it only for a
+/// refused request.
+pub fn refusal(headers: &HeaderMap, allowed: &[String]) -> String {
+    let host = match headers.get(header::HOST).map(|v| v.to_str()) {
+        Some(Ok(host)) => format!("Host {host:?}"),
+        Some(Err(_)) => "a Host header that is not text".to_owned(),
+        None => "no Host header".to_owned(),
+    };
+    let origin = match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        Some(Ok(origin)) => origin.to_owned(),
+        Some(Err(_)) => return format!("its Origin header is not text (request {host})"),
+        None => {
+            let fetch_site = headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("absent");
+            return format!(
+                "no Origin header, and Sec-Fetch-Site is {fetch_site:?}, not \"same-origin\" \
+                 (request {host})"
+            );
+        }
+    };
+    if !allowed.is_empty() {
+        return format!(
+            "Origin {origin:?} is not in --allowed-origins ({}); request {host}",
+            allowed.join(", ")
+        );
+    }
+    format!(
+        "Origin {origin:?} is not this server's own origin, which is taken from the request's \
+         {host} (port included). Behind a reverse proxy, the proxy must pass the Host the \
+         browser sent, port included (nginx: `proxy_set_header Host $http_host;`, not `$host`, \
+         which drops the port), or list the public origin in --allowed-origins"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +126,38 @@ mod tests {
             &headers(&[host, ("origin", "https://app.example.org")]),
             &listed
         ));
+    }
+
+    #[test]
+    fn a_refusal_names_the_origin_the_host_it_was_compared_with_and_the_proxy_hint() {
+        let text = refusal(
+            &headers(&[
+                ("host", "chat.example.org"),
+                ("origin", "https://chat.example.org:8443"),
+            ]),
+            &[],
+        );
+        assert!(
+            text.contains("Origin \"https://chat.example.org:8443\"")
+                && text.contains("Host \"chat.example.org\"")
+                && text.contains("proxy_set_header Host $http_host"),
+            "{text}"
+        );
+        let listed = vec!["https://app.example.org".to_owned()];
+        let text = refusal(
+            &headers(&[
+                ("host", "api.example.org"),
+                ("origin", "https://evil.example"),
+            ]),
+            &listed,
+        );
+        assert!(
+            text.contains(
+                "\"https://evil.example\" is not in --allowed-origins (https://app.example.org)"
+            ),
+            "{text}"
+        );
+        let text = refusal(&headers(&[("host", "chat.example.org")]), &[]);
+        assert!(text.contains("no Origin header"), "{text}");
     }
 }

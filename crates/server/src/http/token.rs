@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::auth::client_ip::client_ip;
 use crate::auth::ip_rule;
 use crate::auth::login_guard::{known_source_ms, Attempt};
-use crate::auth::origin::cookie_request_allowed;
+use crate::auth::origin::{cookie_request_allowed, refusal};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::clock::now_ms;
 use crate::error::BoxError;
@@ -292,7 +292,11 @@ async fn refresh_grant(
     // The browser attaches the cookie by itself, to any request to this server: only this
     // site's own pages may use it.
     if from_cookie && !cookie_request_allowed(headers, &state.settings().realtime.allowed_origins) {
-        tracing::warn!(target: "securechat::security", "refresh by cookie refused: foreign or missing Origin");
+        tracing::warn!(
+            target: "securechat::security",
+            "refresh by cookie refused: {}",
+            refusal(headers, &state.settings().realtime.allowed_origins)
+        );
         return Err(TokenError::ForeignOrigin);
     }
     let (refresh, new_hash) = state

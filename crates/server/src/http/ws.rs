@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use securechat_proto::error::{ErrorBody, ErrorCode};
 
 use crate::auth::client_ip::client_ip;
-use crate::auth::origin::websocket_allowed;
+use crate::auth::origin::{refusal, websocket_allowed};
 use crate::listen::ConnectionSlot;
 use crate::realtime::connection;
 use crate::state::AppState;
@@ -62,7 +62,8 @@ pub async fn upgrade(
         tracing::warn!(
             origin = %shown(header::ORIGIN),
             host = %shown(header::HOST),
-            "WebSocket refused: its Origin is neither this Host nor in --allowed-origins"
+            "WebSocket refused: {}",
+            refusal(&headers, &limits.allowed_origins)
         );
         let body = ErrorBody {
             error: ErrorCode::Forbidden,
