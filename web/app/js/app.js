@@ -34,10 +34,14 @@ export class App {
 
   async start() {
     this.api.addEventListener('ended', (e) => this.ended(e.detail));
+    // A link pasted into a tab that already runs the app changes only the fragment.
+    window.addEventListener('hashchange', () => {
+      const pasted = takeLink();
+      if (pasted) this.openLink(pasted);
+    });
     const link = takeLink();
     await this.loadServerInfo();
-    if (link?.kind === 'invite') return this.showRegister(link.code);
-    if (link?.kind === 'reset') return this.showReset(link.code);
+    if (link) return this.openLink(link);
     if (!this.api.maybeSession) return this.showLogin();
     try {
       await this.api.refresh();
@@ -62,6 +66,13 @@ export class App {
   }
 
   // ---- screens -----------------------------------------------------------------------------
+
+  /** An invitation or reset link's screen; a session open in this tab stays for a reload. */
+  openLink(link) {
+    this.teardown();
+    if (link.kind === 'invite') return this.showRegister(link.code);
+    return this.showReset(link.code);
+  }
 
   showLogin(message, messageKind = 'info') {
     this.teardown();

@@ -55,7 +55,7 @@ export class ContactList {
         onclick: () => this.onOpen(c.id),
       },
         h('span', { class: `avatar ${hueOf(c.id)}`, 'aria-hidden': 'true' }, initials(c.username),
-          h('span', { class: `dot${c.online ? ' online' : ''}` })),
+          h('span', { class: `dot${c.online && !c.deleted ? ' online' : ''}` })),
         h('span', { class: 'contact-main' },
           h('span', { class: 'contact-top' },
             h('span', { class: 'contact-name', text: c.username }),
