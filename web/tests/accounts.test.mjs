@@ -66,7 +66,7 @@ let benKeyFile;
 let cy;
 
 test('invite mode: the first account needs no invitation; an invitation link registers; a used one is refused', { skip }, async () => {
-  invited = await serve(['--registration', 'invite']);
+  invited = await serve([], { registration: 'invite' });
 
   // The very first account of an empty server registers without an invitation.
   ann = await openPage(browser, invited.url);
@@ -122,7 +122,7 @@ test('invite mode: the first account needs no invitation; an invitation link reg
 });
 
 test('a closed server says so, and a refusal from the server is shown as it says it', { skip }, async () => {
-  const closed = await serve(['--registration', 'closed']);
+  const closed = await serve([], { registration: 'closed' });
   const page = await openPage(browser, closed.url, { allow: [HTTP_4XX] });
   await openRegister(page);
   await page.getByText('Registration is closed on this server. Ask its operator for an account.').waitFor();
@@ -148,7 +148,7 @@ test('a closed server says so, and a refusal from the server is shown as it says
 
 test('the IP rule refuses a registration before any account is made, and says why', { skip }, async () => {
   // No network is exempt here: every browser comes from 127.0.0.1.
-  const strict = await serve(['--registration', 'open', '--ip-rule-refuse-users-per-ip', '3'], { ipAllow: false });
+  const strict = await serve(['--ip-rule-refuse-users-per-ip', '3'], { ipAllow: false });
   const one = await openPage(browser, strict.url);
   const two = await openPage(browser, strict.url);
   await register(one, 'uno');

@@ -28,6 +28,7 @@ pub async fn create_user(store: &dyn Store, name: &str) -> Result<UserId, StoreE
                 status: KeyStatus::Active,
             },
             created_at: now,
+            gate: securechat_store::model::Gate::Open,
         })
         .await?;
     Ok(id)

@@ -19,6 +19,7 @@ struct Server {
 async fn start() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = Settings::new(dir.path().to_owned());
+    settings.registration = securechat_server::settings::RegistrationMode::Open;
     settings.realtime.max_connections_per_user = 100;
     settings.realtime.frames_per_second = 100_000;
     settings.realtime.frame_burst = 100_000;

@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use securechat_proto::auth::{
-    ChangePasswordRequest, Password, RegisterRequest, RegisterResponse, TokenRequest, TokenResponse,
+    ChangePasswordRequest, DeleteAccountRequest, Password, RegisterRequest, RegisterResponse,
+    ResetPasswordRequest, ServerInfo, TokenRequest, TokenResponse,
 };
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{EncryptionKeyRecord, NewEncryptionKey, UserKeys};
@@ -356,6 +357,40 @@ impl Api {
         self.send(Method::POST, "/api/v1/auth/password", |r| r.json(&body))
             .await?;
         Ok(())
+    }
+
+    /// Deletes this account (the password confirms it): every message it sent leaves both
+    /// sides, its files go, every session ends.
+    pub async fn delete_account(&self, password: &str) -> Result<(), ClientError> {
+        let body = DeleteAccountRequest {
+            password: Password(password.to_owned()),
+        };
+        self.send(Method::DELETE, "/api/v1/me", |r| r.json(&body))
+            .await?;
+        self.set_session(None);
+        Ok(())
+    }
+
+    /// Sets a new password with a one-time reset code (no session needed).
+    pub async fn reset_password(&self, code: &str, new: &str) -> Result<(), ClientError> {
+        let body = ResetPasswordRequest {
+            code: code.to_owned(),
+            new_password: Password(new.to_owned()),
+        };
+        let response = self
+            .http
+            .post(self.url("/api/v1/auth/password/reset"))
+            .json(&body)
+            .send()
+            .await?;
+        check(response).await?;
+        Ok(())
+    }
+
+    /// `GET /api/v1/server`: the version and who may register.
+    pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        let response = self.http.get(self.url("/api/v1/server")).send().await?;
+        Ok(check(response).await?.json().await?)
     }
 
     /// Every user, with an online flag.

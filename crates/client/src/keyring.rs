@@ -120,6 +120,7 @@ impl KeyRing {
             password: Password(password.to_owned()),
             identity_key: b64::encode(self.identity.public().to_bytes()),
             encryption_key: self.published(first),
+            invite: None,
         })
     }
 

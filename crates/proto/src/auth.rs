@@ -48,6 +48,9 @@ pub struct RegisterRequest {
     /// The Ed25519 identity public key, base64url (32 bytes).
     pub identity_key: String,
     pub encryption_key: NewEncryptionKey,
+    /// An invitation code, when the server registers by invitation (`GET /api/v1/server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// Answer to a successful registration (201).
@@ -126,4 +129,65 @@ pub struct OAuthErrorBody {
 pub struct ChangePasswordRequest {
     pub current_password: Password,
     pub new_password: Password,
+}
+
+/// `POST /api/v1/auth/password/reset`: a one-time reset code and the new password.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The code an operator made (`securechat admin reset-password`).
+    pub code: String,
+    pub new_password: Password,
+}
+
+/// `DELETE /api/v1/me`: deleting my account needs my password.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeleteAccountRequest {
+    pub password: Password,
+}
+
+/// Who may register on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone who can reach the server.
+    Open,
+    /// With an invitation code only (the first account of an empty server needs none).
+    Invite,
+    /// Nobody (accounts exist already, or are made another way).
+    Closed,
+}
+
+impl RegistrationMode {
+    /// The spelling used on the wire, on the command line and in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Invite => "invite",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for RegistrationMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(Self::Open),
+            "invite" => Ok(Self::Invite),
+            "closed" => Ok(Self::Closed),
+            other => Err(format!(
+                "unknown registration mode {other:?} (expected open, invite or closed)"
+            )),
+        }
+    }
+}
+
+/// `GET /api/v1/server`: what a client needs to know before an account exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ServerInfo {
+    /// The server's version.
+    pub version: String,
+    pub registration: RegistrationMode,
+    /// True while no account exists: in `invite` mode the first account needs no code.
+    pub first_account: bool,
 }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Machine-readable error codes. Closed: clients may match on every value.
+/// Machine-readable error codes. New codes may be added within `/api/v1`; a client reads a
+/// code it does not know as `unknown` and shows the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -38,6 +39,17 @@ pub enum ErrorCode {
     Internal,
     /// The server is not ready (database unreachable).
     Unavailable,
+    /// Registration is closed, or needs an invitation this request did not carry.
+    RegistrationClosed,
+    /// The invitation code is unknown, used or expired (the message says which).
+    InviteInvalid,
+    /// The IP rule refuses this address (the message says why).
+    IpRefused,
+    /// The password-reset code is unknown, used or expired (the message says which).
+    ResetCodeInvalid,
+    /// A code this client does not know (added by a newer server); treat as an error.
+    #[serde(other)]
+    Unknown,
 }
 
 /// `{"error": code, "message": text, "field": name?}`

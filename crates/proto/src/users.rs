@@ -11,4 +11,8 @@ pub struct UserSummary {
     pub username: String,
     /// True while the user has at least one open WebSocket.
     pub online: bool,
+    /// The account was deleted: its messages are gone and it cannot be written to. Left out
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }

@@ -12,7 +12,7 @@ use figment::Figment;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use securechat_server::settings::{ClusterSettings, Settings};
+use securechat_server::settings::{ClusterSettings, RegistrationMode, Settings};
 
 /// The commented example configuration (`securechat default-config`).
 pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
@@ -108,6 +108,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_REFRESH_TTL_SECS", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_ttl_secs: Option<u64>,
+    /// Who may register: open (anyone who reaches the server), invite (with a code from
+    /// `securechat admin invite`; the first account of an empty server needs none) or closed
+    /// [default: invite].
+    #[arg(long, env = "SECURECHAT_REGISTRATION", value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationMode>,
+    /// The address users reach the server at (https://chat.example.org), used in the links
+    /// of invitations and password-reset codes [default: none].
+    #[arg(long, env = "SECURECHAT_PUBLIC_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Apply the IP rule at login [default: true].
     #[arg(long, env = "SECURECHAT_IP_RULE", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -418,6 +429,11 @@ impl ServeArgs {
         settings.refresh_ttl = self
             .refresh_ttl_secs
             .map_or(d.refresh_ttl, Duration::from_secs);
+        settings.registration = self.registration.unwrap_or(d.registration);
+        settings.public_url = match self.public_url {
+            None => None,
+            Some(url) => Some(public_url(&url)?),
+        };
         settings.ip_rule.enabled = self.ip_rule.unwrap_or(d.ip_rule.enabled);
         settings.ip_rule.max_ips_per_user = self
             .ip_rule_max_ips_per_user
@@ -572,6 +588,23 @@ impl ServeArgs {
             log_format: self.log_format.unwrap_or_default(),
             settings,
         })
+    }
+}
+
+/// A `--public-url`: an http(s) address, kept without a trailing slash.
+fn public_url(url: &str) -> anyhow::Result<String> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_owned())
+        }
+        _ => anyhow::bail!(
+            "--public-url (SECURECHAT_PUBLIC_URL) must be an address like \
+             https://chat.example.org, not {url:?}"
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `securechat` binary. Without a subcommand it runs the server; the other subcommands
 //! are the command-line client (`cli`).
 
+mod admin;
 mod cli;
 mod config;
 mod data_lock;
@@ -37,6 +38,10 @@ enum Command {
     /// Copy the server's SQLite database into an empty PostgreSQL database, and verify the
     /// copy (stop the server first).
     MigrateStore(migrate_store::MigrateStoreArgs),
+    /// Look after accounts from the server's machine (invitations, password resets), against
+    /// the server's database; works while the server runs.
+    #[command(subcommand)]
+    Admin(Box<admin::AdminCommand>),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -51,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::MigrateStore(args)) => migrate_store::run(args),
+        Some(Command::Admin(command)) => admin::run(*command),
         Some(Command::Client(command)) => cli::run(command),
     }
 }

@@ -13,23 +13,30 @@ use securechat_store_sqlite::SqliteStore;
 
 use crate::config::{Config, LogFormat, ServeArgs};
 
-fn init_tracing(format: LogFormat) {
+/// Logs to stderr for commands whose stdout is their answer (`to_stderr`), else stdout.
+pub(crate) fn init_tracing(format: LogFormat, to_stderr: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let terminal = if to_stderr {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    } else {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    };
+    let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    match (format, to_stderr) {
+        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Text, true) => builder.with_writer(std::io::stderr).init(),
+        (LogFormat::Json, false) => builder.json().init(),
+        (LogFormat::Json, true) => builder.json().with_writer(std::io::stderr).init(),
     }
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
 /// `postgres://…` / `postgresql://…`.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -146,7 +153,7 @@ async fn start(config: Config) -> anyhow::Result<()> {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    init_tracing(config.log_format);
+    init_tracing(config.log_format, false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

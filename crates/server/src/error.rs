@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use securechat_proto::error::{ErrorBody, ErrorCode};
-use securechat_store::error::Conflict;
+use securechat_store::error::{Conflict, Refusal};
 use securechat_store::StoreError;
 
 use crate::blobs::BlobError;
@@ -44,6 +44,12 @@ pub enum ApiError {
     /// Missing, or not visible to the caller.
     #[error("not found")]
     NotFound,
+    /// Registration is closed, or needs an invitation the request did not carry.
+    #[error("{0}")]
+    RegistrationClosed(String),
+    /// The IP rule refuses the request's address.
+    #[error("{0}")]
+    IpRefused(String),
     /// The path exists, but not with this method.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -126,12 +132,16 @@ impl ApiError {
                     Conflict::Email => ErrorCode::EmailTaken,
                     Conflict::UserId | Conflict::IdentityKey => ErrorCode::AccountConflict,
                     Conflict::EncryptionKey | Conflict::KeyOrder => ErrorCode::KeyConflict,
+                    Conflict::Code => ErrorCode::Internal,
                 },
             ),
             Self::MissingToken | Self::Unauthorized(_) => {
                 (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
             }
             Self::WrongPassword => (StatusCode::FORBIDDEN, ErrorCode::WrongPassword),
+            Self::RegistrationClosed(_) => (StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed),
+            Self::IpRefused(_) => (StatusCode::FORBIDDEN, ErrorCode::IpRefused),
+            Self::Store(StoreError::Refused(r)) => (StatusCode::FORBIDDEN, refusal_code(*r)),
             Self::NotFound | Self::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
@@ -158,7 +168,9 @@ impl ApiError {
                 Conflict::KeyOrder => {
                     "a newer encryption key is already published; publish a newer one".to_owned()
                 }
+                Conflict::Code => "this code exists already; make another".to_owned(),
             },
+            Self::Store(StoreError::Refused(r)) => refusal_message(*r).to_owned(),
             Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
                 "internal error; the server log has details under this request's id".to_owned()
             }
@@ -175,6 +187,43 @@ impl ApiError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+/// The error code of a store refusal.
+fn refusal_code(refusal: Refusal) -> ErrorCode {
+    match refusal {
+        Refusal::NotFirstAccount => ErrorCode::RegistrationClosed,
+        Refusal::InviteUnknown | Refusal::InviteUsed | Refusal::InviteExpired => {
+            ErrorCode::InviteInvalid
+        }
+        Refusal::ResetUnknown | Refusal::ResetUsed | Refusal::ResetExpired => {
+            ErrorCode::ResetCodeInvalid
+        }
+    }
+}
+
+/// What a person is told about a store refusal.
+fn refusal_message(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotFirstAccount => {
+            "registration on this server needs an invitation: ask its operator for an invite link"
+        }
+        Refusal::InviteUnknown => {
+            "this invitation code is not valid: check that the whole link was copied, or ask \
+             for a new one"
+        }
+        Refusal::InviteUsed => {
+            "this invitation was used already: each invitation makes one account; ask for a \
+             new one"
+        }
+        Refusal::InviteExpired => "this invitation has expired: ask for a new one",
+        Refusal::ResetUnknown => {
+            "this reset code is not valid: check that the whole link was copied, or ask for a \
+             new one"
+        }
+        Refusal::ResetUsed => "this reset code was used already: ask for a new one",
+        Refusal::ResetExpired => "this reset code has expired: ask for a new one",
     }
 }
 

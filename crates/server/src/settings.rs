@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+pub use securechat_proto::auth::RegistrationMode;
 
 /// The paper's IP rule at login ("botnet detection").
 #[derive(Debug, Clone)]
@@ -136,6 +137,12 @@ pub struct Settings {
     /// Several nodes on one database, with Redis carrying word between them (`None`: this
     /// process is the only node).
     pub cluster: Option<ClusterSettings>,
+    /// Who may register (`open`, `invite`: with an invitation code, the first account of an
+    /// empty server excepted; `closed`).
+    pub registration: RegistrationMode,
+    /// The address users reach the server at (`https://chat.example.org`), for the links in
+    /// invitations and reset codes; `None`: links are left to whoever makes the code.
+    pub public_url: Option<String>,
 }
 
 /// How this node works with the others (see `crate::cluster`). Its `Debug` leaves out the
@@ -233,6 +240,8 @@ impl Settings {
             expiry_interval: Duration::from_millis(250),
             hsts: false,
             cluster: None,
+            registration: RegistrationMode::Invite,
+            public_url: None,
         }
     }
 }

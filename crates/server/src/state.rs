@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::ws::WsErrorCode;
+use securechat_store::model::AccountRemoval;
 use securechat_store::{Store, StoreError};
 
 use crate::auth::login_guard::Attempt;
@@ -23,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::realtime::budget::{Budgets, Rate};
 use crate::realtime::delivery::Delivery;
 use crate::realtime::hub::Hub;
+use crate::realtime::work::Job;
 use crate::settings::Settings;
 
 /// Everything handlers share. Cheap to clone.
@@ -280,7 +282,35 @@ impl AppState {
             .map_err(ApiError::internal)
     }
 
-    /// Whether a user exists: from memory once seen, else asked of the store.
+    /// Deletes an account (through the delivery worker, so its messages leave every stream in
+    /// order), ends its sessions everywhere and drops its files' bytes.
+    pub async fn delete_account(&self, user: UserId) -> Result<AccountRemoval, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.delivery()
+            .submit(Job::RemoveAccount { user, done })
+            .await
+            .map_err(|_| ApiError::fault("the delivery task has stopped"))?;
+        let removal = result
+            .await
+            .map_err(|_| ApiError::fault("the delivery task dropped an account deletion"))??;
+        self.inner
+            .known_users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&user);
+        self.revoke_sessions(&removal.sessions, Revocation::AccountDeleted);
+        let blobs = self.blobs().clone();
+        let files = removal.files.clone();
+        tokio::spawn(async move {
+            for file in &files {
+                blobs.remove(file).await;
+            }
+        });
+        Ok(removal)
+    }
+
+    /// Whether a live (not deleted) user exists: from memory once seen, else asked of the
+    /// store.
     pub async fn user_exists(&self, user: UserId) -> Result<bool, StoreError> {
         let known = self
             .inner
@@ -291,7 +321,11 @@ impl AppState {
         if known {
             return Ok(true);
         }
-        let exists = self.store().get_user(user).await?.is_some();
+        let exists = self
+            .store()
+            .get_user(user)
+            .await?
+            .is_some_and(|u| u.deleted_at.is_none());
         if exists {
             self.inner
                 .known_users

@@ -44,6 +44,7 @@ pub use securechat_store_postgres::redacted_url;
 
 use source::Source;
 use tables::accounts::{EncryptionKeys, Streams, Users};
+use tables::codes::{Invites, PasswordResets};
 use tables::messages::{Files, Inbox, Messages};
 use tables::sessions::{LoginSources, RefreshTokens, Sessions};
 use tables::Table;
@@ -126,6 +127,8 @@ async fn fill(
         walk::copy::<Messages>(src, dst, chunk, progress).await?;
         walk::copy::<Inbox>(src, dst, chunk, progress).await?;
         walk::copy::<Files>(src, dst, chunk, progress).await?;
+        walk::copy::<Invites>(src, dst, chunk, progress).await?;
+        walk::copy::<PasswordResets>(src, dst, chunk, progress).await?;
     }
     target.continue_identities().await?;
     let copy_time = started.elapsed();
@@ -142,6 +145,8 @@ async fn fill(
         check::<Messages>(src, dst, chunk, progress).await?,
         check::<Inbox>(src, dst, chunk, progress).await?,
         check::<Files>(src, dst, chunk, progress).await?,
+        check::<Invites>(src, dst, chunk, progress).await?,
+        check::<PasswordResets>(src, dst, chunk, progress).await?,
     ];
     if tables.iter().any(|t| !t.matches()) {
         return Err(MigrateError::Mismatch(tables));

@@ -18,16 +18,18 @@ use support::fixture::{self, Fixture, Observed, NOW};
 use support::postgres_database;
 
 /// Tables in copy order, with the fixture's row counts.
-const FIXTURE_ROWS: [(&str, u64); 9] = [
-    ("users", 3),
-    ("streams", 3),
-    ("encryption_keys", 5),
+const FIXTURE_ROWS: [(&str, u64); 11] = [
+    ("users", 4),
+    ("streams", 4),
+    ("encryption_keys", 6),
     ("sessions", 3),
     ("refresh_tokens", 4),
     ("login_sources", 3),
     ("messages", 6),
     ("inbox", 17),
     ("files", 2),
+    ("invites", 2),
+    ("password_resets", 1),
 ];
 
 /// A SQLite database holding the fixture (closed), and what its store answered.
@@ -174,7 +176,7 @@ async fn a_target_holding_data_is_refused_and_left_as_it_was() {
             err,
             MigrateError::TargetNotEmpty {
                 table: "users",
-                rows: 3
+                rows: 4
             }
         ),
         "{err:?}"
@@ -227,8 +229,8 @@ async fn a_failure_midway_leaves_the_target_empty_and_a_rerun_fills_it() {
     assert!(
         progress.contains(&Progress::Copied {
             table: "users",
-            copied: 3,
-            total: 3
+            copied: 4,
+            total: 4
         }),
         "users were written before the failure: {progress:?}"
     );

@@ -15,6 +15,7 @@
 //!   user's then the address's (see `admission`).
 //! - **Refresh tokens** are locked (`FOR UPDATE`) before they are judged.
 
+mod accounts;
 mod admission;
 mod append;
 mod attach;

@@ -19,7 +19,7 @@ use crate::streams::{self, Entry, Streams};
 use crate::{append, events, map_err, rows, PostgresStore};
 
 /// A message being removed, as its `UPDATE … RETURNING` row gave it.
-struct Removed {
+pub(crate) struct Removed {
     id: i64,
     sender: UserId,
     recipient: UserId,
@@ -27,7 +27,7 @@ struct Removed {
 }
 
 impl Removed {
-    fn from_row(row: &PgRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &PgRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: rows::get(row, "id")?,
             sender: rows::user_id(row, "sender")?,
@@ -39,7 +39,7 @@ impl Removed {
 
 /// Records removals (the envelopes are already cleared, the streams locked) in both streams
 /// of each message, in id order, and drops the messages' files.
-async fn record_removals(
+pub(crate) async fn record_removals(
     conn: &mut PgConnection,
     mut streams: Streams,
     mut removed: Vec<Removed>,

@@ -41,6 +41,7 @@ pub(crate) fn user(row: &PgRow) -> Result<UserRow, StoreError> {
         password_hash: get(row, "password_hash")?,
         identity_key: fixed(row, "identity_key")?,
         created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
     })
 }
 
@@ -48,6 +49,7 @@ pub(crate) fn listing(row: &PgRow) -> Result<UserListing, StoreError> {
     Ok(UserListing {
         id: user_id(row, "id")?,
         username: get(row, "username")?,
+        deleted: get(row, "deleted")?,
     })
 }
 

@@ -4,6 +4,7 @@
 //! server acknowledges anything). Writes go through a single-connection pool, so write
 //! transactions never race each other for SQLite's one write lock; reads use a separate pool.
 
+mod accounts;
 mod batch;
 mod checkpoint;
 mod cluster;

@@ -124,7 +124,7 @@ async fn append_one(
 
 /// Records a removal (the envelope is already cleared) in both streams and drops the
 /// message's files.
-async fn record_removal(
+pub(crate) async fn record_removal(
     conn: &mut SqliteConnection,
     row: &SqliteRow,
     tombstone: Option<&str>,

@@ -27,6 +27,7 @@ pub(crate) fn user(row: &SqliteRow) -> Result<UserRow, StoreError> {
         password_hash: row.try_get("password_hash").map_err(map_err)?,
         identity_key: array(row, "identity_key")?,
         created_at: row.try_get("created_at").map_err(map_err)?,
+        deleted_at: row.try_get("deleted_at").map_err(map_err)?,
     })
 }
 
@@ -34,6 +35,7 @@ pub(crate) fn listing(row: &SqliteRow) -> Result<UserListing, StoreError> {
     Ok(UserListing {
         id: UserId(row.try_get::<Uuid, _>("id").map_err(map_err)?),
         username: row.try_get("username").map_err(map_err)?,
+        deleted: row.try_get("deleted").map_err(map_err)?,
     })
 }
 

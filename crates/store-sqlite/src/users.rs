@@ -61,6 +61,12 @@ impl Users for SqliteStore {
                     Conflict::IdentityKey
                 }));
             }
+            if let Err(e) =
+                crate::accounts::pass_gate(&mut tx, user.gate, user.id, user.created_at).await
+            {
+                tx.rollback().await?;
+                return Err(e);
+            }
             sqlx::query(
                 "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -82,14 +88,16 @@ impl Users for SqliteStore {
     }
 
     async fn find_user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE username = $1 OR email = $1")
-            .bind(login)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(rows::user)
-            .transpose()
+        sqlx::query(
+            "SELECT * FROM users WHERE (username = $1 OR email = $1) AND deleted_at IS NULL",
+        )
+        .bind(login)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
@@ -104,13 +112,15 @@ impl Users for SqliteStore {
     }
 
     async fn list_users(&self) -> Result<Vec<UserListing>, StoreError> {
-        sqlx::query("SELECT id, username FROM users ORDER BY username")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::listing)
-            .collect()
+        sqlx::query(
+            "SELECT id, username, deleted_at IS NOT NULL AS deleted FROM users ORDER BY username",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::listing)
+        .collect()
     }
 
     async fn change_password(

@@ -24,6 +24,7 @@ async fn user(store: &SqliteStore, name: &str) -> UserId {
                 status: securechat_proto::keys::KeyStatus::Active,
             },
             created_at: 1,
+            gate: securechat_store::model::Gate::Open,
         })
         .await
         .expect("create user");

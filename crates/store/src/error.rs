@@ -10,6 +10,27 @@ pub enum Conflict {
     EncryptionKey,
     /// A published encryption key is as new as or newer than the one offered.
     KeyOrder,
+    /// An invitation or reset code with this hash exists.
+    Code,
+}
+
+/// Why a gated write (a registration, a password reset) was refused; nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The gate admits only the first account, and accounts exist.
+    NotFirstAccount,
+    /// No invitation has this code.
+    InviteUnknown,
+    /// The invitation was used already.
+    InviteUsed,
+    /// The invitation expired.
+    InviteExpired,
+    /// No reset code has this value.
+    ResetUnknown,
+    /// The reset code was used already.
+    ResetUsed,
+    /// The reset code expired.
+    ResetExpired,
 }
 
 /// A storage failure, mapped from the backend's errors in exactly one place per backend.
@@ -21,6 +42,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict on {0:?}")]
     Conflict(Conflict),
+    /// A gate refused the write (see `Refusal`).
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
     /// The database cannot take the request now (disk full, I/O error, read-only file,
     /// connection lost, busy): nothing was stored, and the same request may succeed later.
     #[error("database unavailable: {0}")]

@@ -16,7 +16,9 @@
 //!   same content answers the original `seq`; different content is a conflict.
 //! - **Atomic steps.** Each method is one transaction: account + first key, key publishing
 //!   (with its uniqueness and ordering checks), password change + revocation of the other
-//!   sessions, a login's IP-rule check + its session, a message + its file attachments.
+//!   sessions, a login's IP-rule check + its session, a message + its file attachments, an
+//!   account + the invitation it uses up, a reset code's use + the password change + the
+//!   revocations, an account's deletion + the removal of everything it sent.
 //! - **Refresh rotation** is a compare-and-swap: of two concurrent uses of one token exactly
 //!   one rotates it (the other is answered as a repeat within the grace window, or as reuse).
 //! - **Errors** are classified from the database's error codes (SQLSTATE, SQLite's extended
@@ -26,6 +28,7 @@
 //!
 //! The conformance suite (`securechat-store-tests`) checks all of this on every backend.
 
+pub mod accounts;
 pub mod cluster;
 pub mod error;
 pub mod files;
@@ -35,6 +38,7 @@ pub mod model;
 pub mod sessions;
 pub mod users;
 
+pub use accounts::Accounts;
 pub use cluster::Cluster;
 pub use error::StoreError;
 pub use files::Files;
@@ -44,7 +48,9 @@ pub use users::Users;
 
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
-pub trait Store: Users + Sessions + Messages + Files + Cluster + Send + Sync + 'static {
+pub trait Store:
+    Users + Accounts + Sessions + Messages + Files + Cluster + Send + Sync + 'static
+{
     /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
     /// reached, or while writes fail (then it retries a small write, at most once a second,
     /// so readiness comes back by itself when the cause goes away).

@@ -26,6 +26,21 @@ pub struct NewUser {
     pub identity_key: [u8; 32],
     pub first_key: EncryptionKeyRow,
     pub created_at: i64,
+    /// What lets this account in (the registration mode's check, made in the same
+    /// transaction that creates the account).
+    pub gate: Gate,
+}
+
+/// What a new account must pass to be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Anyone may register.
+    Open,
+    /// Only the first account of an empty server (`Refused(NotFirstAccount)` otherwise).
+    FirstAccount,
+    /// An unused, unexpired invitation with this code hash (SHA-256), used up by this
+    /// account; `Refused(Invite…)` otherwise.
+    Invite([u8; 32]),
 }
 
 /// A stored account. Its `Debug` leaves out the password hash.
@@ -37,6 +52,8 @@ pub struct UserRow {
     pub password_hash: String,
     pub identity_key: [u8; 32],
     pub created_at: i64,
+    /// When the account was deleted (its row stays, so that the username stays reserved).
+    pub deleted_at: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -53,6 +70,8 @@ impl std::fmt::Debug for UserRow {
 pub struct UserListing {
     pub id: UserId,
     pub username: String,
+    /// The account was deleted.
+    pub deleted: bool,
 }
 
 /// A new login session with its first refresh token.
@@ -276,4 +295,45 @@ mod tests {
             Some(Admission::TooManyUsersOnIp { users: 3 })
         );
     }
+}
+
+/// A new invitation (its code is never stored, only its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub code_hash: [u8; 32],
+    /// Free text for the operator ("for Grandma").
+    pub note: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An invitation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRow {
+    pub code_hash: [u8; 32],
+    pub note: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub used_by: Option<UserId>,
+}
+
+/// A new one-time password-reset code for an account (only its SHA-256 is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReset {
+    pub code_hash: [u8; 32],
+    pub user: UserId,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What deleting an account removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountRemoval {
+    /// The sessions it revoked (their sockets must close).
+    pub sessions: Vec<SessionId>,
+    /// The messages the account had sent, removed for both sides (stream events recorded).
+    pub removals: Vec<Removal>,
+    /// Files the account had uploaded and no removal above carried: their bytes must go too.
+    pub files: Vec<FileId>,
 }

@@ -60,9 +60,13 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     }
 
     let keys = KeyRing::generate();
-    let request = keys
+    let mut request = keys
         .registration(username.as_str(), email.as_str(), &password)
         .map_err(|e| ctx.explain(e))?;
+    request.invite = args
+        .invite
+        .as_deref()
+        .map(|text| super::recovery::code_from(text, "invite"));
     // The keys are saved before the server knows them, so an account never exists without them.
     ctx.profile.save_keys(&keys)?;
     let api = ctx.api()?;
@@ -72,7 +76,12 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             ClientError::Http { message, code, .. }
                 if matches!(
                     code.as_str(),
-                    "username_taken" | "email_taken" | "invalid_field"
+                    "username_taken"
+                        | "email_taken"
+                        | "invalid_field"
+                        | "registration_closed"
+                        | "invite_invalid"
+                        | "ip_refused"
                 ) =>
             {
                 anyhow::anyhow!("{message}")
@@ -206,6 +215,9 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<()> {
             let mut name = clean(&u.username);
             if Some(u.id) == me {
                 name.push_str(" (you)");
+            }
+            if u.deleted {
+                name.push_str(" (deleted)");
             }
             vec![
                 name,

@@ -13,6 +13,7 @@ mod outbox;
 mod output;
 mod profile;
 mod prompt;
+mod recovery;
 mod send;
 mod shared_session;
 
@@ -77,6 +78,34 @@ pub enum ClientCommand {
     Download(DownloadArgs),
     /// Delete one of your messages for both sides.
     Delete(DeleteArgs),
+    /// Set a new password with a one-time reset code from the server's operator (your keys
+    /// do not change).
+    ResetPassword(ResetPasswordArgs),
+    /// Delete your account: every message you sent is removed for both sides, your files
+    /// too; cannot be undone.
+    DeleteAccount(DeleteAccountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPasswordArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// The reset code, or the whole reset link.
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
+    #[command(flatten)]
+    pub password: PasswordOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteAccountArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// Confirm that the account and everything it sent should go.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub password: PasswordOpts,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +123,10 @@ pub struct RegisterArgs {
     pub username: String,
     #[arg(long, value_name = "ADDRESS")]
     pub email: String,
+    /// An invitation code, or the whole invitation link (servers that register by
+    /// invitation).
+    #[arg(long, value_name = "CODE")]
+    pub invite: Option<String>,
     #[command(flatten)]
     pub password: PasswordOpts,
 }
@@ -308,6 +341,8 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Send(args) => send::send(args).await,
         ClientCommand::Upload(args) => send::upload(args).await,
         ClientCommand::Delete(args) => send::delete(args).await,
+        ClientCommand::ResetPassword(args) => recovery::reset_password(args).await,
+        ClientCommand::DeleteAccount(args) => recovery::delete_account(args).await,
         ClientCommand::Listen(args) => listen::listen(args).await,
         ClientCommand::History(args) => history::history(args).await,
         ClientCommand::Download(args) => history::download(args).await,

@@ -51,6 +51,7 @@ pub fn node_command(addr: SocketAddr, data: &Path, config: &NodeConfig) -> Comma
         .arg("serve")
         .args(["--listen", &addr.to_string()])
         .args(["--data-dir", &data.display().to_string()])
+        .args(["--registration", "open"])
         .args(["--database-url", &config.database_url])
         .args(["--redis-url", &config.redis_url])
         .args(["--token-secret", &config.token_secret])

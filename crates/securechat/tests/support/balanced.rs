@@ -128,6 +128,7 @@ impl Node {
             .args(["--listen", &addr.to_string()])
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(["--registration", "open"])
             .args(["--trusted-proxies", &format!("{PROXY_SOURCE}/32")])
             // Every client is on loopback: exempt it from the IP rule, as the other tests do.
             .args(["--ip-allow", "127.0.0.0/8"])

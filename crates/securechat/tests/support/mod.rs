@@ -111,6 +111,7 @@ fn launch(
         // tests do.
         let mut settings = Settings::new(dir.clone());
         settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
+        settings.registration = securechat_server::settings::RegistrationMode::Open;
         adjust(&mut settings);
         setup::prepare_data_dir(&dir).expect("prepare data dir");
         let secret = setup::token_secret(&dir, None).expect("token secret");
@@ -155,6 +156,19 @@ impl Server {
     /// The data folder.
     pub fn data_dir(&self) -> &Path {
         self.data.path()
+    }
+
+    /// The options that point `securechat admin …` at this server's data folder and
+    /// database.
+    pub fn admin_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_owned(),
+            self.data.path().display().to_string(),
+        ];
+        if let Some(database) = &self.database {
+            args.extend(["--database-url".to_owned(), database.url()]);
+        }
+        args
     }
 
     /// Shuts the server down as SIGTERM would (its store closed); returns its data folder and

@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod client_ip;
+pub mod codes;
 pub mod common_passwords;
 pub mod extract;
 pub mod ip_rule;

@@ -76,8 +76,12 @@ pub fn digests(settings: &Settings, token_secret: &[u8], files: &str) -> String 
         hex::encode(&hash.finalize()[..12])
     };
     let realtime = &settings.realtime;
-    let shared: [(&str, String); 10] = [
+    let shared: [(&str, String); 11] = [
         ("file storage", files.to_owned()),
+        (
+            "registration mode",
+            settings.registration.as_str().to_owned(),
+        ),
         ("allowed origins", format!("{:?}", realtime.allowed_origins)),
         ("issuer", settings.issuer.clone()),
         (

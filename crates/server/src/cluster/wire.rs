@@ -158,6 +158,10 @@ pub enum Revocation {
     Logout,
     PasswordChanged,
     RefreshReuse,
+    /// The password was reset with a one-time code.
+    PasswordReset,
+    /// The account was deleted.
+    AccountDeleted,
     /// Seen revoked in the database (the reason is not kept there).
     Elsewhere,
 }
@@ -168,6 +172,8 @@ impl Revocation {
             Self::Logout => "signed out",
             Self::PasswordChanged => "signed out: the password was changed",
             Self::RefreshReuse => "session revoked: refresh token reuse",
+            Self::PasswordReset => "signed out: the password was reset",
+            Self::AccountDeleted => "signed out: the account was deleted",
             Self::Elsewhere => "signed out elsewhere",
         }
     }
@@ -177,6 +183,8 @@ impl Revocation {
             Self::Logout => "logout",
             Self::PasswordChanged => "password",
             Self::RefreshReuse => "reuse",
+            Self::PasswordReset => "reset",
+            Self::AccountDeleted => "deleted",
             Self::Elsewhere => "other",
         }
     }
@@ -186,6 +194,8 @@ impl Revocation {
             "logout" => Self::Logout,
             "password" => Self::PasswordChanged,
             "reuse" => Self::RefreshReuse,
+            "reset" => Self::PasswordReset,
+            "deleted" => Self::AccountDeleted,
             _ => Self::Elsewhere,
         }
     }

@@ -1,25 +1,30 @@
 //! Registration, password change and logout.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{delete, post};
 use axum::{Json, Router};
 
 use crate::cluster::wire::Revocation;
 use securechat_crypto::binding::{parse_identity_key, verify_published_key};
-use securechat_proto::auth::{ChangePasswordRequest, Password, RegisterRequest, RegisterResponse};
+use securechat_proto::auth::{
+    ChangePasswordRequest, DeleteAccountRequest, Password, RegisterRequest, RegisterResponse,
+    RegistrationMode,
+};
 use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
-use securechat_store::model::{EncryptionKeyRow, NewUser};
+use securechat_store::error::Refusal;
+use securechat_store::model::{EncryptionKeyRow, Gate, NewUser};
+use securechat_store::StoreError;
 
 use crate::auth::client_ip::client_ip;
-use crate::auth::common_passwords;
 use crate::auth::extract::AuthUser;
+use crate::auth::{codes, common_passwords, ip_rule};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
@@ -33,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/password", post(change_password))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", delete(delete_account))
 }
 
 /// How far a client-made UUIDv7's timestamp may be from the server's clock.
@@ -57,7 +63,7 @@ fn check_user_id(id: &uuid::Uuid) -> Result<(), ApiError> {
 }
 
 /// The rules for a new password: its length, and not one of the most common breached ones.
-fn check_new_password(field: &str, password: &Password) -> Result<(), ApiError> {
+pub(crate) fn check_new_password(field: &str, password: &Password) -> Result<(), ApiError> {
     password
         .check_policy()
         .map_err(|m| ApiError::field(field, m))?;
@@ -67,11 +73,59 @@ fn check_new_password(field: &str, password: &Password) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// The registration mode's gate for a request carrying `invite`, refused at once when the
+/// answer is known without the database's final word.
+async fn gate(state: &AppState, invite: Option<&str>) -> Result<Gate, ApiError> {
+    match (state.settings().registration, invite) {
+        (RegistrationMode::Closed, _) => Err(ApiError::RegistrationClosed(
+            "registration is closed on this server: ask its operator for an account".to_owned(),
+        )),
+        (RegistrationMode::Open, _) => Ok(Gate::Open),
+        (RegistrationMode::Invite, Some(code)) => Ok(Gate::Invite(codes::hash(code))),
+        (RegistrationMode::Invite, None) => {
+            // Checked again in the transaction that creates the account.
+            if state.store().count_users().await? > 0 {
+                return Err(StoreError::Refused(Refusal::NotFirstAccount).into());
+            }
+            Ok(Gate::FirstAccount)
+        }
+    }
+}
+
+/// The IP rule before an account is made: an account the rule would not let log in from
+/// this address is not made at all.
+async fn check_ip_rule(state: &AppState, ip: IpAddr) -> Result<(), ApiError> {
+    let rule = &state.settings().ip_rule;
+    let Some(limits) = ip_rule::limits_for(rule, ip) else {
+        return Ok(());
+    };
+    let users = state
+        .store()
+        .users_signed_in_from(&ip.to_string(), now_ms())
+        .await?;
+    match limits.judge_users(users.saturating_add(1)) {
+        None => Ok(()),
+        Some(_) => {
+            metrics::counter!(crate::metrics::IP_POLICY_REFUSALS, "rule" => "registration")
+                .increment(1);
+            tracing::warn!(%ip, users, "registration refused by the IP rule");
+            Err(ApiError::IpRefused(format!(
+                "registration refused: {users} accounts are signed in from this address, and \
+                 this server admits fewer than {} per address (its IP rule), so a new account \
+                 could not log in from here. Sign one of them out first, or ask the server's \
+                 operator to allow your network",
+                rule.refuse_users_per_ip
+            )))
+        }
+    }
+}
+
 /// `POST /api/v1/auth/register`: creates an account with its public keys.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
         (status = 201, body = RegisterResponse),
+        (status = 403, description = "registration closed or needs an invitation (`registration_closed`), the invitation is not valid (`invite_invalid`), or the IP rule refuses this address (`ip_refused`)", body = securechat_proto::error::ErrorBody),
         (status = 409, description = "username, email, user id or identity key taken", body = securechat_proto::error::ErrorBody),
         (status = 422, description = "invalid field (named in `field`), e.g. a common password", body = securechat_proto::error::ErrorBody),
         (status = 429, description = "too many registrations from this address or in all; see Retry-After", body = securechat_proto::error::ErrorBody)))]
@@ -96,8 +150,10 @@ pub async fn register(
             "created_at is in the future",
         ));
     }
+    let gate = gate(&state, req.invite.as_deref()).await?;
     // Counted here, before the costly hash: a valid-looking request takes a turn.
-    let ip = client_ip(peer, &headers, &state.settings().trusted_proxies).to_string();
+    let address = client_ip(peer, &headers, &state.settings().trusted_proxies);
+    let ip = address.to_string();
     let (per_ip, global) = state.registration_limits();
     for (limiter, key, scope) in [
         (per_ip, ip.as_str(), "register_ip"),
@@ -109,6 +165,7 @@ pub async fn register(
             return Err(ApiError::RateLimited { retry_after });
         }
     }
+    check_ip_rule(&state, address).await?;
     state.registered_from(&ip);
     let password_hash = state
         .passwords()
@@ -131,6 +188,7 @@ pub async fn register(
                 status: KeyStatus::Active,
             },
             created_at: now_ms(),
+            gate,
         })
         .await?;
     metrics::counter!(REGISTRATIONS).increment(1);
@@ -194,6 +252,55 @@ pub async fn change_password(
         "password changed; other sessions revoked"
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/me`: deletes my account, after checking my password. Every message I
+/// sent leaves both sides' histories (peers are told at once), my files go, every session of
+/// mine ends; my username stays reserved so that nobody can take it over.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "accounts",
+    request_body = DeleteAccountRequest, security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted; every session revoked"),
+        (status = 403, description = "password wrong", body = securechat_proto::error::ErrorBody),
+        (status = 429, description = "too many wrong passwords", body = securechat_proto::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user.id = %auth.user_id))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<DeleteAccountRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account_key = auth.user_id.to_string();
+    state
+        .login_guard()
+        .account()
+        .check(&account_key)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let user = state
+        .store()
+        .get_user(auth.user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+    let ok = state
+        .passwords()
+        .verify(&req.password.0, Some(&user.password_hash))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        state.password_check_failed(&account_key);
+        return Err(ApiError::WrongPassword);
+    }
+    let removal = state.delete_account(auth.user_id).await?;
+    tracing::info!(
+        username = %user.username,
+        messages = removal.removals.len(),
+        sessions = removal.sessions.len(),
+        "account deleted at its owner's request"
+    );
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_refresh_cookie())],
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: revokes the caller's session at once.

@@ -8,6 +8,8 @@ pub mod json;
 pub mod key_checks;
 pub mod messages;
 pub mod openapi;
+pub mod recovery;
+pub mod server_info;
 pub mod token;
 pub mod users;
 pub mod ws;
@@ -62,6 +64,8 @@ async fn method_not_allowed() -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(accounts::routes())
+        .merge(recovery::routes())
+        .merge(server_info::routes())
         .merge(token::routes())
         .merge(users::routes())
         .merge(health::routes(state.settings().metrics_on_main))

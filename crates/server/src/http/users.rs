@@ -37,9 +37,10 @@ async fn directory(state: &AppState) -> Result<Vec<UserSummary>, ApiError> {
         .await?
         .into_iter()
         .map(|u| UserSummary {
-            online: state.hub().is_online(u.id),
+            online: !u.deleted && state.hub().is_online(u.id),
             id: u.id,
             username: u.username,
+            deleted: u.deleted,
         })
         .collect())
 }
@@ -92,6 +93,7 @@ pub async fn keys(
         .store()
         .get_user(id)
         .await?
+        .filter(|u| u.deleted_at.is_none())
         .ok_or(ApiError::NotFound)?;
     let keys = state.store().list_keys(id).await?;
     Ok(Json(UserKeys {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, WsErrorCode};
-use securechat_store::model::NewMessage;
+use securechat_store::model::{AccountRemoval, NewMessage};
 use securechat_store::{Store, StoreError};
 
 use crate::blobs::Blobs;
@@ -155,7 +156,30 @@ impl Worker {
             Job::Read(r) => self.read(r).await,
             Job::Expire => self.expire().await,
             Job::Flush(done) => self.announce(Announcement::Flushed(done)).await,
+            Job::RemoveAccount { user, done } => self.remove_account(user, done).await,
         }
+    }
+
+    /// Deletes an account and announces the removal of what it sent, like expiries (there
+    /// is no tombstone signed by its sender).
+    async fn remove_account(
+        &self,
+        user: UserId,
+        done: oneshot::Sender<Result<AccountRemoval, StoreError>>,
+    ) {
+        let result = self.store.delete_user(user, now_ms()).await;
+        if let Ok(removal) = &result {
+            metrics::counter!(MESSAGES_DELETED).increment(removal.removals.len() as u64);
+            for removal in &removal.removals {
+                self.announce(Announcement::Removal {
+                    removal: removal.clone(),
+                    reason: DeleteReason::Expired,
+                    tombstone: None,
+                })
+                .await;
+            }
+        }
+        let _ = done.send(result);
     }
 
     async fn delete(&self, d: Deletion) {

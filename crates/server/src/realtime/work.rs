@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, WsErrorCode};
-use securechat_store::model::{AppendOutcome, NewMessage, Removal};
+use securechat_store::model::{AccountRemoval, AppendOutcome, NewMessage, Removal};
+use securechat_store::StoreError;
 
 use crate::realtime::frames::{error, Outbound};
 use crate::realtime::hub::ConnId;
@@ -61,6 +62,11 @@ pub enum Job {
     Expire,
     /// Answered once every job queued before it is stored and announced (shutdown).
     Flush(oneshot::Sender<()>),
+    /// Delete an account: its messages leave both streams in order with everything else.
+    RemoveAccount {
+        user: UserId,
+        done: oneshot::Sender<Result<AccountRemoval, StoreError>>,
+    },
 }
 
 /// What answering and fanning out a stored message needs besides the message itself.

@@ -118,13 +118,14 @@ pub struct TestApp {
 }
 
 /// Test settings: the defaults, except that loopback is exempt from the IP rule and
-/// registrations are not limited (tests register and log in many users from 127.0.0.1);
-/// IP-rule and registration-limit tests set their own.
+/// registrations are open and not limited (tests register and log in many users from
+/// 127.0.0.1); IP-rule, registration-mode and registration-limit tests set their own.
 pub fn test_settings(dir: PathBuf) -> Settings {
     let mut settings = Settings::new(dir);
     settings.ip_rule.allow = vec!["127.0.0.0/8".parse().expect("cidr")];
     settings.registration_limits.per_ip = 0;
     settings.registration_limits.global = 0;
+    settings.registration = securechat_server::settings::RegistrationMode::Open;
     settings
 }
 

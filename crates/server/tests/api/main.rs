@@ -4,6 +4,7 @@
 mod helpers;
 mod moto;
 
+mod account_recovery;
 mod accounts;
 mod faults;
 mod files;
@@ -13,6 +14,7 @@ mod ip_rule;
 mod keys;
 mod login_limits;
 mod messaging;
+mod onboarding;
 mod overload;
 mod postgres_outage;
 mod rate_limit;

@@ -2,6 +2,7 @@
 //! how a page is written to PostgreSQL.
 
 pub(crate) mod accounts;
+pub(crate) mod codes;
 pub(crate) mod messages;
 pub(crate) mod sessions;
 
@@ -14,7 +15,7 @@ use crate::checksum::Canonical;
 use crate::MigrateError;
 
 /// Every table that holds data, in copy order (a table after those its rows refer to).
-pub(crate) const DATA_TABLES: [&str; 9] = [
+pub(crate) const DATA_TABLES: [&str; 11] = [
     accounts::Users::NAME,
     accounts::Streams::NAME,
     accounts::EncryptionKeys::NAME,
@@ -24,6 +25,8 @@ pub(crate) const DATA_TABLES: [&str; 9] = [
     messages::Messages::NAME,
     messages::Inbox::NAME,
     messages::Files::NAME,
+    codes::Invites::NAME,
+    codes::PasswordResets::NAME,
 ];
 
 /// One column value of a keyset cursor (the last row of the previous page).

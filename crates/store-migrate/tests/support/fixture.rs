@@ -4,8 +4,8 @@
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::model::{
-    AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, NewMessage, NewSession, NewUser,
-    SessionRow, StoredMessage, UserListing,
+    AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, InviteRow, NewInvite,
+    NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
 };
 use securechat_store::Store;
 use sha2::{Digest as _, Sha256};
@@ -79,6 +79,7 @@ pub async fn fill(store: &dyn Store) -> Fixture {
                 identity_key: [seed; 32],
                 first_key: key(seed, i64::from(seed)),
                 created_at: NOW - 10_000 + i64::from(seed),
+                gate: Gate::Open,
             })
             .await
             .expect("create user");
@@ -160,6 +161,46 @@ pub async fn fill(store: &dyn Store) -> Fixture {
         .record_read(bob, alice, NOW - 500, NOW - 500)
         .await
         .expect("read receipt");
+
+    // An unused invitation, one used by an account deleted since, and a reset code.
+    for (tag, note) in [(41u8, "unused"), (42, "for dora")] {
+        store
+            .create_invite(NewInvite {
+                code_hash: [tag; 32],
+                note: note.to_owned(),
+                created_at: NOW - 400,
+                expires_at: NOW + 86_400_000,
+            })
+            .await
+            .expect("invite");
+    }
+    let dora = UserId::generate();
+    store
+        .create_user(NewUser {
+            id: dora,
+            username: "dora".to_owned(),
+            email: "dora@example.org".to_owned(),
+            password_hash: "$argon2id$v=19$hash-of-dora".to_owned(),
+            identity_key: [4; 32],
+            first_key: key(4, 4),
+            created_at: NOW - 300,
+            gate: Gate::Invite([42; 32]),
+        })
+        .await
+        .expect("dora registers by invitation");
+    store
+        .delete_user(dora, NOW - 200)
+        .await
+        .expect("delete dora");
+    store
+        .create_reset(NewReset {
+            code_hash: [43; 32],
+            user: bob,
+            created_at: NOW - 100,
+            expires_at: NOW + 3_600_000,
+        })
+        .await
+        .expect("reset code");
     Fixture {
         users: [alice, bob, carol],
         sessions: [sessions[0], sessions[1], sessions[2]],
@@ -180,6 +221,7 @@ pub struct Observed {
     sessions: Vec<Option<SessionRow>>,
     sources: Vec<bool>,
     files: Vec<Option<FileRow>>,
+    invites: Vec<InviteRow>,
 }
 
 /// What `store` answers about `fixture` at `NOW`.
@@ -193,6 +235,7 @@ pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
         sessions: Vec::new(),
         sources: Vec::new(),
         files: Vec::new(),
+        invites: store.list_invites().await.expect("invites"),
     };
     for &user in &fixture.users {
         let row = store.get_user(user).await.expect("user").expect("exists");

@@ -5,6 +5,7 @@
 //! one database (two simulated server processes) and race them. `conformance_tests!` turns
 //! the whole list into `#[tokio::test]`s for a backend.
 
+mod accounts;
 mod cluster;
 mod concurrency;
 mod files;
@@ -17,9 +18,13 @@ use std::hash::{Hash, Hasher};
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{EncryptionKeyRow, NewMessage, NewSession, NewUser};
+use securechat_store::model::{EncryptionKeyRow, Gate, NewMessage, NewSession, NewUser};
 use securechat_store::Store;
 
+pub use accounts::{
+    deleted_accounts_leave_and_keep_their_name, password_resets_are_used_once,
+    registration_gates_admit_and_use_up_invites,
+};
 pub use cluster::{nodes_register_and_one_leads, stream_ends_and_revocations_are_polled};
 pub use concurrency::{
     concurrent_appends_keep_streams_gap_free, concurrent_deletes_and_expiry_remove_once,
@@ -59,6 +64,7 @@ pub fn new_user(name: &str) -> NewUser {
             ..key(0, T0)
         },
         created_at: T0,
+        gate: Gate::Open,
     }
 }
 
@@ -155,6 +161,9 @@ macro_rules! conformance_tests {
             deleted_messages_leave_both_streams,
             expired_messages_are_removed_once,
             stream_ends_and_revocations_are_polled,
+            registration_gates_admit_and_use_up_invites,
+            password_resets_are_used_once,
+            deleted_accounts_leave_and_keep_their_name,
         );
         $crate::conformance_tests!(@two $database;
             concurrent_appends_keep_streams_gap_free,

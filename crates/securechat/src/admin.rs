@@ -1,0 +1,249 @@
+//! `securechat admin …`: looking after accounts from the server's machine, against the
+//! configured database (the same options as the server: `--data-dir`, `--database-url`,
+//! `--config`), also while the server runs. Every action is logged.
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use securechat_proto::username::Username;
+use securechat_server::auth::codes::{self, LinkKind, OneTimeCode};
+use securechat_store::model::{NewInvite, NewReset};
+use securechat_store::Store;
+
+use crate::config::{Config, ServeArgs};
+
+/// The admin subcommands.
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Make a single-use invitation: prints its code, and a link with --public-url.
+    Invite(InviteArgs),
+    /// List the invitations, newest first (codes are not kept, only whether each was used).
+    Invites(ListArgs),
+    /// Make a one-time password-reset code for an account: prints the code, and a link with
+    /// --public-url. The account's keys do not change.
+    ResetPassword(ResetArgs),
+}
+
+#[derive(Args)]
+pub struct InviteArgs {
+    /// Hours until the invitation expires.
+    #[arg(long, value_name = "HOURS", default_value_t = 168)]
+    pub hours: u32,
+    /// A note for yourself (who it is for).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub note: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServeArgs,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServeArgs,
+}
+
+#[derive(Args)]
+pub struct ResetArgs {
+    /// The account's username or email address.
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// Hours until the code expires.
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    pub hours: u32,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServeArgs,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+fn hours_ms(hours: u32) -> anyhow::Result<i64> {
+    if hours == 0 {
+        bail!("--hours must be at least 1");
+    }
+    Ok(i64::from(hours) * 3_600_000)
+}
+
+/// Resolves the server's options and opens its database.
+async fn open(args: ServeArgs) -> anyhow::Result<(Config, std::sync::Arc<dyn Store>)> {
+    let config = args.resolve()?;
+    let store = crate::serve::open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// Runs an admin command.
+pub fn run(command: AdminCommand) -> anyhow::Result<()> {
+    crate::serve::init_tracing(crate::config::LogFormat::Text, true);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            AdminCommand::Invite(args) => invite(args).await,
+            AdminCommand::Invites(args) => invites(args).await,
+            AdminCommand::ResetPassword(args) => reset_password(args).await,
+        }
+    })
+}
+
+async fn invite(args: InviteArgs) -> anyhow::Result<()> {
+    let lifetime = hours_ms(args.hours)?;
+    let (config, store) = open(args.server).await?;
+    let code = OneTimeCode::generate();
+    let now = now_ms();
+    store
+        .create_invite(NewInvite {
+            code_hash: code.hash,
+            note: args.note.clone(),
+            created_at: now,
+            expires_at: now + lifetime,
+        })
+        .await
+        .context("cannot store the invitation")?;
+    store.close().await;
+    tracing::info!(note = %args.note, expires_at = now + lifetime, "admin: invitation made");
+    let link = config
+        .settings
+        .public_url
+        .as_deref()
+        .map(|url| codes::link(url, LinkKind::Invite, &code.code));
+    if args.json {
+        println!(
+            "{}",
+            json!({"code": code.code, "link": link, "expires_at": now + lifetime, "note": args.note})
+        );
+        return Ok(());
+    }
+    println!(
+        "Invitation code (single use, until {}): {}",
+        when(now + lifetime),
+        code.code
+    );
+    match link {
+        Some(link) => println!("Link: {link}"),
+        None => println!(
+            "Link: <the server's address>/#invite={} (set --public-url to print it whole)",
+            code.code
+        ),
+    }
+    Ok(())
+}
+
+async fn invites(args: ListArgs) -> anyhow::Result<()> {
+    let (_, store) = open(args.server).await?;
+    let invites = store.list_invites().await;
+    store.close().await;
+    let now = now_ms();
+    for invite in invites.context("cannot read the invitations")? {
+        let state = match (invite.used_at, invite.used_by) {
+            (Some(at), Some(user)) => format!("used {} by user {user}", when(at)),
+            (Some(at), None) => format!("used {}", when(at)),
+            (None, _) if invite.expires_at <= now => "expired".to_owned(),
+            (None, _) => format!("open until {}", when(invite.expires_at)),
+        };
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "id": hex::encode(&invite.code_hash[..6]),
+                    "note": invite.note,
+                    "created_at": invite.created_at,
+                    "expires_at": invite.expires_at,
+                    "used_at": invite.used_at,
+                    "used_by": invite.used_by.map(|u| u.to_string()),
+                })
+            );
+        } else {
+            println!(
+                "{}  made {}  {}  {}",
+                hex::encode(&invite.code_hash[..6]),
+                when(invite.created_at),
+                state,
+                invite.note
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn reset_password(args: ResetArgs) -> anyhow::Result<()> {
+    let lifetime = hours_ms(args.hours)?;
+    let (config, store) = open(args.server).await?;
+    let login = Username::parse(&args.user)
+        .map(|u| u.as_str().to_owned())
+        .unwrap_or_else(|_| args.user.trim().to_lowercase());
+    let user = match store.find_user_by_login(&login).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            store.close().await;
+            bail!("no account {:?} on this server", args.user);
+        }
+        Err(e) => {
+            store.close().await;
+            return Err(e).context("cannot read the accounts");
+        }
+    };
+    let code = OneTimeCode::generate();
+    let now = now_ms();
+    let stored = store
+        .create_reset(NewReset {
+            code_hash: code.hash,
+            user: user.id,
+            created_at: now,
+            expires_at: now + lifetime,
+        })
+        .await;
+    store.close().await;
+    stored.context("cannot store the reset code")?;
+    tracing::info!(username = %user.username, user.id = %user.id, "admin: password-reset code made");
+    let link = config
+        .settings
+        .public_url
+        .as_deref()
+        .map(|url| codes::link(url, LinkKind::Reset, &code.code));
+    if args.json {
+        println!(
+            "{}",
+            json!({"username": user.username, "code": code.code, "link": link, "expires_at": now + lifetime})
+        );
+        return Ok(());
+    }
+    println!(
+        "Password-reset code for {} (single use, until {}): {}",
+        user.username,
+        when(now + lifetime),
+        code.code
+    );
+    match link {
+        Some(link) => println!("Link: {link}"),
+        None => println!(
+            "Link: <the server's address>/#reset={} (set --public-url to print it whole)",
+            code.code
+        ),
+    }
+    println!(
+        "Give it to {} in person or over a channel you trust. The password changes; their keys \
+         do not: they still need their key file to read their history on a new device.",
+        user.username
+    );
+    Ok(())
+}

@@ -1,0 +1,22 @@
+-- Looking after accounts (crates/store/src/accounts.rs): deleted accounts keep their row (so
+-- the username stays reserved), invitations for registration by invitation, and one-time
+-- password-reset codes. Codes are stored as SHA-256 hashes, never in clear.
+ALTER TABLE users ADD COLUMN deleted_at BIGINT;    -- NULL while the account lives
+
+CREATE TABLE invites (
+    code_hash  BYTEA PRIMARY KEY,                  -- SHA-256 of the code
+    note       TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT,
+    used_by    UUID                                -- the account it created
+);
+
+CREATE TABLE password_resets (
+    code_hash  BYTEA PRIMARY KEY,                  -- SHA-256 of the code
+    user_id    UUID NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX password_resets_user ON password_resets(user_id);

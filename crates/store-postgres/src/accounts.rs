@@ -1,0 +1,302 @@
+//! `Accounts` on PostgreSQL.
+
+use securechat_proto::ids::{SessionId, UserId};
+use securechat_store::error::{Conflict, Refusal};
+use securechat_store::model::{AccountRemoval, FileId, Gate, InviteRow, NewInvite, NewReset};
+use securechat_store::{Accounts, StoreError};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+use crate::messages::{record_removals, Removed};
+use crate::streams::Streams;
+use crate::{map_err, rows, sessions, PostgresStore};
+
+/// The advisory lock that serialises "first account" registrations (an arbitrary constant:
+/// "sc" "first" in ASCII).
+const FIRST_ACCOUNT_LOCK: i64 = 0x0073_6366_6972_7374;
+
+/// Passes a new account's gate inside its creating transaction (`users::create_user`).
+pub(crate) async fn pass_gate(
+    conn: &mut PgConnection,
+    gate: Gate,
+    user: UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    match gate {
+        Gate::Open => Ok(()),
+        Gate::FirstAccount => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(FIRST_ACCOUNT_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            if any {
+                Err(StoreError::Refused(Refusal::NotFirstAccount))
+            } else {
+                Ok(())
+            }
+        }
+        Gate::Invite(hash) => {
+            let used = sqlx::query(
+                "UPDATE invites SET used_at = $1, used_by = $2 \
+                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(user.0)
+            .bind(&hash[..])
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            if used.rows_affected() == 1 {
+                return Ok(());
+            }
+            let used_at: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT used_at FROM invites WHERE code_hash = $1")
+                    .bind(&hash[..])
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
+            Err(StoreError::Refused(match used_at {
+                None => Refusal::InviteUnknown,
+                Some(Some(_)) => Refusal::InviteUsed,
+                Some(None) => Refusal::InviteExpired,
+            }))
+        }
+    }
+}
+
+fn invite(row: &PgRow) -> Result<InviteRow, StoreError> {
+    let used_by: Option<uuid::Uuid> = rows::get(row, "used_by")?;
+    Ok(InviteRow {
+        code_hash: rows::fixed(row, "code_hash")?,
+        note: rows::get(row, "note")?,
+        created_at: rows::get(row, "created_at")?,
+        expires_at: rows::get(row, "expires_at")?,
+        used_at: rows::get(row, "used_at")?,
+        used_by: used_by.map(UserId),
+    })
+}
+
+#[async_trait::async_trait]
+impl Accounts for PostgresStore {
+    async fn create_invite(&self, invite: NewInvite) -> Result<(), StoreError> {
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.begin().await?;
+            let done = sqlx::query(
+                "INSERT INTO invites (code_hash, note, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&invite.code_hash[..])
+            .bind(&invite.note)
+            .bind(invite.created_at)
+            .bind(invite.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(Conflict::Code));
+            }
+            tx.commit().await
+        }
+        .await;
+        self.tracked(result)
+    }
+
+    async fn list_invites(&self) -> Result<Vec<InviteRow>, StoreError> {
+        sqlx::query("SELECT * FROM invites ORDER BY created_at DESC, code_hash")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(invite)
+            .collect()
+    }
+
+    async fn create_reset(&self, reset: NewReset) -> Result<(), StoreError> {
+        let result: Result<(), StoreError> = async {
+            let mut tx = self.begin().await?;
+            let done = sqlx::query(
+                "INSERT INTO password_resets (code_hash, user_id, created_at, expires_at) \
+                 SELECT $1, id, $3, $4 FROM users WHERE id = $2 AND deleted_at IS NULL \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&reset.code_hash[..])
+            .bind(reset.user.0)
+            .bind(reset.created_at)
+            .bind(reset.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await
+        }
+        .await;
+        self.tracked(result)
+    }
+
+    async fn reset_password(
+        &self,
+        code_hash: &[u8; 32],
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(UserId, Vec<SessionId>), StoreError> {
+        let result: Result<(UserId, Vec<SessionId>), StoreError> = async {
+            let mut tx = self.begin().await?;
+            // The code's row is locked: of two uses at once, the second sees `used_at`.
+            let row = sqlx::query(
+                "SELECT r.user_id, r.used_at, r.expires_at, u.deleted_at \
+                 FROM password_resets r JOIN users u ON u.id = r.user_id \
+                 WHERE r.code_hash = $1 FOR UPDATE OF r, u",
+            )
+            .bind(&code_hash[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let refusal = match &row {
+                None => Some(Refusal::ResetUnknown),
+                Some(r) => {
+                    let used: Option<i64> = rows::get(r, "used_at")?;
+                    let expires: i64 = rows::get(r, "expires_at")?;
+                    let deleted: Option<i64> = rows::get(r, "deleted_at")?;
+                    if deleted.is_some() {
+                        Some(Refusal::ResetUnknown)
+                    } else if used.is_some() {
+                        Some(Refusal::ResetUsed)
+                    } else if expires <= now {
+                        Some(Refusal::ResetExpired)
+                    } else {
+                        None
+                    }
+                }
+            };
+            let (Some(row), None) = (row, refusal) else {
+                tx.rollback().await?;
+                return Err(StoreError::Refused(
+                    refusal.unwrap_or(Refusal::ResetUnknown),
+                ));
+            };
+            let user = rows::user_id(&row, "user_id")?;
+            sqlx::query("UPDATE password_resets SET used_at = $1 WHERE code_hash = $2")
+                .bind(now)
+                .bind(&code_hash[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let revoked = sessions::revoke_others(&mut tx, user, None, now).await?;
+            tx.commit().await?;
+            Ok((user, revoked))
+        }
+        .await;
+        self.tracked(result)
+    }
+
+    async fn delete_user(&self, id: UserId, now: i64) -> Result<AccountRemoval, StoreError> {
+        let result: Result<AccountRemoval, StoreError> = async {
+            let mut tx = self.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET deleted_at = $1, password_hash = '', \
+                     email = 'deleted-' || replace(id::text, '-', '') || '@invalid' \
+                 WHERE id = $2 AND deleted_at IS NULL",
+            )
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
+            let sessions = sessions::revoke_others(&mut tx, id, None, now).await?;
+            // The streams of every peer first (the lock order of every stream writer), then
+            // the messages.
+            let peers: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT DISTINCT recipient FROM messages WHERE sender = $1 AND envelope IS NOT NULL",
+            )
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let mut removals = Vec::new();
+            if !peers.is_empty() {
+                let users = peers.into_iter().map(UserId).chain([id]);
+                let streams = Streams::lock(&mut tx, users).await?;
+                let removed = sqlx::query(
+                    "UPDATE messages SET envelope = NULL, removed_at = $1 \
+                     WHERE sender = $2 AND envelope IS NOT NULL \
+                     RETURNING id, sender, msg_id, recipient",
+                )
+                .bind(now)
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(Removed::from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+                removals = record_removals(&mut tx, streams, removed, None, now).await?;
+            }
+            let files = sqlx::query("DELETE FROM files WHERE uploader = $1 RETURNING id")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(|r| rows::fixed::<16>(r, "id"))
+                .collect::<Result<Vec<FileId>, _>>()?;
+            for statement in [
+                "DELETE FROM password_resets WHERE user_id = $1",
+                "DELETE FROM login_sources WHERE user_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await?;
+            Ok(AccountRemoval {
+                sessions,
+                removals,
+                files,
+            })
+        }
+        .await;
+        self.tracked(result)
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT user_id) FROM sessions \
+             WHERE ip = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(ip)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}

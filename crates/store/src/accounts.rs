@@ -1,0 +1,46 @@
+//! Looking after accounts: invitations, password-reset codes, account deletion, and the
+//! counts the registration gate and the IP rule need.
+
+use securechat_proto::ids::{SessionId, UserId};
+
+use crate::model::{AccountRemoval, InviteRow, NewInvite, NewReset};
+use crate::StoreError;
+
+/// Invitations, reset codes and account deletion.
+#[async_trait::async_trait]
+pub trait Accounts {
+    /// Stores a new invitation. `Conflict(Invite)` when the code hash exists (never, for
+    /// random codes).
+    async fn create_invite(&self, invite: NewInvite) -> Result<(), StoreError>;
+
+    /// Every invitation, newest first.
+    async fn list_invites(&self) -> Result<Vec<InviteRow>, StoreError>;
+
+    /// Stores a one-time reset code for an account. `NotFound` when the account does not
+    /// exist or was deleted.
+    async fn create_reset(&self, reset: NewReset) -> Result<(), StoreError>;
+
+    /// Uses up a reset code: sets the account's password hash and revokes every session of
+    /// the account, in one transaction; returns the account and the revoked sessions.
+    /// `Refused(ResetUnknown | ResetUsed | ResetExpired)` and nothing changes otherwise. Of
+    /// two concurrent uses of one code exactly one succeeds.
+    async fn reset_password(
+        &self,
+        code_hash: &[u8; 32],
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(UserId, Vec<SessionId>), StoreError>;
+
+    /// Deletes an account, in one transaction: marks it deleted (its username stays taken,
+    /// its email and password are forgotten, it can no longer log in), revokes its
+    /// sessions, removes every message it sent for both sides (a `deleted` event in both
+    /// streams, like an expiry), and drops its files and reset codes. `NotFound` when there
+    /// is no such live account.
+    async fn delete_user(&self, id: UserId, now: i64) -> Result<AccountRemoval, StoreError>;
+
+    /// How many accounts exist (deleted ones included).
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// How many distinct users have an active session from `ip`.
+    async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError>;
+}
