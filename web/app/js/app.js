@@ -63,6 +63,16 @@ export class App {
     } catch {
       this.server = null;
     }
+    this.serverAt = Date.now();
+  }
+
+  /**
+   * Reads the server's facts again in the background when they are more than a few seconds
+   * old (the first account may have been made since). Screens never wait for it: they show at
+   * once with what is known, and the server's own answer corrects a stale mode.
+   */
+  refreshServerInfo() {
+    if (Date.now() - (this.serverAt || 0) > 5000) this.loadServerInfo();
   }
 
   // ---- screens -----------------------------------------------------------------------------
@@ -78,6 +88,7 @@ export class App {
     this.teardown();
     if (location.hash) history.replaceState(null, '', location.pathname);
     document.title = 'Log in · securechat';
+    this.refreshServerInfo();
     renderLogin(this.root, {
       message,
       messageKind,
@@ -90,10 +101,8 @@ export class App {
     });
   }
 
-  async showRegister(invite = '') {
+  showRegister(invite = '') {
     document.title = 'Create account · securechat';
-    // The mode may have changed since the page loaded (the first account was just made).
-    if (!invite) await this.loadServerInfo();
     renderRegister(this.root, {
       server: this.server,
       invite,
@@ -125,9 +134,8 @@ export class App {
     });
   }
 
-  async showForgot() {
+  showForgot() {
     document.title = 'Forgot password · securechat';
-    await this.loadServerInfo();
     renderForgot(this.root, {
       emailAvailable: !!this.server?.password_reset_email,
       onShowLogin: () => this.showLogin(),
