@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use securechat_proto::auth::{
-    ChangePasswordRequest, DeleteAccountRequest, Password, RegisterRequest, RegisterResponse,
-    ResetPasswordRequest, ServerInfo, TokenRequest, TokenResponse,
+    ChangePasswordRequest, DeleteAccountRequest, ForgotPasswordRequest, Password, RegisterRequest,
+    RegisterResponse, ResetPasswordRequest, ServerInfo, TokenRequest, TokenResponse,
 };
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{EncryptionKeyRecord, NewEncryptionKey, UserKeys};
@@ -380,6 +380,22 @@ impl Api {
         let response = self
             .http
             .post(self.url("/api/v1/auth/password/reset"))
+            .json(&body)
+            .send()
+            .await?;
+        check(response).await?;
+        Ok(())
+    }
+
+    /// Asks the server to mail a reset link (answered the same whether or not the account
+    /// exists; 404 when the server sends no mail).
+    pub async fn forgot_password(&self, login: &str) -> Result<(), ClientError> {
+        let body = ForgotPasswordRequest {
+            login: login.to_owned(),
+        };
+        let response = self
+            .http
+            .post(self.url("/api/v1/auth/password/forgot"))
             .json(&body)
             .send()
             .await?;

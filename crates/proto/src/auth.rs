@@ -190,4 +190,14 @@ pub struct ServerInfo {
     pub registration: RegistrationMode,
     /// True while no account exists: in `invite` mode the first account needs no code.
     pub first_account: bool,
+    /// "Forgot password" can mail a reset link (`POST /api/v1/auth/password/forgot`);
+    /// otherwise an operator makes reset codes.
+    pub password_reset_email: bool,
+}
+
+/// `POST /api/v1/auth/password/forgot`: mail me a reset link.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ForgotPasswordRequest {
+    /// Username or email address.
+    pub login: String,
 }

@@ -119,6 +119,21 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_PUBLIC_URL", value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// SMTP relay for "forgot password" mail: smtps://USER:PASSWORD@HOST:465,
+    /// smtp://HOST:587?tls=required, or smtp://HOST:25 (plain, a relay on this machine);
+    /// needs --smtp-from and --public-url [default: none, an operator makes reset codes].
+    #[arg(
+        long,
+        env = "SECURECHAT_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// Sender of that mail, e.g. "securechat <chat@example.org>".
+    #[arg(long, env = "SECURECHAT_SMTP_FROM", value_name = "ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_from: Option<String>,
     /// Apply the IP rule at login [default: true].
     #[arg(long, env = "SECURECHAT_IP_RULE", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -433,6 +448,23 @@ impl ServeArgs {
         settings.public_url = match self.public_url {
             None => None,
             Some(url) => Some(public_url(&url)?),
+        };
+        settings.mail = match (self.smtp_url, self.smtp_from) {
+            (None, None) => None,
+            (Some(url), Some(from)) => {
+                if settings.public_url.is_none() {
+                    anyhow::bail!(
+                        "--smtp-url needs --public-url (SECURECHAT_PUBLIC_URL): the mailed \
+                         links point there"
+                    );
+                }
+                Some(securechat_server::mail::Mailer::new(&url, &from).context(
+                    "--smtp-url / --smtp-from (SECURECHAT_SMTP_URL / SECURECHAT_SMTP_FROM)",
+                )?)
+            }
+            _ => anyhow::bail!(
+                "--smtp-url and --smtp-from (SECURECHAT_SMTP_URL, SECURECHAT_SMTP_FROM) go together"
+            ),
         };
         settings.ip_rule.enabled = self.ip_rule.unwrap_or(d.ip_rule.enabled);
         settings.ip_rule.max_ips_per_user = self

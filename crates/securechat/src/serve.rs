@@ -77,6 +77,18 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
     let store = open_store(&config).await?;
     tracing::info!(backend = store.backend(), "database ready");
+    match config.settings.registration {
+        securechat_server::settings::RegistrationMode::Invite => tracing::info!(
+            "registration by invitation: the first account registers freely, the others need \
+             a code from `securechat admin invite`"
+        ),
+        securechat_server::settings::RegistrationMode::Open => {
+            tracing::info!("registration open: anyone who reaches this server may register")
+        }
+        securechat_server::settings::RegistrationMode::Closed => tracing::info!(
+            "registration closed: nobody may register (--registration invite or open to change)"
+        ),
+    }
     let tls = match &config.tls {
         Some((cert, key)) => {
             // One TLS backend (ring) for the whole process.

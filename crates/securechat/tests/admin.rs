@@ -81,7 +81,9 @@ fn a_family_server_by_invitation_with_a_password_reset_and_an_account_deleted() 
 
     mum.ok(&["send", "--to", "kid", "before the reset"], "");
 
-    // The kid forgets the password: the operator makes a reset code.
+    // The kid forgets the password. This server sends no mail, so the operator makes a code.
+    let no_mail = kid.fails(&["forgot-password", "--username", "kid"], "");
+    assert!(no_mail.contains("sends no mail"), "{no_mail}");
     let reset = admin(&server, &mum, &["reset-password", "kid"]);
     assert_eq!(reset["username"], "kid");
     let link = reset["link"].as_str().expect("link");

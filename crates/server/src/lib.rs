@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod lifecycle;
 mod listen;
+pub mod mail;
 pub mod metrics;
 pub mod realtime;
 pub mod settings;

@@ -143,6 +143,9 @@ pub struct Settings {
     /// The address users reach the server at (`https://chat.example.org`), for the links in
     /// invitations and reset codes; `None`: links are left to whoever makes the code.
     pub public_url: Option<String>,
+    /// Where "forgot password" mail goes out (needs `public_url` for its links); `None`: no
+    /// mail, resets are made by an operator.
+    pub mail: Option<crate::mail::Mailer>,
 }
 
 /// How this node works with the others (see `crate::cluster`). Its `Debug` leaves out the
@@ -242,6 +245,7 @@ impl Settings {
             cluster: None,
             registration: RegistrationMode::Invite,
             public_url: None,
+            mail: None,
         }
     }
 }

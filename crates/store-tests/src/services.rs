@@ -58,10 +58,20 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 }
 
 /// Starts `command`, or says in one line that `what` is skipped (fails under CI).
-fn spawn_or_skip(mut command: Command, program: &str, what: &str) -> Option<Child> {
+fn spawn_or_skip(command: Command, program: &str, what: &str) -> Option<Child> {
+    spawn_or_skip_to(command, Stdio::null(), program, what)
+}
+
+/// `spawn_or_skip` with the child's standard output going to `stdout`.
+fn spawn_or_skip_to(
+    mut command: Command,
+    stdout: Stdio,
+    program: &str,
+    what: &str,
+) -> Option<Child> {
     match command
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
     {
@@ -191,6 +201,75 @@ impl MotoServer {
 }
 
 impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// aiosmtpd's SMTP server (`aiosmtpd`, or `SECURECHAT_TEST_AIOSMTPD`), printing every message
+/// it receives; the tests read the mail a server sent from that output.
+pub struct SmtpServer {
+    pub addr: SocketAddr,
+    output: tempfile::NamedTempFile,
+    child: Child,
+}
+
+impl SmtpServer {
+    /// The program run.
+    pub fn program() -> String {
+        std::env::var("SECURECHAT_TEST_AIOSMTPD").unwrap_or_else(|_| "aiosmtpd".to_owned())
+    }
+
+    /// `what` names the tests that need it, for the skip line.
+    ///
+    /// # Panics
+    /// When the output file cannot be made.
+    pub fn start(what: &str) -> Option<Self> {
+        let program = Self::program();
+        let addr = free_port([127, 0, 0, 1]);
+        let output = tempfile::NamedTempFile::new().expect("smtp output file");
+        let stdout = output.reopen().expect("smtp output file");
+        let mut command = Command::new(&program);
+        // Python buffers a file's output: unbuffered, each message is readable at once.
+        command
+            .args(["-n", "-l", &addr.to_string()])
+            .env("PYTHONUNBUFFERED", "1");
+        let child = spawn_or_skip_to(command, Stdio::from(stdout), &program, what)?;
+        wait_for_port(addr, Duration::from_secs(30));
+        Some(Self {
+            addr,
+            output,
+            child,
+        })
+    }
+
+    /// Everything received so far, as aiosmtpd printed it (headers and bodies).
+    pub fn received(&self) -> String {
+        std::fs::read_to_string(self.output.path()).unwrap_or_default()
+    }
+
+    /// Waits up to `patience` for the received mail to contain `needle`; returns all of it.
+    ///
+    /// # Panics
+    /// When it does not come.
+    pub fn wait_for(&self, needle: &str, patience: Duration) -> String {
+        let deadline = Instant::now() + patience;
+        loop {
+            let text = self.received();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no mail containing {needle:?} within {patience:?}; received: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

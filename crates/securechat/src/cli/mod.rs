@@ -81,6 +81,8 @@ pub enum ClientCommand {
     /// Set a new password with a one-time reset code from the server's operator (your keys
     /// do not change).
     ResetPassword(ResetPasswordArgs),
+    /// Ask for a password-reset link by email (servers that send mail).
+    ForgotPassword(ForgotPasswordArgs),
     /// Delete your account: every message you sent is removed for both sides, your files
     /// too; cannot be undone.
     DeleteAccount(DeleteAccountArgs),
@@ -95,6 +97,15 @@ pub struct ResetPasswordArgs {
     pub code: String,
     #[command(flatten)]
     pub password: PasswordOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgotPasswordArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// Your username or email address.
+    #[arg(long, value_name = "NAME")]
+    pub username: String,
 }
 
 #[derive(Debug, Args)]
@@ -343,6 +354,7 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Delete(args) => send::delete(args).await,
         ClientCommand::ResetPassword(args) => recovery::reset_password(args).await,
         ClientCommand::DeleteAccount(args) => recovery::delete_account(args).await,
+        ClientCommand::ForgotPassword(args) => recovery::forgot_password(args).await,
         ClientCommand::Listen(args) => listen::listen(args).await,
         ClientCommand::History(args) => history::history(args).await,
         ClientCommand::Download(args) => history::download(args).await,

@@ -7,7 +7,7 @@ use securechat_proto::auth::Password;
 
 use super::context::Context;
 use super::prompt::PASSWORD;
-use super::{DeleteAccountArgs, ResetPasswordArgs};
+use super::{DeleteAccountArgs, ForgotPasswordArgs, ResetPasswordArgs};
 
 /// The code in `text`: the code itself, or a link carrying it as `#<key>=CODE`.
 pub fn code_from(text: &str, key: &str) -> String {
@@ -45,6 +45,26 @@ pub async fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
         ctx.profile_flag()
     );
     Ok(())
+}
+
+pub async fn forgot_password(args: ForgotPasswordArgs) -> anyhow::Result<()> {
+    let ctx = Context::new(&args.opts)?;
+    let api = ctx.api()?;
+    match api.forgot_password(&args.username).await {
+        Ok(()) => {
+            println!(
+                "If that account exists, an email with a reset link is on its way. Open the \
+                 link in a browser, or run `securechat reset-password --code LINK`."
+            );
+            Ok(())
+        }
+        Err(ClientError::Http { status: 404, .. }) => bail!(
+            "this server sends no mail: ask its operator for a reset code \
+             (`securechat admin reset-password {}` on the server)",
+            args.username
+        ),
+        Err(e) => Err(ctx.explain(e)),
+    }
 }
 
 pub async fn delete_account(args: DeleteAccountArgs) -> anyhow::Result<()> {

@@ -35,6 +35,7 @@ impl Modify for BearerAuth {
         super::accounts::logout,
         super::accounts::delete_account,
         super::recovery::reset_password,
+        super::recovery::forgot_password,
         super::server_info::server_info,
         super::token::token,
         super::users::list,

@@ -9,11 +9,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 
-use securechat_proto::auth::ResetPasswordRequest;
+use securechat_proto::auth::{ForgotPasswordRequest, ResetPasswordRequest};
+use securechat_proto::email::Email;
+use securechat_proto::username::Username;
+use securechat_store::model::NewReset;
 use securechat_store::StoreError;
 
 use crate::auth::client_ip::client_ip;
-use crate::auth::codes;
+use crate::auth::codes::{self, LinkKind, OneTimeCode};
 use crate::clock::now_ms;
 use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
@@ -22,7 +25,9 @@ use crate::http::json::ApiJson;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/auth/password/reset", post(reset_password))
+    Router::new()
+        .route("/api/v1/auth/password/reset", post(reset_password))
+        .route("/api/v1/auth/password/forgot", post(forgot_password))
 }
 
 /// `POST /api/v1/auth/password/reset`: uses up a reset code, sets the new password and signs
@@ -71,4 +76,98 @@ pub async fn reset_password(
     state.revoke_sessions(&revoked, Revocation::PasswordReset);
     tracing::info!(user.id = %user, revoked = revoked.len(), "password reset with a one-time code");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long a mailed reset link works.
+const MAILED_CODE_TTL_MS: i64 = 3_600_000;
+
+/// The canonical form a login name is stored under (username or email), as far as it parses.
+fn canonical_login(login: &str) -> String {
+    let login = login.trim();
+    if let Ok(username) = Username::parse(login) {
+        return username.as_str().to_owned();
+    }
+    Email::parse(login).map_or_else(|_| login.to_lowercase(), |e| e.as_str().to_owned())
+}
+
+/// `POST /api/v1/auth/password/forgot`: mails a reset link to the account's address, when
+/// mail is configured. The answer is the same whether or not the account exists, and comes
+/// before any mail is sent, so it tells nobody which accounts exist.
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "accounts",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "if the account exists, a reset link is on its way"),
+        (status = 404, description = "this server sends no mail: ask its operator for a reset code", body = securechat_proto::error::ErrorBody),
+        (status = 429, description = "too many requests from this address", body = securechat_proto::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ForgotPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (Some(mailer), Some(public_url)) = (
+        state.settings().mail.clone(),
+        state.settings().public_url.clone(),
+    ) else {
+        return Err(ApiError::NotFound);
+    };
+    let ip = client_ip(peer, &headers, &state.settings().trusted_proxies);
+    // Every request counts: nobody may make the server mail a stream of links.
+    let ip_key = format!("password-forgot {ip}");
+    state
+        .login_guard()
+        .account()
+        .check(&ip_key)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    state.password_check_failed(&ip_key);
+    let login = canonical_login(&req.login);
+    tokio::spawn(async move {
+        let user = match state.store().find_user_by_login(&login).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::info!("password reset asked for an unknown account; no mail sent");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "password reset: the account lookup failed");
+                return;
+            }
+        };
+        // One mail per account per window of the per-account limit at most.
+        let account_key = format!("password-forgot-account {}", user.id);
+        if state.login_guard().account().check(&account_key).is_err() {
+            tracing::warn!(user.id = %user.id, "password reset mail held back: asked too often");
+            return;
+        }
+        state.password_check_failed(&account_key);
+        let code = OneTimeCode::generate();
+        let now = now_ms();
+        let stored = state
+            .store()
+            .create_reset(NewReset {
+                code_hash: code.hash,
+                user: user.id,
+                created_at: now,
+                expires_at: now + MAILED_CODE_TTL_MS,
+            })
+            .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "password reset: the code could not be stored");
+            return;
+        }
+        let link = codes::link(&public_url, LinkKind::Reset, &code.code);
+        match mailer
+            .send_reset(&user.email, &user.username, &link, &public_url)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(user.id = %user.id, relay = mailer.relay(), "password reset link mailed")
+            }
+            Err(e) => {
+                tracing::error!(user.id = %user.id, relay = mailer.relay(), error = %e, "password reset mail failed")
+            }
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
 }

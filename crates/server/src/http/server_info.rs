@@ -21,5 +21,6 @@ pub async fn server_info(State(state): State<AppState>) -> Result<Json<ServerInf
         version: env!("CARGO_PKG_VERSION").to_owned(),
         registration: state.settings().registration,
         first_account: state.store().count_users().await? == 0,
+        password_reset_email: state.settings().mail.is_some(),
     }))
 }

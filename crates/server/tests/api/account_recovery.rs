@@ -212,3 +212,97 @@ async fn a_deleted_account_leaves_with_what_it_sent_and_its_peer_sees_it_go() {
         .await;
     assert!(late.is_err(), "its keys are no longer served");
 }
+
+/// The code in a mailed reset link.
+fn mailed_code(mail: &str) -> String {
+    let start = mail.find("#reset=").expect("a reset link in the mail") + "#reset=".len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+// Two workers: the test thread blocks while it reads the SMTP server's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_by_a_mailed_link_and_unknown_accounts_look_the_same() {
+    let no_mail = spawn_app().await;
+    let response = reqwest::Client::new()
+        .post(no_mail.url("/api/v1/auth/password/forgot"))
+        .json(&json!({"login": "anyone"}))
+        .send()
+        .await
+        .expect("forgot");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "no mail configured"
+    );
+
+    let Some(smtp) =
+        securechat_store_tests::services::SmtpServer::start("the password-reset mail test")
+    else {
+        return;
+    };
+    let relay = format!("smtp://{}", smtp.addr);
+    let app = crate::helpers::spawn_app_with(move |s| {
+        s.public_url = Some("https://chat.example.org".to_owned());
+        s.mail = Some(
+            securechat_server::mail::Mailer::new(&relay, "securechat <chat@example.org>")
+                .expect("mailer"),
+        );
+    })
+    .await;
+    let info: Value = reqwest::get(app.url("/api/v1/server"))
+        .await
+        .expect("info")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["password_reset_email"], true);
+    let user = TestUser::generate("mailme");
+    app.register_ok(&user).await;
+
+    let forgot = |login: String| {
+        let url = app.url("/api/v1/auth/password/forgot");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "login": login }))
+                .send()
+                .await
+                .expect("forgot");
+            (response.status(), response.text().await.expect("body"))
+        }
+    };
+    let unknown = forgot("nobody-here@example.org".to_owned()).await;
+    let known = forgot(user.email.to_uppercase()).await;
+    assert_eq!(
+        known, unknown,
+        "the answer does not tell whether the account exists"
+    );
+    assert_eq!(known.0, StatusCode::ACCEPTED);
+
+    let mail = smtp.wait_for("#reset=", std::time::Duration::from_secs(20));
+    assert!(mail.contains(&user.email), "{mail}");
+    assert!(mail.contains("Reset your securechat password"), "{mail}");
+    assert!(mail.contains("https://chat.example.org/#reset="), "{mail}");
+    assert!(mail.contains("Your keys do not change"), "{mail}");
+    let (status, body) = reset(&app, &mailed_code(&mail), "the mailed new passphrase").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let login = app
+        .login_from(
+            &reqwest::Client::new(),
+            &user.username,
+            "the mailed new passphrase",
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        smtp.received()
+            .matches("Reset your securechat password")
+            .count(),
+        1,
+        "no mail went to the unknown account"
+    );
+}
