@@ -242,8 +242,9 @@ test('a reset link sets a new password; logging in afterwards still needs the ke
   await fresh.getByText(RESET_DONE).waitFor();
   await screenshot(fresh, 'accounts-06-reset-done');
 
-  // Ben's other browser was logged out by the reset.
+  // Ben's other browser was logged out by the reset, and says why.
   await ben.getByRole('heading', { name: 'Log in' }).waitFor();
+  await ben.getByText('Your session was ended: the password of this account was reset.').waitFor();
 
   // The old password no longer works, the new one does, and this browser has no keys: the
   // key file is needed, and brings the conversation back.
