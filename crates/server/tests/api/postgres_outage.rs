@@ -23,8 +23,12 @@ use crate::helpers::{spawn_in, wait_for, Data, Peer, TestUser};
 /// Senders working at once.
 const SENDERS: usize = 4;
 /// Messages each sender seals before the outages (sealing asks the server for keys, which
-/// it cannot answer while the database is away).
-const SEALED: usize = 1_000;
+/// it cannot answer while the database is away): more than a sender sends at its pace
+/// (`PACE`) for the whole test.
+const SEALED: usize = 2_000;
+/// The pause after each acknowledged message: the test is about outages, not throughput,
+/// and unpaced senders on a fast machine used up their messages before the first outage.
+const PACE: Duration = Duration::from_millis(20);
 
 /// What one sender saw.
 #[derive(Default)]
@@ -51,7 +55,13 @@ async fn keep_sending(
     let mut tally = Tally::default();
     let mut sealed = sealed.into_iter();
     while !*stop.borrow() {
-        let envelope = sealed.next().expect("enough sealed messages for the test");
+        let Some(envelope) = sealed.next() else {
+            panic!(
+                "sealed messages ran out: acked {}, refused {}",
+                tally.acked.len(),
+                tally.refused
+            );
+        };
         // While the database is away a batch waits for a connection (5 s) before it is
         // refused; under a busy test run an answer may take a few of those.
         let (id, answer) = send_sealed(&mut socket, envelope, Duration::from_secs(60)).await;
@@ -61,6 +71,7 @@ async fn keep_sending(
                 if healed.load(Ordering::SeqCst) {
                     tally.acked_after_healing += 1;
                 }
+                tokio::time::sleep(PACE).await;
             }
             Answer::Refused(code) => {
                 assert_eq!(code, WsErrorCode::Unavailable, "only retryable refusals");
