@@ -162,6 +162,43 @@ export class Api extends EventTarget {
     return this.json('/api/v1/users');
   }
 
+  /**
+   * What this server offers before anyone logs in: { registration: 'open'|'invite'|'closed',
+   * first_account, password_reset_email }. Not authenticated.
+   */
+  async serverInfo() {
+    const res = await fetch('/api/v1/server', { cache: 'no-store' });
+    if (!res.ok) throw await errorOf(res);
+    return res.json();
+  }
+
+  /** Sets a new password with a reset code (from a reset link); every session of the account ends. */
+  async resetPassword(code, newPassword) {
+    const res = await fetch('/api/v1/auth/password/reset', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code, new_password: newPassword }),
+      cache: 'no-store',
+    });
+    if (!res.ok) throw await errorOf(res);
+  }
+
+  /** Asks the server to email a reset link (the answer is the same whether the account exists or not). */
+  async forgotPassword(login) {
+    const res = await fetch('/api/v1/auth/password/forgot', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ login }),
+      cache: 'no-store',
+    });
+    if (!res.ok) throw await errorOf(res);
+  }
+
+  /** Deletes the logged-in account for good (the password confirms it). */
+  deleteAccount(password) {
+    return this.json('/api/v1/me', 'DELETE', { password });
+  }
+
   userKeys(id) {
     return this.json(`/api/v1/users/${encodeURIComponent(id)}/keys`);
   }

@@ -1,5 +1,6 @@
 // The application: which screen shows, the session (login, silent refresh, end of session
 // back to the login screen with a message), the keys of this browser, and the live chat.
+// Invitation and reset links (#invite=, #reset=) open their screens before any session.
 
 import { Api, SessionEnded } from './api.js';
 import { Socket } from './socket.js';
@@ -13,6 +14,9 @@ import { importKeyFile } from './crypto/keyfile.js';
 import { h, replace } from './ui/dom.js';
 import { toast } from './ui/dialog.js';
 import { renderLogin, renderRegister } from './views/auth.js';
+import { RESET_DONE, renderForgot, renderReset } from './views/recovery.js';
+import { openDeleteAccountDialog } from './views/delete-account.js';
+import { takeLink } from './links.js';
 import { renderImportKeys, renderKeySetup } from './views/firstrun.js';
 import { Shell } from './views/shell.js';
 import { openKeysDialog } from './views/account.js';
@@ -24,10 +28,20 @@ export class App {
     this.root = root;
     this.api = new Api();
     this.session = null;
+    this.server = null;
+    this.leaving = false;
   }
 
   async start() {
     this.api.addEventListener('ended', (e) => this.ended(e.detail));
+    // A link pasted into a tab that already runs the app changes only the fragment.
+    window.addEventListener('hashchange', () => {
+      const pasted = takeLink();
+      if (pasted) this.openLink(pasted);
+    });
+    const link = takeLink();
+    await this.loadServerInfo();
+    if (link) return this.openLink(link);
     if (!this.api.maybeSession) return this.showLogin();
     try {
       await this.api.refresh();
@@ -38,34 +52,94 @@ export class App {
     await this.enter();
   }
 
+  /**
+   * What the server offers (registration mode, first account, reset by email). Without an
+   * answer (an older server, a network error) the screens fall back to an open server without
+   * email; the server still decides.
+   */
+  async loadServerInfo() {
+    try {
+      this.server = await this.api.serverInfo();
+    } catch {
+      this.server = null;
+    }
+    this.serverAt = Date.now();
+  }
+
+  /**
+   * Reads the server's facts again in the background when they are more than a few seconds
+   * old (the first account may have been made since). Screens never wait for it: they show at
+   * once with what is known, and the server's own answer corrects a stale mode.
+   */
+  refreshServerInfo() {
+    if (Date.now() - (this.serverAt || 0) > 5000) this.loadServerInfo();
+  }
+
   // ---- screens -----------------------------------------------------------------------------
 
-  showLogin(message) {
+  /** An invitation or reset link's screen; a session open in this tab stays for a reload. */
+  openLink(link) {
+    this.teardown();
+    if (link.kind === 'invite') return this.showRegister(link.code);
+    return this.showReset(link.code);
+  }
+
+  showLogin(message, messageKind = 'info') {
     this.teardown();
     if (location.hash) history.replaceState(null, '', location.pathname);
     document.title = 'Log in · securechat';
+    this.refreshServerInfo();
     renderLogin(this.root, {
       message,
+      messageKind,
       onLogin: async (username, password) => {
         await this.api.login(username, password);
         await this.enter();
       },
       onShowRegister: () => this.showRegister(),
+      onForgot: () => this.showForgot(),
     });
   }
 
-  showRegister() {
+  showRegister(invite = '') {
     document.title = 'Create account · securechat';
     renderRegister(this.root, {
+      server: this.server,
+      invite,
       onShowLogin: () => this.showLogin(),
-      onRegister: async ({ username, email, password }) => {
+      onRegister: async ({ username, email, password, invite: code }) => {
         const keys = await KeyRing.generate();
-        await this.api.register(await keys.registration(username, email, password));
+        const request = await keys.registration(username, email, password);
+        if (code) request.invite = code;
+        await this.api.register(request);
         await keys.save(username);
         await this.api.login(username, password);
         document.title = 'Your keys · securechat';
         await renderKeySetup(this.root, { keys, username, password, onContinue: () => this.enter() });
       },
+    });
+  }
+
+  showReset(code) {
+    document.title = 'Choose a new password · securechat';
+    renderReset(this.root, {
+      code,
+      onShowLogin: () => this.showLogin(),
+      onReset: async (resetCode, password) => {
+        await this.api.resetPassword(resetCode, password);
+        // Every session of the account ended with the reset.
+        this.api.clear();
+        this.showLogin(RESET_DONE, 'success');
+      },
+    });
+  }
+
+  showForgot() {
+    document.title = 'Forgot password · securechat';
+    renderForgot(this.root, {
+      emailAvailable: !!this.server?.password_reset_email,
+      onShowLogin: () => this.showLogin(),
+      onForgot: (login) => this.api.forgotPassword(login),
     });
   }
 
@@ -124,7 +198,36 @@ export class App {
       logout: (choice) => this.logout(choice),
       manageKeys: () => this.manageKeys(),
       importKeys: () => this.importDialog(),
+      deleteAccount: () => openDeleteAccountDialog(this.session.me.username, (password) => this.deleteAccount(password)),
     };
+  }
+
+  /**
+   * Deletes the account on the server, then this browser's keys and state of it, and goes to
+   * the login screen. The server ends every session at once: the socket's "session revoked"
+   * that follows is expected, not an end to report.
+   */
+  async deleteAccount(password) {
+    const userId = this.api.userId;
+    this.leaving = true;
+    try {
+      await this.api.deleteAccount(password);
+    } catch (e) {
+      this.leaving = false;
+      throw e;
+    }
+    this.teardown();
+    this.api.clear();
+    let forgotten = true;
+    try {
+      if (userId) await store.forgetAccount(userId);
+    } catch {
+      forgotten = false;
+    }
+    this.leaving = false;
+    this.showLogin(forgotten
+      ? 'Your account was deleted. Its keys were removed from this browser.'
+      : 'Your account was deleted. Its keys could not be removed from this browser: clear this site’s data in the browser settings.');
   }
 
   /** Reads a key file and stores its keys, after checking they are this account's. */
@@ -188,7 +291,7 @@ export class App {
   }
 
   ended(error) {
-    if (!this.session) return;
+    if (!this.session || this.leaving) return;
     this.api.clear();
     this.showLogin(error?.message || 'Your session has ended. Please log in again.');
   }
@@ -200,6 +303,8 @@ export class App {
     s.socket?.stop();
     s.convs?.stop();
     s.chat?.flush().catch(() => {});
+    // Nothing more is saved for this session (a late save would outlive "forget my keys").
+    if (s.chat) s.chat.closed = true;
     s.shell?.destroy();
   }
 }

@@ -52,6 +52,7 @@ export class Chat {
 
   /** Saves the state soon (pins, counters, cursor, read positions). */
   persist() {
+    if (this.closed) return;
     clearTimeout(this.saveTimer);
     this.saveTimer = setTimeout(() => store.saveState(this.state).catch(() => {}), 150);
   }

@@ -1,7 +1,8 @@
 // The conversations of the logged-in user: contacts and presence, messages (decrypted in
 // memory only), history with scroll-back, live events from the socket, the outbox that
 // sends what was typed (also while offline), receipts, deletes and self-destruct timers.
-// Views listen to 'contacts', 'change' ({ peer }) and 'status' events.
+// Views listen to 'contacts', 'change' ({ peer }) and 'status' events. A deleted account
+// stays known (its conversation shows it is deleted) but is not offered as a new contact.
 
 import * as b64 from './crypto/b64.js';
 import { decryptFile, encryptFile } from './crypto/file_stream.js';
@@ -69,7 +70,7 @@ export class Conversations extends EventTarget {
   /** Compares every pinned contact's key with the directory, so a change shows at once. */
   async #checkPinnedKeys() {
     for (const peer of Object.keys(this.chat.state.pins)) {
-      if (!this.users.has(peer)) continue;
+      if (!this.users.has(peer) || this.users.get(peer).deleted) continue;
       try {
         await this.chat.contactKeys(peer);
       } catch {
@@ -87,7 +88,7 @@ export class Conversations extends EventTarget {
     const list = await this.api.users();
     for (const u of list) {
       const known = this.users.get(u.id);
-      this.users.set(u.id, { ...(known || {}), id: u.id, username: u.username, online: u.online });
+      this.users.set(u.id, { ...(known || {}), id: u.id, username: u.username, online: u.online, deleted: u.deleted === true });
     }
     this.dispatchEvent(new Event('contacts'));
   }
@@ -96,7 +97,12 @@ export class Conversations extends EventTarget {
     return this.users.get(id)?.username || 'unknown user';
   }
 
-  /** Contacts (everyone but me), with last message and unread count, newest first. */
+  /** Whether a user's account was deleted. */
+  deleted(id) {
+    return !!this.users.get(id)?.deleted;
+  }
+
+  /** Contacts (everyone but me, deleted accounts too), with last message and unread count, newest first. */
   contacts() {
     return [...this.users.values()]
       .filter((u) => u.id !== this.me)
@@ -343,10 +349,22 @@ export class Conversations extends EventTarget {
     } else if (f.reason === 'expired') {
       // An expiry is the server's word: a message goes when its own signed expiry (§8.4) has
       // come, never because the server says so earlier (that would hide it for good). One
-      // that has not expired here yet is left to the local timer.
+      // that has not expired here yet is left to the local timer, unless its sender's account
+      // was deleted: the server removes every message of a deleted account, without a
+      // tombstone (the account's keys sign nothing any more). The directory is asked whether
+      // the sender is deleted; a server could say so falsely, but it can withhold a deleted
+      // account's history anyway.
       if (m?.expiresAt && m.expiresAt <= Date.now()) await this.#remove(f.msg_id);
+      else if (m && !m.mine && (await this.#senderDeleted(m.from))) await this.#remove(f.msg_id);
     }
     this.#seq(f.seq);
+  }
+
+  /** Whether `id`'s account is deleted, asking the directory again if it was not known to be. */
+  async #senderDeleted(id) {
+    if (this.deleted(id)) return true;
+    await this.refreshUsers().catch(() => {});
+    return this.deleted(id);
   }
 
   async #remove(msgId) {
@@ -519,6 +537,8 @@ export class Conversations extends EventTarget {
           item.message.error = e.code === 'IdentityKeyChanged' ? "Not sent: this contact's security key changed." : e.message;
           item.message.status = 'failed';
           this.#changed(item.message.peer);
+          // No keys for a contact: the account may have been deleted meanwhile.
+          if (e.status === 404) this.refreshUsers().catch(() => {});
           if (e instanceof SessionEnded) throw e;
           continue;
         }

@@ -24,6 +24,17 @@ export function streamSeq(frame) {
   return STREAM_FRAMES.has(frame.type) && Number.isSafeInteger(frame.seq) ? frame.seq : null;
 }
 
+/**
+ * What to tell a user whose session the server revoked: a reset password and a deleted
+ * account say so (the server's reason names them); anything else is a logout elsewhere or a
+ * password change.
+ */
+function revokedText(reason) {
+  if (/account was deleted/i.test(reason)) return 'Your session was ended: this account was deleted.';
+  if (/password was reset/i.test(reason)) return 'Your session was ended: the password of this account was reset. Log in with the new password.';
+  return 'Your session was ended (you logged out elsewhere or changed your password). Please log in again.';
+}
+
 export class Socket extends EventTarget {
   /** `since()` gives the last stream seq the client holds. */
   constructor(api, since) {
@@ -145,6 +156,7 @@ export class Socket extends EventTarget {
       return;
     } else if (frame.type === 'error' && ENDS_SESSION.has(frame.code)) {
       this.authError = frame.code;
+      this.authMessage = typeof frame.message === 'string' ? frame.message : '';
     } else if (frame.type === 'error' && frame.code === 'too_many_connections') {
       this.attempt = Math.max(this.attempt, 3);
     }
@@ -158,9 +170,7 @@ export class Socket extends EventTarget {
     this.ready = false;
     this.#stopPing();
     if (this.stopped) return;
-    if (this.authError === 'session_revoked') {
-      return this.#end(new SessionEnded('Your session was ended (you logged out elsewhere or changed your password). Please log in again.'));
-    }
+    if (this.authError === 'session_revoked') return this.#end(new SessionEnded(revokedText(this.authMessage)));
     if (wasReady) this.attempt = 0;
     this.#scheduleReconnect();
   }

@@ -77,8 +77,14 @@ function testDatabase() {
   };
 }
 
-/** A running server: { url, port, dataDir, stop(), restart(), logs() }. */
-export async function startServer({ args = [] } = {}) {
+/**
+ * A running server: { url, port, dataDir, env, stop(), restart(), logs() }. Registration is
+ * open unless `registration` names another mode (the server's own default is `invite`).
+ * Loopback is exempt from the IP rule unless `ipAllow` says otherwise (false: no network is
+ * exempt). `env` is what the server's environment adds (the database), for the admin commands
+ * run beside it.
+ */
+export async function startServer({ args = [], ipAllow = '127.0.0.0/8', registration = 'open' } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'securechat-web-'));
   const database = testDatabase();
   const port = await freePort();
@@ -86,7 +92,8 @@ export async function startServer({ args = [] } = {}) {
   let output = '';
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
-    proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--ip-allow', '127.0.0.0/8', '--registration', 'open', ...args], {
+    const allow = ipAllow ? ['--ip-allow', ipAllow] : [];
+    proc = spawn(BIN, ['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...allow, '--registration', registration, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...database.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });
@@ -118,6 +125,7 @@ export async function startServer({ args = [] } = {}) {
     url,
     port,
     dataDir,
+    env: database.env,
     logs: () => output,
     stop,
     restart: launch,

@@ -6,15 +6,33 @@ import { screenshot } from './harness.mjs';
 export const PASSWORD = 'correct horse battery';
 export const PASSPHRASE = 'a long key file passphrase';
 
-/** Registers through the UI and saves the key file; returns the key file's text. */
-export async function register(page, name, { shots = false } = {}) {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Create an account' }).click();
+/** Opens the register form: from the login screen, or from a link (an invitation) that opens it. */
+export async function openRegister(page, link = null) {
+  if (link) {
+    await page.goto(link);
+  } else {
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Create an account' }).click();
+  }
+  await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+}
+
+/** Fills the register form for `name` and submits it. */
+export async function submitRegistration(page, name) {
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Email').fill(`${name}@example.org`);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('Confirm password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+/**
+ * Registers through the UI and saves the key file; returns the key file's text. `link` (an
+ * invitation link) opens the form instead of the login screen's button.
+ */
+export async function register(page, name, { shots = false, link = null } = {}) {
+  await openRegister(page, link);
+  await submitRegistration(page, name);
   await page.getByRole('heading', { name: 'Your keys are ready' }).waitFor({ timeout: 30000 });
   const start = page.getByRole('button', { name: 'Start chatting' });
   if (!(await start.isDisabled())) throw new Error('chatting must wait for the key file');

@@ -1,5 +1,6 @@
 // The contact list: every user, with an online dot updated live, search, unread counts and
-// the last message.
+// the last message. A deleted account is not offered as a new contact: it is listed only
+// while a conversation with it has messages (or is open), marked as deleted.
 
 import { h, hueOf, icon, initials, replace } from '../ui/dom.js';
 import { listTime } from '../format.js';
@@ -40,7 +41,8 @@ export class ContactList {
 
   render() {
     const convs = this.ctx.convs;
-    const contacts = convs ? convs.contacts() : [...(this.ctx.users || [])].filter((u) => u.id !== this.ctx.me.id).map((u) => ({ ...u, last: null, unread: 0 }));
+    const all = convs ? convs.contacts() : [...(this.ctx.users || [])].filter((u) => u.id !== this.ctx.me.id).map((u) => ({ ...u, last: null, unread: 0 }));
+    const contacts = all.filter((c) => !c.deleted || c.last || c.id === this.active);
     const shown = contacts.filter((c) => !this.query || c.username.includes(this.query));
     const focused = this.list.contains(document.activeElement) ? document.activeElement.dataset.peer : null;
     replace(this.list, shown.map((c) => {
@@ -53,12 +55,13 @@ export class ContactList {
         onclick: () => this.onOpen(c.id),
       },
         h('span', { class: `avatar ${hueOf(c.id)}`, 'aria-hidden': 'true' }, initials(c.username),
-          h('span', { class: `dot${c.online ? ' online' : ''}` })),
+          h('span', { class: `dot${c.online && !c.deleted ? ' online' : ''}` })),
         h('span', { class: 'contact-main' },
           h('span', { class: 'contact-top' },
             h('span', { class: 'contact-name', text: c.username }),
-            h('span', { class: 'visually-hidden', text: c.online ? ', online' : ', offline' }),
-            c.keyChanged ? h('span', { class: 'tag warn', title: 'Security key changed', text: 'Key changed' }) : null,
+            h('span', { class: 'visually-hidden', text: c.deleted ? ', account deleted' : c.online ? ', online' : ', offline' }),
+            c.deleted ? h('span', { class: 'tag', 'aria-hidden': 'true', title: 'This account was deleted', text: 'Deleted' }) : null,
+            c.keyChanged && !c.deleted ? h('span', { class: 'tag warn', title: 'Security key changed', text: 'Key changed' }) : null,
             c.last ? h('time', { class: 'small muted', text: listTime(c.last.ts) }) : null),
           h('span', { class: 'contact-bottom' },
             h('span', { class: `preview${c.unread ? ' unread' : ''}`, text: preview(c.last, this.ctx.me.id) }),

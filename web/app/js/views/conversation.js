@@ -1,6 +1,7 @@
 // The conversation pane: header with presence and safety number, key-change warning,
 // messages with day separators and scroll-back, and the composer (Enter sends, Shift+Enter
-// adds a line; hidden toggle, self-destruct timer, attachments and drag-and-drop).
+// adds a line; hidden toggle, self-destruct timer, attachments and drag-and-drop). With a
+// deleted account the conversation says so and the composer is disabled.
 
 import { h, hueOf, icon, initials, replace, saveFile } from '../ui/dom.js';
 import { confirmDialog, toast } from '../ui/dialog.js';
@@ -36,7 +37,7 @@ export class ConversationView {
     window.addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
     this.update();
-    this.checkKeys();
+    if (!ctx.convs.deleted(peer)) this.checkKeys();
     if (!ctx.convs.conv(peer).loaded) ctx.convs.loadOlder(peer, true).catch(() => {});
   }
 
@@ -59,8 +60,10 @@ export class ConversationView {
       h('button', { type: 'button', class: 'icon-button back', 'aria-label': 'Back to contacts', onclick: onBack }, icon('back')),
       h('span', { class: `avatar ${hueOf(this.peer)}`, 'aria-hidden': 'true', text: initials(name) }),
       h('div', { class: 'conv-title' }, h('h2', { text: name }), this.presence),
-      h('button', { type: 'button', class: 'button small secondary safety-button', onclick: () => this.openSafety() }, icon('shield'), h('span', { class: 'label', text: 'Safety number' })));
+      this.safetyButton = h('button', { type: 'button', class: 'button small secondary safety-button', onclick: () => this.openSafety() }, icon('shield'), h('span', { class: 'label', text: 'Safety number' })));
     this.banner = h('div', { class: 'banner warn keychange', role: 'alert', hidden: true });
+    this.gone = h('div', { class: 'banner deleted', role: 'status', hidden: true }, icon('warning'),
+      h('p', {}, h('strong', { text: 'This account was deleted. ' }), `The messages ${name} sent were removed with it; you can no longer write to ${name}.`));
     this.older = h('button', { type: 'button', class: 'button small secondary load-older', onclick: () => this.loadOlder() }, 'Load earlier messages');
     this.list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': `Messages with ${name}`, tabIndex: 0 });
     this.scroller = h('div', { class: 'scroller' }, this.older, this.list);
@@ -70,7 +73,7 @@ export class ConversationView {
       if (this.atBottom) this.markRead();
     });
     const overlay = h('div', { class: 'drop-overlay', hidden: true }, icon('attach'), h('p', { text: `Drop files to send them encrypted to ${name}` }));
-    this.el = h('section', { class: 'conv', 'aria-label': `Conversation with ${name}` }, this.head, this.banner, this.scroller, this.buildComposer(), overlay);
+    this.el = h('section', { class: 'conv', 'aria-label': `Conversation with ${name}` }, this.head, this.gone, this.banner, this.scroller, this.buildComposer(), overlay);
     this.attachDropZone(overlay);
   }
 
@@ -178,15 +181,33 @@ export class ConversationView {
 
   updateHead() {
     const user = this.ctx.convs.users.get(this.peer);
-    this.presence.textContent = user?.online ? 'online' : 'offline';
-    this.presence.classList.toggle('online', !!user?.online);
+    const deleted = this.ctx.convs.deleted(this.peer);
+    this.presence.textContent = deleted ? 'account deleted' : user?.online ? 'online' : 'offline';
+    this.presence.classList.toggle('online', !!user?.online && !deleted);
     this.updateBanner();
+  }
+
+  /** Disables (or enables again) everything that writes to this contact. */
+  setComposerDisabled(disabled) {
+    for (const el of this.composer.querySelectorAll('textarea, button, select')) el.disabled = disabled;
+    this.composer.classList.toggle('disabled', disabled);
+    this.input.placeholder = disabled ? 'This account was deleted' : this.hidden ? `Hidden message to ${this.name}` : `Message ${this.name}`;
   }
 
   updateBanner() {
     const pin = this.ctx.chat.pin(this.peer);
     const name = this.name;
+    const deleted = this.ctx.convs.deleted(this.peer);
     this.blocked = null;
+    this.gone.hidden = !deleted;
+    this.safetyButton.disabled = deleted;
+    if (deleted !== this.composer.classList.contains('disabled')) this.setComposerDisabled(deleted);
+    if (deleted) {
+      this.blocked = `${name}'s account was deleted.`;
+      this.banner.hidden = true;
+      this.composer.classList.remove('blocked');
+      return;
+    }
     if (!pin?.changedTo) {
       this.banner.hidden = true;
       this.composer.classList.remove('blocked');
@@ -300,8 +321,11 @@ export class ConversationView {
       else this.list.insertBefore(el, cursor);
     }
     if (!messages.length) {
-      if (!this.empty) this.empty = h('p', { class: 'empty-conv muted', text: conv.loaded ? `No messages yet. Say hello to ${this.name}: only the two of you can read what you write here.` : 'Loading messages…' });
-      this.empty.textContent = conv.loaded ? `No messages yet. Say hello to ${this.name}: only the two of you can read what you write here.` : 'Loading messages…';
+      const text = !conv.loaded ? 'Loading messages…'
+        : convs.deleted(this.peer) ? 'No messages are left in this conversation.'
+          : `No messages yet. Say hello to ${this.name}: only the two of you can read what you write here.`;
+      this.empty ??= h('p', { class: 'empty-conv muted' });
+      this.empty.textContent = text;
       if (!this.empty.isConnected) this.list.append(this.empty);
     } else {
       this.empty?.remove();

@@ -47,7 +47,8 @@ export class Shell {
       h('div', { class: 'menu-head' }, h('strong', { text: me.username }), h('span', { class: 'small muted', text: 'Logged in' })),
       item('Manage keys', 'key', () => this.ctx.actions.manageKeys()),
       item('Change password', 'lock', () => openPasswordDialog(this.ctx.api, [me.username])),
-      item('Log out', 'back', () => this.logout()));
+      item('Log out', 'back', () => this.logout()),
+      item('Delete account', 'trash', () => this.ctx.actions.deleteAccount()));
     this.menu.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
         this.toggleMenu(false);
