@@ -109,10 +109,17 @@ fn prune(state: &AppState) {
     let (per_ip, global) = state.registration_limits();
     per_ip.prune();
     global.prune();
+    let (recovery, mails) = state.recovery_limits();
+    recovery.prune();
+    mails.prune();
     state.sessions().prune();
 }
 
-/// One sweep: delete expired and revoked sessions, forget stale failure counters.
+/// How long used and expired invitations and reset codes stay listed (`admin invites`).
+const DEAD_CODES_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// One sweep: delete expired and revoked sessions, old codes, unreferenced files; forget
+/// stale failure counters.
 pub async fn sweep(state: &AppState) {
     let cutoff = if state.cluster().node_id().is_some() {
         now_ms() - REVOCATION_NOTICE_MS
@@ -125,5 +132,17 @@ pub async fn sweep(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "session sweep failed"),
     }
     sweep_files(state).await;
+    match state
+        .store()
+        .delete_dead_codes(now_ms() - DEAD_CODES_KEPT_MS)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            codes = n,
+            "swept used and expired invitations and reset codes"
+        ),
+        Err(e) => tracing::error!(error = %e, "code sweep failed"),
+    }
     prune(state);
 }

@@ -27,6 +27,10 @@ use crate::realtime::hub::Hub;
 use crate::realtime::work::Job;
 use crate::settings::Settings;
 
+/// Password-reset attempts and "forgot password" requests allowed per client IP within the
+/// failed-login window.
+const RECOVERY_PER_IP: u32 = 10;
+
 /// Everything handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -43,13 +47,18 @@ struct Inner {
     /// Registrations per client IP, and server-wide under one key.
     registrations_per_ip: FailureLimiter,
     registrations_global: FailureLimiter,
+    /// Password-reset attempts and "forgot password" requests per client IP (every request
+    /// counts), and reset mails per account.
+    recovery_per_ip: FailureLimiter,
+    reset_mails: FailureLimiter,
     hub: Arc<Hub>,
     cluster: Cluster,
     delivery: Delivery,
     budgets: Arc<Budgets>,
     lifecycle: Lifecycle,
     blobs: Blobs,
-    /// Users known to exist (users are never deleted), to check recipients without a query.
+    /// Live users seen, to check recipients without a query (an account deleted on another
+    /// node may linger here; the store refuses messages to it all the same).
     known_users: RwLock<HashSet<UserId>>,
     metrics: Metrics,
     /// Permits to stream an upload (`Settings::upload_concurrency`).
@@ -112,6 +121,8 @@ impl AppState {
                     registrations.global,
                     registrations.window,
                 ),
+                recovery_per_ip: FailureLimiter::new(RECOVERY_PER_IP, settings.login_limits.window),
+                reset_mails: FailureLimiter::new(1, settings.login_limits.window),
                 hub,
                 cluster,
                 delivery,
@@ -155,6 +166,11 @@ impl AppState {
             &self.inner.registrations_per_ip,
             &self.inner.registrations_global,
         )
+    }
+    /// Recovery limiters: reset attempts and "forgot password" requests per client IP, and
+    /// reset mails per account (one per failed-login window).
+    pub fn recovery_limits(&self) -> (&FailureLimiter, &FailureLimiter) {
+        (&self.inner.recovery_per_ip, &self.inner.reset_mails)
     }
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
@@ -283,30 +299,34 @@ impl AppState {
     }
 
     /// Deletes an account (through the delivery worker, so its messages leave every stream in
-    /// order), ends its sessions everywhere and drops its files' bytes.
+    /// order), ends its sessions everywhere and drops its files' bytes. The work runs in a
+    /// task of its own: a request dropped meanwhile does not leave it half done.
     pub async fn delete_account(&self, user: UserId) -> Result<AccountRemoval, ApiError> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        self.delivery()
-            .submit(Job::RemoveAccount { user, done })
-            .await
-            .map_err(|_| ApiError::fault("the delivery task has stopped"))?;
-        let removal = result
-            .await
-            .map_err(|_| ApiError::fault("the delivery task dropped an account deletion"))??;
-        self.inner
-            .known_users
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&user);
-        self.revoke_sessions(&removal.sessions, Revocation::AccountDeleted);
-        let blobs = self.blobs().clone();
-        let files = removal.files.clone();
-        tokio::spawn(async move {
-            for file in &files {
-                blobs.remove(file).await;
+        let state = self.clone();
+        let work = tokio::spawn(async move {
+            let (done, result) = tokio::sync::oneshot::channel();
+            state
+                .delivery()
+                .submit(Job::RemoveAccount { user, done })
+                .await
+                .map_err(|_| ApiError::fault("the delivery task has stopped"))?;
+            let removal = result
+                .await
+                .map_err(|_| ApiError::fault("the delivery task dropped an account deletion"))??;
+            state
+                .inner
+                .known_users
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&user);
+            state.revoke_sessions(&removal.sessions, Revocation::AccountDeleted);
+            for file in &removal.files {
+                state.blobs().remove(file).await;
             }
+            Ok(removal)
         });
-        Ok(removal)
+        work.await
+            .map_err(|e| ApiError::fault(format!("the account deletion task failed: {e}")))?
     }
 
     /// Whether a live (not deleted) user exists: from memory once seen, else asked of the

@@ -69,6 +69,118 @@ pub(crate) async fn pass_gate(
     }
 }
 
+/// Attempts of an account deletion before it gives up (see `delete_user`).
+const DELETE_ATTEMPTS: usize = 5;
+
+/// Why one attempt at deleting an account did not finish.
+enum DeleteError {
+    /// The account sent to a new peer meanwhile; nothing was changed.
+    PeersGrew,
+    Store(StoreError),
+}
+
+impl From<StoreError> for DeleteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The peers the account has live messages to.
+async fn live_peers(conn: &mut PgConnection, id: UserId) -> Result<Vec<UserId>, StoreError> {
+    let peers: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT recipient FROM messages WHERE sender = $1 AND envelope IS NOT NULL",
+    )
+    .bind(id.0)
+    .fetch_all(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(peers.into_iter().map(UserId).collect())
+}
+
+impl PostgresStore {
+    async fn try_delete_user(&self, id: UserId, now: i64) -> Result<AccountRemoval, DeleteError> {
+        let mut tx = self.begin().await?;
+        // The streams of the account and of every peer, in the lock order of every stream
+        // writer; with the account's own stream locked, no message from it can be stored
+        // until this commits, so the peers read again below are all there will be.
+        let peers = live_peers(&mut tx, id).await?;
+        let streams = Streams::lock(&mut tx, peers.iter().copied().chain([id])).await?;
+        let again = live_peers(&mut tx, id).await?;
+        if again.iter().any(|p| !peers.contains(p)) {
+            tx.rollback().await?;
+            return Err(DeleteError::PeersGrew);
+        }
+        let done = sqlx::query(
+            "UPDATE users SET deleted_at = $1, password_hash = '', \
+                 email = 'deleted-' || replace(id::text, '-', '') || '@invalid' \
+             WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound.into());
+        }
+        let sessions = sessions::revoke_others(&mut tx, id, None, now).await?;
+        let removed = sqlx::query(
+            "UPDATE messages SET envelope = NULL, removed_at = $1 \
+             WHERE sender = $2 AND envelope IS NOT NULL \
+             RETURNING id, sender, msg_id, recipient",
+        )
+        .bind(now)
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(Removed::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let removals = record_removals(&mut tx, streams, removed, None, now).await?;
+        let files = sqlx::query("DELETE FROM files WHERE uploader = $1 RETURNING id")
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| rows::fixed::<16>(r, "id"))
+            .collect::<Result<Vec<FileId>, _>>()?;
+        for statement in [
+            "DELETE FROM password_resets WHERE user_id = $1",
+            "DELETE FROM login_sources WHERE user_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await?;
+        Ok(AccountRemoval {
+            sessions,
+            removals,
+            files,
+        })
+    }
+}
+
+/// Uses up every unused reset code of an account (after its password changed by any means).
+pub(crate) async fn spend_reset_codes(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user.0)
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 fn invite(row: &PgRow) -> Result<InviteRow, StoreError> {
     let used_by: Option<uuid::Uuid> = rows::get(row, "used_by")?;
     Ok(InviteRow {
@@ -150,11 +262,26 @@ impl Accounts for PostgresStore {
     ) -> Result<(UserId, Vec<SessionId>), StoreError> {
         let result: Result<(UserId, Vec<SessionId>), StoreError> = async {
             let mut tx = self.begin().await?;
-            // The code's row is locked: of two uses at once, the second sees `used_at`.
+            // The account's row first, then the code's (the order of a deletion and a
+            // password change, so none of them deadlocks another); of two uses of one code
+            // at once, the second sees `used_at`.
+            let owner: Option<uuid::Uuid> =
+                sqlx::query_scalar("SELECT user_id FROM password_resets WHERE code_hash = $1")
+                    .bind(&code_hash[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            if let Some(owner) = owner {
+                sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
             let row = sqlx::query(
                 "SELECT r.user_id, r.used_at, r.expires_at, u.deleted_at \
                  FROM password_resets r JOIN users u ON u.id = r.user_id \
-                 WHERE r.code_hash = $1 FOR UPDATE OF r, u",
+                 WHERE r.code_hash = $1 FOR UPDATE OF r",
             )
             .bind(&code_hash[..])
             .fetch_optional(&mut *tx)
@@ -184,12 +311,8 @@ impl Accounts for PostgresStore {
                 ));
             };
             let user = rows::user_id(&row, "user_id")?;
-            sqlx::query("UPDATE password_resets SET used_at = $1 WHERE code_hash = $2")
-                .bind(now)
-                .bind(&code_hash[..])
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            // This code and every other unused one of the account.
+            spend_reset_codes(&mut tx, user, now).await?;
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash)
                 .bind(user.0)
@@ -205,86 +328,47 @@ impl Accounts for PostgresStore {
     }
 
     async fn delete_user(&self, id: UserId, now: i64) -> Result<AccountRemoval, StoreError> {
-        let result: Result<AccountRemoval, StoreError> = async {
+        // A message to a new peer may be stored between reading the peers and locking their
+        // streams: then the transaction starts again, with that peer's stream locked too.
+        for _ in 0..DELETE_ATTEMPTS {
+            match self.try_delete_user(id, now).await {
+                Err(DeleteError::PeersGrew) => continue,
+                Err(DeleteError::Store(e)) => return self.tracked(Err(e)),
+                Ok(removal) => return self.tracked(Ok(removal)),
+            }
+        }
+        Err(StoreError::Other(
+            "the account kept sending to new peers while it was being deleted; try again".into(),
+        ))
+    }
+
+    async fn has_accounts(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn delete_dead_codes(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let result: Result<u64, StoreError> = async {
             let mut tx = self.begin().await?;
-            let done = sqlx::query(
-                "UPDATE users SET deleted_at = $1, password_hash = '', \
-                     email = 'deleted-' || replace(id::text, '-', '') || '@invalid' \
-                 WHERE id = $2 AND deleted_at IS NULL",
-            )
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            if done.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Err(StoreError::NotFound);
-            }
-            let sessions = sessions::revoke_others(&mut tx, id, None, now).await?;
-            // The streams of every peer first (the lock order of every stream writer), then
-            // the messages.
-            let peers: Vec<uuid::Uuid> = sqlx::query_scalar(
-                "SELECT DISTINCT recipient FROM messages WHERE sender = $1 AND envelope IS NOT NULL",
-            )
-            .bind(id.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            let mut removals = Vec::new();
-            if !peers.is_empty() {
-                let users = peers.into_iter().map(UserId).chain([id]);
-                let streams = Streams::lock(&mut tx, users).await?;
-                let removed = sqlx::query(
-                    "UPDATE messages SET envelope = NULL, removed_at = $1 \
-                     WHERE sender = $2 AND envelope IS NOT NULL \
-                     RETURNING id, sender, msg_id, recipient",
-                )
-                .bind(now)
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(Removed::from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-                removals = record_removals(&mut tx, streams, removed, None, now).await?;
-            }
-            let files = sqlx::query("DELETE FROM files WHERE uploader = $1 RETURNING id")
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(|r| rows::fixed::<16>(r, "id"))
-                .collect::<Result<Vec<FileId>, _>>()?;
+            let mut deleted = 0;
             for statement in [
-                "DELETE FROM password_resets WHERE user_id = $1",
-                "DELETE FROM login_sources WHERE user_id = $1",
+                "DELETE FROM invites WHERE expires_at < $1 OR used_at < $1",
+                "DELETE FROM password_resets WHERE expires_at < $1 OR used_at < $1",
             ] {
-                sqlx::query(statement)
-                    .bind(id.0)
+                deleted += sqlx::query(statement)
+                    .bind(cutoff)
                     .execute(&mut *tx)
                     .await
-                    .map_err(map_err)?;
+                    .map_err(map_err)?
+                    .rows_affected();
             }
             tx.commit().await?;
-            Ok(AccountRemoval {
-                sessions,
-                removals,
-                files,
-            })
+            Ok(deleted)
         }
         .await;
         self.tracked(result)
-    }
-
-    async fn count_users(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError> {

@@ -50,12 +50,17 @@ pub(crate) async fn append(
         batch.iter().flat_map(|m| [m.sender, m.recipient]),
     )
     .await?;
+    let gone = deleted_among(&mut *conn, batch).await?;
     let mut known = stored_keys(&mut *conn, batch).await?;
     let mut files = Attachments::lock(&mut *conn, batch).await?;
 
     let mut fresh = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::with_capacity(batch.len());
     for m in batch {
+        if gone.contains(&m.sender) || gone.contains(&m.recipient) {
+            outcomes.push(AppendOutcome::Gone);
+            continue;
+        }
         let key = (m.sender, m.msg_id);
         if let Some(k) = known.get(&key) {
             outcomes.push(k.answer(m));
@@ -110,6 +115,27 @@ pub(crate) async fn append(
     files.save(&mut *conn, &ids).await?;
     streams.save(conn).await?;
     Ok(outcomes)
+}
+
+/// The batch's users whose accounts are deleted. Read under the streams' locks: an account
+/// deletion locks the account's stream too, so it is either committed (and seen here) or
+/// waits for this append (and then removes what it stored).
+async fn deleted_among(
+    conn: &mut PgConnection,
+    batch: &[NewMessage],
+) -> Result<std::collections::HashSet<UserId>, StoreError> {
+    let users: Vec<Uuid> = batch
+        .iter()
+        .flat_map(|m| [m.sender.0, m.recipient.0])
+        .collect();
+    sqlx::query("SELECT id FROM users WHERE id = ANY($1) AND deleted_at IS NOT NULL")
+        .bind(&users)
+        .fetch_all(conn)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| rows::user_id(r, "id"))
+        .collect()
 }
 
 /// `n` new message ids, ascending.

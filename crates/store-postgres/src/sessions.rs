@@ -79,6 +79,18 @@ impl Sessions for PostgresStore {
     ) -> Result<Admission, StoreError> {
         let result: Result<Admission, StoreError> = async {
             let mut tx = self.begin().await?;
+            // The account's row, shared: a deletion (which updates it) waits for this login
+            // or comes first, and then the login gets no session.
+            let live: Option<bool> =
+                sqlx::query_scalar("SELECT deleted_at IS NULL FROM users WHERE id = $1 FOR SHARE")
+                    .bind(session.user_id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            if live != Some(true) {
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
             admission::lock(&mut tx, &session).await?;
             if let Some(limits) = limits {
                 let admission = admission::check(&mut tx, &session, limits).await?;

@@ -138,6 +138,7 @@ impl Users for PostgresStore {
                 .await
                 .map_err(map_err)?;
             let revoked = sessions::revoke_others(&mut tx, id, keep, now).await?;
+            crate::accounts::spend_reset_codes(&mut tx, id, now).await?;
             tx.commit().await?;
             Ok(revoked)
         }

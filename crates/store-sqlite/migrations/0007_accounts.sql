@@ -2,6 +2,8 @@
 -- the username stays reserved), invitations for registration by invitation, and one-time
 -- password-reset codes. Codes are stored as SHA-256 hashes, never in clear.
 ALTER TABLE users ADD COLUMN deleted_at INTEGER;   -- Unix ms; NULL while the account lives
+-- Appends look up the deleted accounts among their users: few rows, so a small index.
+CREATE INDEX users_deleted ON users(id) WHERE deleted_at IS NOT NULL;
 
 CREATE TABLE invites (
     code_hash  BLOB PRIMARY KEY NOT NULL,          -- SHA-256 of the code

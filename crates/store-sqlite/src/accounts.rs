@@ -58,6 +58,45 @@ pub(crate) async fn pass_gate(
     }
 }
 
+/// The deleted accounts (few; read through the partial index `users_deleted`).
+pub(crate) async fn deleted_users(
+    conn: &mut SqliteConnection,
+) -> Result<std::collections::HashSet<UserId>, StoreError> {
+    sqlx::query("SELECT id FROM users WHERE deleted_at IS NOT NULL")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| rows::user_id(r, "id"))
+        .collect()
+}
+
+/// Uses up every unused reset code of an account (after its password changed by any means).
+pub(crate) async fn spend_reset_codes(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Whether an account is deleted (or missing), inside a write transaction.
+pub(crate) async fn is_gone(conn: &mut SqliteConnection, user: UserId) -> Result<bool, StoreError> {
+    let live: Option<bool> =
+        sqlx::query_scalar("SELECT deleted_at IS NULL FROM users WHERE id = $1")
+            .bind(user.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    Ok(live != Some(true))
+}
+
 fn invite(row: &sqlx::sqlite::SqliteRow) -> Result<InviteRow, StoreError> {
     let used_by: Option<uuid::Uuid> = row.try_get("used_by").map_err(map_err)?;
     Ok(InviteRow {
@@ -172,12 +211,9 @@ impl Accounts for SqliteStore {
                 ));
             };
             let user = rows::user_id(&row, "user_id")?;
-            sqlx::query("UPDATE password_resets SET used_at = $1 WHERE code_hash = $2")
-                .bind(now)
-                .bind(&code_hash[..])
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            // This code and every other unused one of the account: an older link read later
+            // must not change the password again.
+            spend_reset_codes(&mut tx, user, now).await?;
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash)
                 .bind(user.0)
@@ -253,12 +289,33 @@ impl Accounts for SqliteStore {
         self.writer.tracked(result)
     }
 
-    async fn count_users(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+    async fn has_accounts(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
             .fetch_one(&self.reader)
             .await
-            .map_err(map_err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+            .map_err(map_err)
+    }
+
+    async fn delete_dead_codes(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let result: Result<u64, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let mut deleted = 0;
+            for statement in [
+                "DELETE FROM invites WHERE expires_at < $1 OR used_at < $1",
+                "DELETE FROM password_resets WHERE expires_at < $1 OR used_at < $1",
+            ] {
+                deleted += sqlx::query(statement)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(deleted)
+        }
+        .await;
+        self.writer.tracked(result)
     }
 
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError> {

@@ -181,10 +181,19 @@ impl Messages for SqliteStore {
         let result: Result<Vec<AppendOutcome>, StoreError> = async {
             let mut tx = self.writer.begin().await?;
             let mut outcomes = Vec::with_capacity(batch.len());
+            let gone = crate::accounts::deleted_users(&mut tx).await?;
             // Runs of file-less messages take the batched path; file messages (rare, with access
             // checks on their files) go one by one. Order, and so `seq` order, is kept.
             let mut run: Vec<&NewMessage> = Vec::new();
             for m in batch {
+                if gone.contains(&m.sender) || gone.contains(&m.recipient) {
+                    if !run.is_empty() {
+                        outcomes.extend(append_run(&mut tx, &run).await?);
+                        run.clear();
+                    }
+                    outcomes.push(AppendOutcome::Gone);
+                    continue;
+                }
                 if m.files.is_empty() {
                     run.push(m);
                     continue;

@@ -80,6 +80,10 @@ impl Sessions for SqliteStore {
     ) -> Result<Admission, StoreError> {
         let result: Result<Admission, StoreError> = async {
             let mut tx = self.writer.begin().await?;
+            if crate::accounts::is_gone(&mut tx, session.user_id).await? {
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
             if let Some(limits) = limits {
                 let verdict = admission(&mut tx, &session, limits).await?;
                 if verdict != Admission::Admitted {

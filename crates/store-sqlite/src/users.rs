@@ -34,6 +34,14 @@ impl Users for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
         let result: Result<(), StoreError> = async {
             let mut tx = self.writer.begin().await?;
+            // The gate first: a stranger without a valid invitation learns nothing about
+            // which names and addresses are taken.
+            if let Err(e) =
+                crate::accounts::pass_gate(&mut tx, user.gate, user.id, user.created_at).await
+            {
+                tx.rollback().await?;
+                return Err(e);
+            }
             // Which rule a taken account breaks is read here, under the write lock, rather
             // than from the text of a constraint error.
             let taken = sqlx::query(
@@ -60,12 +68,6 @@ impl Users for SqliteStore {
                 } else {
                     Conflict::IdentityKey
                 }));
-            }
-            if let Err(e) =
-                crate::accounts::pass_gate(&mut tx, user.gate, user.id, user.created_at).await
-            {
-                tx.rollback().await?;
-                return Err(e);
             }
             sqlx::query(
                 "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
@@ -143,6 +145,7 @@ impl Users for SqliteStore {
                 return Err(StoreError::NotFound);
             }
             let revoked = crate::sessions::revoke_all_but(&mut tx, id, keep, now).await?;
+            crate::accounts::spend_reset_codes(&mut tx, id, now).await?;
             tx.commit().await?;
             Ok(revoked)
         }

@@ -20,8 +20,9 @@ pub trait Accounts {
     /// exist or was deleted.
     async fn create_reset(&self, reset: NewReset) -> Result<(), StoreError>;
 
-    /// Uses up a reset code: sets the account's password hash and revokes every session of
-    /// the account, in one transaction; returns the account and the revoked sessions.
+    /// Uses up a reset code (and every other unused code of the account): sets the account's
+    /// password hash and revokes every session of the account, in one transaction; returns
+    /// the account and the revoked sessions.
     /// `Refused(ResetUnknown | ResetUsed | ResetExpired)` and nothing changes otherwise. Of
     /// two concurrent uses of one code exactly one succeeds.
     async fn reset_password(
@@ -31,15 +32,20 @@ pub trait Accounts {
         now: i64,
     ) -> Result<(UserId, Vec<SessionId>), StoreError>;
 
-    /// Deletes an account, in one transaction: marks it deleted (its username stays taken,
+    /// Deletes an account, in one transaction (after it, every store write that involves the
+    /// account is refused: appends answer `Gone`, logins `NotFound`): marks it deleted (its username stays taken,
     /// its email and password are forgotten, it can no longer log in), revokes its
     /// sessions, removes every message it sent for both sides (a `deleted` event in both
     /// streams, like an expiry), and drops its files and reset codes. `NotFound` when there
     /// is no such live account.
     async fn delete_user(&self, id: UserId, now: i64) -> Result<AccountRemoval, StoreError>;
 
-    /// How many accounts exist (deleted ones included).
-    async fn count_users(&self) -> Result<u64, StoreError>;
+    /// Whether any account exists (deleted ones included).
+    async fn has_accounts(&self) -> Result<bool, StoreError>;
+
+    /// Deletes invitations and reset codes that expired or were used before `cutoff`;
+    /// returns how many.
+    async fn delete_dead_codes(&self, cutoff: i64) -> Result<u64, StoreError>;
 
     /// How many distinct users have an active session from `ip`.
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError>;

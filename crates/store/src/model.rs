@@ -185,6 +185,8 @@ pub enum AppendOutcome {
     Conflict,
     /// A referenced file is unknown, not the sender's for this recipient, or already used.
     BadFile,
+    /// The sender's or the recipient's account was deleted; nothing was stored.
+    Gone,
 }
 
 /// What a stored message's idempotency key `(sender, msg_id)` answers to a message sent

@@ -11,7 +11,8 @@ pub trait Sessions {
     /// Admits a login: checks the IP rule's `limits` (when given) against the active sessions
     /// of every process, then stores the new session and its first refresh token and notes
     /// its address as a known login source of the user (forgetting the user's sources last
-    /// seen before `forget_sources_before`), all in one transaction. Concurrent logins at the
+    /// seen before `forget_sources_before`), all in one transaction. `NotFound` when the
+    /// account is deleted (or missing): a login that raced the deletion gets no session. Concurrent logins at the
     /// rule's edge are serialised by the database: no interleaving admits more than the rule
     /// allows. A refused login stores nothing.
     async fn create_session(

@@ -22,8 +22,9 @@ pub trait Users {
     /// Every account, ordered by username.
     async fn list_users(&self) -> Result<Vec<UserListing>, StoreError>;
 
-    /// Replaces the password hash and revokes every active session of the user except
-    /// `keep`, in one transaction; returns the revoked sessions. `NotFound` when there is no
+    /// Replaces the password hash, revokes every active session of the user except `keep`
+    /// and uses up the user's unused reset codes, in one transaction; returns the revoked
+    /// sessions. `NotFound` when there is no
     /// such account.
     async fn change_password(
         &self,

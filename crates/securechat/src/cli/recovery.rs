@@ -37,7 +37,6 @@ pub async fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
             }
             e => ctx.explain(e),
         })?;
-    ctx.profile.remove_session()?;
     println!(
         "Password changed; every session of the account was signed out. Log in with \
          `securechat login{} --username NAME`. Your keys did not change: on a new device you \

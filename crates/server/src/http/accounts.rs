@@ -81,13 +81,16 @@ async fn gate(state: &AppState, invite: Option<&str>) -> Result<Gate, ApiError> 
             "registration is closed on this server: ask its operator for an account".to_owned(),
         )),
         (RegistrationMode::Open, _) => Ok(Gate::Open),
-        (RegistrationMode::Invite, Some(code)) => Ok(Gate::Invite(codes::hash(code))),
-        (RegistrationMode::Invite, None) => {
-            // Checked again in the transaction that creates the account.
-            if state.store().count_users().await? > 0 {
-                return Err(StoreError::Refused(Refusal::NotFirstAccount).into());
+        (RegistrationMode::Invite, invite) => {
+            // The first account of an empty server needs no code (checked again in the
+            // transaction that creates it); the others need one.
+            if !state.store().has_accounts().await? {
+                return Ok(Gate::FirstAccount);
             }
-            Ok(Gate::FirstAccount)
+            match invite {
+                Some(code) => Ok(Gate::Invite(codes::hash(code))),
+                None => Err(StoreError::Refused(Refusal::NotFirstAccount).into()),
+            }
         }
     }
 }

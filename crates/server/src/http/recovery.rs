@@ -47,13 +47,13 @@ pub async fn reset_password(
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     check_new_password("new_password", &req.new_password)?;
-    // Codes carry 128 random bits; the limit keeps a guesser from costing Argon2 work.
+    // Every attempt counts, before the Argon2 work: codes carry 128 random bits, and the
+    // limit keeps a burst of requests from queueing hashes on the threads logins use.
     let ip = client_ip(peer, &headers, &state.settings().trusted_proxies);
-    let limit_key = format!("password-reset {ip}");
     state
-        .login_guard()
-        .account()
-        .check(&limit_key)
+        .recovery_limits()
+        .0
+        .try_record(&format!("reset {ip}"))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let hash = state
         .passwords()
@@ -67,7 +67,6 @@ pub async fn reset_password(
     {
         Ok(done) => done,
         Err(e @ StoreError::Refused(_)) => {
-            state.password_check_failed(&limit_key);
             tracing::warn!(%ip, error = %e, "password reset refused");
             return Err(e.into());
         }
@@ -114,13 +113,11 @@ pub async fn forgot_password(
     };
     let ip = client_ip(peer, &headers, &state.settings().trusted_proxies);
     // Every request counts: nobody may make the server mail a stream of links.
-    let ip_key = format!("password-forgot {ip}");
     state
-        .login_guard()
-        .account()
-        .check(&ip_key)
+        .recovery_limits()
+        .0
+        .try_record(&format!("forgot {ip}"))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    state.password_check_failed(&ip_key);
     let login = canonical_login(&req.login);
     tokio::spawn(async move {
         let user = match state.store().find_user_by_login(&login).await {
@@ -134,13 +131,16 @@ pub async fn forgot_password(
                 return;
             }
         };
-        // One mail per account per window of the per-account limit at most.
-        let account_key = format!("password-forgot-account {}", user.id);
-        if state.login_guard().account().check(&account_key).is_err() {
-            tracing::warn!(user.id = %user.id, "password reset mail held back: asked too often");
+        // One mail per account per failed-login window at most.
+        if state
+            .recovery_limits()
+            .1
+            .try_record(&user.id.to_string())
+            .is_err()
+        {
+            tracing::warn!(user.id = %user.id, "password reset mail held back: one was sent recently");
             return;
         }
-        state.password_check_failed(&account_key);
         let code = OneTimeCode::generate();
         let now = now_ms();
         let stored = state

@@ -20,7 +20,7 @@ pub async fn server_info(State(state): State<AppState>) -> Result<Json<ServerInf
     Ok(Json(ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         registration: state.settings().registration,
-        first_account: state.store().count_users().await? == 0,
+        first_account: !state.store().has_accounts().await?,
         password_reset_email: state.settings().mail.is_some(),
     }))
 }

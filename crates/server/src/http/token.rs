@@ -254,7 +254,12 @@ async fn password_grant(
             },
             ip_rule::limits_for(rule, ip),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The account was deleted while its password was being checked.
+            StoreError::NotFound => TokenError::InvalidGrant("wrong username or password"),
+            e => e.into(),
+        })?;
     if let Some(label) = ip_rule::label(admission) {
         metrics::counter!(IP_POLICY_REFUSALS, "rule" => label).increment(1);
         metrics::counter!(LOGINS, "outcome" => "ip_policy").increment(1);

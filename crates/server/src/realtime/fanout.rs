@@ -196,6 +196,14 @@ fn settle(fanout: &Fanout, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
                 Some(r.msg_id),
             ),
         ),
+        AppendOutcome::Gone => reply(
+            &r.origin,
+            error(
+                WsErrorCode::UnknownRecipient,
+                "the recipient's account was deleted; nothing was sent",
+                Some(r.msg_id),
+            ),
+        ),
     }
 }
 

@@ -142,6 +142,12 @@ async fn a_deleted_account_leaves_with_what_it_sent_and_its_peer_sees_it_go() {
     })
     .await;
 
+    // Sealed while the account still lived, sent after it is gone (below).
+    let late_but_sealed = stays
+        .chat
+        .seal_text(gone.id(), "are you still there?", false, None)
+        .await
+        .expect("seal");
     let token = gone.chat.api.access_token().await.expect("token");
     let wrong = reqwest::Client::new()
         .delete(app.url("/api/v1/me"))
@@ -205,7 +211,20 @@ async fn a_deleted_account_leaves_with_what_it_sent_and_its_peer_sees_it_go() {
     again.username = gone.username.clone();
     let response = app.register(&again).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    // Writing to the deleted account is refused.
+    // Writing to the deleted account is refused, by the server as by the client.
+    to_stays
+        .send(&securechat_proto::ws::ClientFrame::Send {
+            envelope: late_but_sealed.envelope,
+        })
+        .await
+        .expect("send");
+    let refused = wait_for(&mut to_stays, |e| match e {
+        ServerEvent::Error { code, .. } => Some(code),
+        ServerEvent::Ack { .. } => panic!("a message to a deleted account was stored"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused, WsErrorCode::UnknownRecipient);
     let late = stays
         .chat
         .seal_text(gone.id(), "anyone there?", false, None)

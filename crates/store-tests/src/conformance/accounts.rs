@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use securechat_store::error::{Conflict, Refusal};
-use securechat_store::model::{FileRow, Gate, InboxEvent, NewInvite, NewReset};
+use securechat_store::model::{AppendOutcome, FileRow, Gate, InboxEvent, NewInvite, NewReset};
 use securechat_store::{Store, StoreError};
 
 use super::{message, new_user, session, user, T0};
@@ -46,7 +46,7 @@ pub async fn registration_gates_admit_and_use_up_invites(store: Arc<dyn Store>) 
             .await,
     );
     assert_eq!(refusal, Refusal::NotFirstAccount);
-    assert_eq!(s.count_users().await.expect("count"), 1);
+    assert_eq!(s.list_users().await.expect("users").len(), 1);
 
     s.create_invite(invite(1, T0 + 1000)).await.expect("invite");
     s.create_invite(invite(2, T0 + 5)).await.expect("invite");
@@ -62,6 +62,12 @@ pub async fn registration_gates_admit_and_use_up_invites(store: Arc<dyn Store>) 
         s.create_user(taken).await,
         Err(StoreError::Conflict(Conflict::Username))
     ));
+    // Without a valid invitation nothing else is checked: a stranger learns nothing about
+    // which names and addresses are taken.
+    let mut probe = new_user("first");
+    probe.email = first.email.clone();
+    probe.gate = Gate::Invite([9; 32]);
+    assert_eq!(refused(s.create_user(probe).await), Refusal::InviteUnknown);
     let mut carol = new_user("carol");
     carol.created_at = T0 + 10;
     for (code, expected) in [
@@ -95,7 +101,7 @@ pub async fn registration_gates_admit_and_use_up_invites(store: Arc<dyn Store>) 
         .find(|i| i.code_hash == [2; 32])
         .expect("invite 2 listed");
     assert_eq!((expired.used_at, expired.used_by), (None, None));
-    assert_eq!(s.count_users().await.expect("count"), 2);
+    assert_eq!(s.list_users().await.expect("users").len(), 2);
 }
 
 /// A reset code sets the password and signs the account out everywhere, once; unknown, used
@@ -131,6 +137,7 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
     };
     s.create_reset(reset(1, T0 + 1000)).await.expect("reset");
     s.create_reset(reset(2, T0 + 5)).await.expect("reset");
+    s.create_reset(reset(5, T0 + 1000)).await.expect("reset");
     let stranger = NewReset {
         user: securechat_proto::ids::UserId::generate(),
         ..reset(3, T0 + 1000)
@@ -163,7 +170,8 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
     );
     for (code, expected) in [
         ([1; 32], Refusal::ResetUsed),
-        ([2; 32], Refusal::ResetExpired),
+        // Another code of the account, made before: a reset used it up too.
+        ([5; 32], Refusal::ResetUsed),
         ([9; 32], Refusal::ResetUnknown),
     ] {
         assert_eq!(
@@ -175,6 +183,15 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
     assert_eq!(
         still.map(|u| u.password_hash).as_deref(),
         Some("$argon2id$new")
+    );
+    // A password change uses up the codes made before it as well.
+    s.create_reset(reset(6, T0 + 1000)).await.expect("reset");
+    s.change_password(alice, "$argon2id$changed", None, T0 + 30)
+        .await
+        .expect("change");
+    assert_eq!(
+        refused(s.reset_password(&[6; 32], "$argon2id$x", T0 + 31).await),
+        Refusal::ResetUsed
     );
 }
 
@@ -266,9 +283,70 @@ pub async fn deleted_accounts_leave_and_keep_their_name(store: Arc<dyn Store>) {
     ));
     let mut reuse = new_user("newcomer");
     reuse.email = gone.email.clone();
+    let newcomer = reuse.id;
     s.create_user(reuse).await.expect("the email is free again");
+
+    // Nothing more is stored for the deleted account: messages to or from it are refused
+    // (the others of the batch go through), and a login that raced the deletion gets no
+    // session.
+    let outcomes = s
+        .append_messages(&[
+            message(b, a, 10, "too late"),
+            message(b, newcomer, 11, "welcome"),
+            message(a, b, 12, "from beyond"),
+        ])
+        .await
+        .expect("append");
+    assert_eq!(outcomes[0], AppendOutcome::Gone);
+    assert!(matches!(outcomes[1], AppendOutcome::Stored { .. }));
+    assert_eq!(outcomes[2], AppendOutcome::Gone);
+    assert!(matches!(
+        s.create_session(session(a, "192.0.2.9", T0 + 400, [6; 32]), None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
     assert!(matches!(
         s.delete_user(a, T0 + 300).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// Two processes use one invitation, and one reset code, at once: exactly one of each wins.
+pub async fn concurrent_uses_of_one_code_succeed_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    a.create_invite(invite(7, T0 + 100_000))
+        .await
+        .expect("invite");
+    let owner = user(&*a, "owner").await;
+    a.create_reset(NewReset {
+        code_hash: [8; 32],
+        user: owner,
+        created_at: T0,
+        expires_at: T0 + 100_000,
+    })
+    .await
+    .expect("reset code");
+    for round in 0..5 {
+        let mut first = new_user(&format!("racer{round}a"));
+        let mut second = new_user(&format!("racer{round}b"));
+        let code = [100 + round; 32];
+        a.create_invite(invite(100 + round, T0 + 100_000))
+            .await
+            .expect("invite");
+        first.gate = Gate::Invite(code);
+        second.gate = Gate::Invite(code);
+        let (x, y) = tokio::join!(a.create_user(first), b.create_user(second));
+        let won = [x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(won, 1, "round {round}: {x:?} {y:?}");
+        for lost in [x, y].into_iter().filter_map(Result::err) {
+            assert!(
+                matches!(lost, StoreError::Refused(Refusal::InviteUsed)),
+                "{lost:?}"
+            );
+        }
+    }
+    let (x, y) = tokio::join!(
+        a.reset_password(&[8; 32], "$argon2id$x", T0 + 10),
+        b.reset_password(&[8; 32], "$argon2id$y", T0 + 10)
+    );
+    assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1);
 }

@@ -22,8 +22,8 @@ use securechat_store::model::{EncryptionKeyRow, Gate, NewMessage, NewSession, Ne
 use securechat_store::Store;
 
 pub use accounts::{
-    deleted_accounts_leave_and_keep_their_name, password_resets_are_used_once,
-    registration_gates_admit_and_use_up_invites,
+    concurrent_uses_of_one_code_succeed_once, deleted_accounts_leave_and_keep_their_name,
+    password_resets_are_used_once, registration_gates_admit_and_use_up_invites,
 };
 pub use cluster::{nodes_register_and_one_leads, stream_ends_and_revocations_are_polled};
 pub use concurrency::{
@@ -173,6 +173,7 @@ macro_rules! conformance_tests {
             concurrent_key_publishes_stay_ordered,
             concurrent_deletes_and_expiry_remove_once,
             nodes_register_and_one_leads,
+            concurrent_uses_of_one_code_succeed_once,
         );
     };
     (@one $database:path; $($check:ident),* $(,)?) => {
