@@ -32,6 +32,7 @@ pub mod files;
 pub mod health;
 pub mod messages;
 pub mod model;
+pub mod schema;
 pub mod sessions;
 pub mod users;
 
@@ -39,6 +40,7 @@ pub use cluster::Cluster;
 pub use error::StoreError;
 pub use files::Files;
 pub use messages::Messages;
+pub use schema::{Migration, NewerDatabase, Schema};
 pub use sessions::Sessions;
 pub use users::Users;
 
