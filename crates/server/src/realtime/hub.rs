@@ -485,7 +485,7 @@ mod tests {
                 .map(|out| serde_json::from_str(out.text.as_str()).unwrap())
                 .collect();
         frames.sort_by_key(|p| p.user_id);
-        let mut others = vec![new, other];
+        let mut others = [new, other];
         others.sort();
         assert_eq!(
             frames,

@@ -443,7 +443,7 @@ async fn each_connection_is_answered_in_the_protocol_version_its_client_speaks()
     let mut unstated = raw_auth(&app, &token(&bob), None).await;
     let ready = raw_next(&mut unstated).await.expect("ready");
     assert_eq!(ready["protocol"], 2, "no protocol named: 0.1.0's shapes");
-    let mut current = carol.socket(0).await;
+    let current = carol.socket(0).await;
     assert_eq!(current.protocol(), Some(2));
 
     // Presence: version 1 gets one frame per other user, the others gathered lists.
