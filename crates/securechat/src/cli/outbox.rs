@@ -25,7 +25,15 @@ pub struct ConnectError {
 /// token is refreshed first when it is about to expire).
 pub async fn connect(client: &mut Client) -> Result<Socket, ConnectError> {
     let fail = |client: &Client, e: ClientError| ConnectError {
-        fatal: session_gone(&e),
+        // A server that does not speak this client's protocol version will not on a retry.
+        fatal: session_gone(&e)
+            || matches!(
+                e,
+                ClientError::Ws {
+                    code: WsErrorCode::UnsupportedProtocol,
+                    ..
+                }
+            ),
         error: client.explain(e),
     };
     let token = match client.chat.api.access_token().await {
