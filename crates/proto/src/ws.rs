@@ -11,8 +11,9 @@ use crate::ids::UserId;
 
 /// A version of the WebSocket protocol at `/api/v1/ws`: which shapes the server's frames
 /// have for one connection. Within a version every change is additive (new optional members,
-/// new event types and error codes); a change that is not additive makes a new version, and
-/// the server keeps answering the older ones in their own shapes.
+/// new error codes); a change that is not additive, or a new event type (0.1.0's Rust client
+/// refused unknown types), makes a new version, and the server keeps answering the older ones
+/// in their own shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     /// The first shapes: `presence` is one frame per user, `{"user_id":U,"online":bool}`,
