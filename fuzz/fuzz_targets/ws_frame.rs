@@ -15,10 +15,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The Debug form (logged) does not depend on the token: it never shows it.
-    if let ClientFrame::Auth { since, .. } = &frame {
+    if let ClientFrame::Auth {
+        since, protocol, ..
+    } = &frame
+    {
         let blank = ClientFrame::Auth {
             token: String::new(),
             since: *since,
+            protocol: *protocol,
         };
         assert_eq!(
             format!("{frame:?}"),

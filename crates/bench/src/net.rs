@@ -61,6 +61,7 @@ pub async fn ws_connect(
     let auth = ClientFrame::Auth {
         token: token.to_owned(),
         since: Some(since),
+        protocol: Some(securechat_proto::ws::Protocol::CURRENT.number()),
     };
     ws.send(Message::text(serde_json::to_string(&auth)?))
         .await?;

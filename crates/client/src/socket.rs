@@ -6,7 +6,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use securechat_proto::ids::UserId;
-use securechat_proto::ws::{ClientFrame, ServerEvent};
+use securechat_proto::ws::{ClientFrame, Protocol, ServerEvent};
 
 use crate::{ClientError, TlsTrust};
 
@@ -14,6 +14,19 @@ use crate::{ClientError, TlsTrust};
 pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     user_id: UserId,
+    protocol: Option<u32>,
+}
+
+/// Whether a server frame that did not parse is of a type this client does not know (a newer
+/// server's addition, skipped) rather than a known type gone wrong (an error).
+fn of_unknown_type(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Tagged {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Tagged>(text)
+        .is_ok_and(|t| !ServerEvent::TYPES.contains(&t.kind.as_str()))
 }
 
 /// `http://host` → `ws://host/api/v1/ws` (and https → wss).
@@ -52,8 +65,10 @@ impl Socket {
         Ok(ws)
     }
 
-    /// Connects and authenticates; `since` is the last seq the caller holds. Returns once the
-    /// server said `ready` (replay and `caught_up` follow as events). Trusts the system's
+    /// Connects and authenticates, speaking [`Protocol::CURRENT`]; `since` is the last seq
+    /// the caller holds. Returns once the server said `ready` (replay and `caught_up` follow
+    /// as events). A server that does not speak this client's version refuses with
+    /// `unsupported_protocol`, whose message says who should upgrade. Trusts the system's
     /// certificate authorities.
     pub async fn connect(base: &str, token: &str, since: u64) -> Result<Self, ClientError> {
         Self::connect_trusting(base, token, since, &TlsTrust::system()?).await
@@ -70,16 +85,19 @@ impl Socket {
         let auth = ClientFrame::Auth {
             token: token.to_owned(),
             since: Some(since),
+            protocol: Some(Protocol::CURRENT.number()),
         };
         ws.send(Message::text(serde_json::to_string(&auth)?))
             .await?;
         let mut socket = Self {
             ws,
             user_id: UserId(uuid::Uuid::nil()),
+            protocol: None,
         };
         match socket.next().await {
-            Some(Ok(ServerEvent::Ready { user_id })) => {
+            Some(Ok(ServerEvent::Ready { user_id, protocol })) => {
                 socket.user_id = user_id;
+                socket.protocol = protocol;
                 Ok(socket)
             }
             Some(Ok(ServerEvent::Error { code, message, .. })) => {
@@ -100,6 +118,12 @@ impl Socket {
         self.user_id
     }
 
+    /// The protocol version the server said it speaks here (`None`: a server before 0.2.0,
+    /// which spoke version 2 without saying so).
+    pub fn protocol(&self) -> Option<u32> {
+        self.protocol
+    }
+
     /// Sends a frame.
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
         self.send_text(serde_json::to_string(frame)?).await
@@ -111,13 +135,16 @@ impl Socket {
         Ok(())
     }
 
-    /// The next server event; `None` once the connection is closed.
+    /// The next server event; `None` once the connection is closed. Events of a type this
+    /// client does not know are skipped; unknown members are ignored.
     pub async fn next(&mut self) -> Option<Result<ServerEvent, ClientError>> {
         loop {
             match self.ws.next().await? {
-                Ok(Message::Text(text)) => {
-                    return Some(serde_json::from_str(text.as_str()).map_err(ClientError::from))
-                }
+                Ok(Message::Text(text)) => match serde_json::from_str(text.as_str()) {
+                    Ok(event) => return Some(Ok(event)),
+                    Err(_) if of_unknown_type(text.as_str()) => {}
+                    Err(e) => return Some(Err(e.into())),
+                },
                 Ok(Message::Close(_)) => return None,
                 Ok(_) => {}
                 Err(e) => return Some(Err(e.into())),
@@ -128,5 +155,30 @@ impl Socket {
     /// Closes the connection.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_of_a_newer_server_are_read_or_skipped() {
+        assert!(of_unknown_type(r#"{"type":"typing","user_id":"x"}"#));
+        assert!(!of_unknown_type(
+            r#"{"type":"presence","user_id":"x","online":true}"#
+        ));
+        assert!(!of_unknown_type("not json"));
+        let ready: ServerEvent = serde_json::from_str(
+            r#"{"type":"ready","user_id":"0193650e-2c00-7b0b-8b0b-b0b000000002","protocol":2,"later":{"a":1}}"#,
+        )
+        .expect("unknown members are ignored");
+        assert!(matches!(
+            ready,
+            ServerEvent::Ready {
+                protocol: Some(2),
+                ..
+            }
+        ));
     }
 }

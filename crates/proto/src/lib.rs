@@ -14,5 +14,12 @@ pub mod username;
 pub mod users;
 pub mod ws;
 
-/// Version of the REST and WebSocket protocol described in docs/PROTOCOL.md.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The API version: the `1` of `/api/v1`. Within it, REST changes are additive; the
+/// WebSocket's frame shapes are versioned by [`ws::Protocol`], named in its first frame.
+pub const API_VERSION: u32 = 1;
+
+/// The former name of [`API_VERSION`].
+#[deprecated(
+    note = "use API_VERSION (the /api/v1 prefix) or ws::Protocol (WebSocket frame shapes)"
+)]
+pub const PROTOCOL_VERSION: u32 = API_VERSION;

@@ -1,11 +1,62 @@
 //! WebSocket frames at `/api/v1/ws`: JSON text frames tagged by `type`.
 //!
 //! The client's first frame must be `auth` (within 5 s); the token never appears in a URL.
+//! It names the [`Protocol`] version the client speaks; the server answers in that version's
+//! shapes (docs/PROTOCOL.md §12.2, §14).
 
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::ids::UserId;
+
+/// A version of the WebSocket protocol at `/api/v1/ws`: which shapes the server's frames
+/// have for one connection. Within a version every change is additive (new optional members,
+/// new error codes); a change that is not additive, or a new event type (0.1.0's Rust client
+/// refused unknown types), makes a new version, and the server keeps answering the older ones
+/// in their own shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// The first shapes: `presence` is one frame per user, `{"user_id":U,"online":bool}`,
+    /// never about the connection's own user; error codes are those up to `internal` (a
+    /// later code is sent as `internal`).
+    V1 = 1,
+    /// `presence` gathers changes: `{"online":[U…],"offline":[U…]}`, to every connection
+    /// (securechat 0.1.0 and later).
+    V2 = 2,
+}
+
+impl Protocol {
+    /// The version this crate's clients speak and send.
+    pub const CURRENT: Self = Self::V2;
+    /// The oldest version a server of this crate still answers.
+    pub const OLDEST: Self = Self::V1;
+    /// The version of a client whose `auth` frame names none: securechat 0.1.0's clients
+    /// (the browser client and the CLI) sent no `protocol` and read version 2's shapes.
+    pub const UNSTATED: Self = Self::V2;
+
+    /// The version numbered `number`, if this crate knows it.
+    pub fn from_number(number: u32) -> Option<Self> {
+        match number {
+            1 => Some(Self::V1),
+            2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+
+    /// Its number on the wire.
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The code to send a client of this version for `code`: a code its version did not
+    /// have becomes `internal` (a version-1 client fails on a code it does not know).
+    pub fn error_code(self, code: WsErrorCode) -> WsErrorCode {
+        match self {
+            Self::V1 if code.since() > Self::V1 => WsErrorCode::Internal,
+            _ => code,
+        }
+    }
+}
 
 /// Frames a client sends. Its `Debug` never shows the `auth` token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,10 +64,14 @@ use crate::ids::UserId;
 pub enum ClientFrame {
     /// Authenticate (first frame), or re-authenticate with a fresh token before the current
     /// one expires. `since` is the last `seq` the client holds (0 or absent: everything).
+    /// `protocol` is the [`Protocol`] version the client speaks (absent:
+    /// [`Protocol::UNSTATED`]); only the first frame's counts.
     Auth {
         token: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
     },
     /// Send a message envelope (kind `msg` or `file`).
     Send { envelope: Envelope },
@@ -31,10 +86,13 @@ pub enum ClientFrame {
 impl std::fmt::Debug for ClientFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Auth { since, .. } => f
+            Self::Auth {
+                since, protocol, ..
+            } => f
                 .debug_struct("Auth")
                 .field("token", &"<redacted>")
                 .field("since", since)
+                .field("protocol", protocol)
                 .finish(),
             Self::Send { envelope } => f.debug_struct("Send").field("envelope", envelope).finish(),
             Self::Delete { envelope } => f
@@ -65,8 +123,13 @@ pub enum DeleteReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
-    /// Authentication succeeded; replay of everything after `since` follows.
-    Ready { user_id: UserId },
+    /// Authentication succeeded; replay of everything after `since` follows. `protocol` is
+    /// the version the server speaks on this connection (absent from servers before 0.2.0).
+    Ready {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<u32>,
+    },
     /// My message is stored durably. `seq` is its place in my own stream.
     Ack { msg_id: String, seq: u64, ts: i64 },
     /// A message for me, or one I sent from another session.
@@ -122,6 +185,38 @@ pub enum ServerEvent {
     Pong,
 }
 
+impl ServerEvent {
+    /// Every `type` a server of this crate sends. A client skips frames of any other type
+    /// (a newer server's additions).
+    pub const TYPES: &'static [&'static str] = &[
+        "ready",
+        "ack",
+        "message",
+        "deleted",
+        "presence",
+        "read",
+        "caught_up",
+        "error",
+        "pong",
+    ];
+}
+
+/// Frames of older [`Protocol`] versions whose shape a later version changed.
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use crate::ids::UserId;
+
+    /// Protocol 1's `presence`: `user_id` came online (its first connection) or went offline
+    /// (its last one closed). Sent to the connections of every other user.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "type", rename = "presence")]
+    pub struct Presence {
+        pub user_id: UserId,
+        pub online: bool,
+    }
+}
+
 impl WsErrorCode {
     /// The wire spelling (as serialised), e.g. for metric labels.
     pub fn as_str(self) -> &'static str {
@@ -143,7 +238,16 @@ impl WsErrorCode {
             Self::SlowReader => "slow_reader",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::UnsupportedProtocol => "unsupported_protocol",
             Self::Unknown => "unknown",
+        }
+    }
+
+    /// The protocol version that introduced the code.
+    pub fn since(self) -> Protocol {
+        match self {
+            Self::Unavailable | Self::UnsupportedProtocol | Self::Unknown => Protocol::V2,
+            _ => Protocol::V1,
         }
     }
 }
@@ -187,6 +291,9 @@ pub enum WsErrorCode {
     /// The server cannot store anything now (its database refuses writes: disk full, I/O
     /// errors); nothing was stored, retry later.
     Unavailable,
+    /// The `auth` frame's `protocol` is a version this server does not speak (closes); the
+    /// message says which versions it speaks and who should upgrade.
+    UnsupportedProtocol,
     /// A code this client does not know (added by a newer server); treat as an error.
     #[serde(other)]
     Unknown,
@@ -201,6 +308,7 @@ mod tests {
         let frame = ClientFrame::Auth {
             token: "secret-token".to_owned(),
             since: Some(3),
+            protocol: Some(Protocol::CURRENT.number()),
         };
         let shown = format!("{frame:?}");
         assert!(!shown.contains("secret-token") && shown.contains("redacted"));
@@ -226,9 +334,84 @@ mod tests {
             WsErrorCode::SlowReader,
             WsErrorCode::Internal,
             WsErrorCode::Unavailable,
+            WsErrorCode::UnsupportedProtocol,
             WsErrorCode::Unknown,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            let v1 = Protocol::V1.error_code(code);
+            assert_eq!(
+                v1.since(),
+                Protocol::V1,
+                "{code:?} is sent to v1 as a v1 code"
+            );
+            assert_eq!(Protocol::V2.error_code(code), code);
+        }
+    }
+
+    #[test]
+    fn protocol_versions_and_their_shapes() {
+        for number in 0..5 {
+            let known = Protocol::from_number(number);
+            assert_eq!(
+                known.map(Protocol::number),
+                (1..=2).contains(&number).then_some(number)
+            );
+        }
+        assert!(Protocol::OLDEST <= Protocol::UNSTATED && Protocol::UNSTATED <= Protocol::CURRENT);
+        // A 0.1.0 client's auth frame has no protocol; a client of this crate names it.
+        let old: ClientFrame =
+            serde_json::from_str(r#"{"type":"auth","token":"t","since":0}"#).unwrap();
+        assert!(matches!(old, ClientFrame::Auth { protocol: None, .. }));
+        let auth = ClientFrame::Auth {
+            token: "t".to_owned(),
+            since: None,
+            protocol: Some(Protocol::CURRENT.number()),
+        };
+        assert_eq!(
+            serde_json::to_string(&auth).unwrap(),
+            r#"{"type":"auth","token":"t","protocol":2}"#
+        );
+        // A ready frame without protocol (a 0.1.0 server) still parses.
+        let ready: ServerEvent = serde_json::from_str(
+            r#"{"type":"ready","user_id":"0193650e-2c00-7b0b-8b0b-b0b000000002"}"#,
+        )
+        .unwrap();
+        assert!(matches!(ready, ServerEvent::Ready { protocol: None, .. }));
+        let presence = v1::Presence {
+            user_id: UserId(uuid::Uuid::nil()),
+            online: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&presence).unwrap(),
+            r#"{"type":"presence","user_id":"00000000-0000-0000-0000-000000000000","online":true}"#
+        );
+        for kind in ServerEvent::TYPES {
+            let tagged = serde_json::to_value(match *kind {
+                "ready" => ServerEvent::Ready {
+                    user_id: presence.user_id,
+                    protocol: None,
+                },
+                "ack" => ServerEvent::Ack {
+                    msg_id: String::new(),
+                    seq: 1,
+                    ts: 1,
+                },
+                "presence" => ServerEvent::Presence {
+                    online: vec![],
+                    offline: vec![],
+                },
+                "caught_up" => ServerEvent::CaughtUp { seq: 1 },
+                "pong" => ServerEvent::Pong,
+                "read" => ServerEvent::Read {
+                    peer: presence.user_id,
+                    by: presence.user_id,
+                    up_to: 1,
+                    seq: None,
+                },
+                _ => continue,
+            })
+            .unwrap();
+            assert_eq!(tagged["type"], *kind);
         }
     }
 

@@ -85,7 +85,7 @@ fn hours_ms(hours: u32) -> anyhow::Result<i64> {
 /// Resolves the server's options and opens its database.
 async fn open(args: ServeArgs) -> anyhow::Result<(Config, std::sync::Arc<dyn Store>)> {
     let config = args.resolve()?;
-    let store = crate::serve::open_store(&config).await?;
+    let (store, _) = crate::serve::open_store(&config).await?;
     Ok((config, store))
 }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use tracing_subscriber::EnvFilter;
 
 use securechat_server::{setup, AppState};
-use securechat_store::Store;
+use securechat_store::{Schema, Store};
 use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
 
@@ -36,8 +36,8 @@ pub(crate) fn init_tracing(format: LogFormat, to_stderr: bool) {
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
-/// `postgres://…` / `postgresql://…`.
-pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// `postgres://…` / `postgresql://…`, with the migrations it then holds.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Schema)> {
     let url = config.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -46,7 +46,8 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
         let store = SqliteStore::open(&PathBuf::from(path))
             .await
             .with_context(|| format!("cannot open the SQLite database {path}"))?;
-        return Ok(Arc::new(store));
+        let schema = store.schema().clone();
+        return Ok((Arc::new(store), schema));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let options = PostgresOptions {
@@ -57,7 +58,8 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
         let store = PostgresStore::connect(url, options)
             .await
             .with_context(|| format!("cannot use the PostgreSQL database {}", redacted_url(url)))?;
-        return Ok(Arc::new(store));
+        let schema = store.schema().clone();
+        return Ok((Arc::new(store), schema));
     }
     bail!(
         "unsupported database URL {} (expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",
@@ -78,8 +80,13 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let _lock = crate::data_lock::lock(&data_dir)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "securechat starting");
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
-    let store = open_store(&config).await?;
-    tracing::info!(backend = store.backend(), "database ready");
+    let (store, schema) = open_store(&config).await?;
+    tracing::info!(
+        version = %env!("CARGO_PKG_VERSION"),
+        backend = %store.backend(),
+        migrations = %schema,
+        "database ready"
+    );
     match config.settings.registration {
         securechat_server::settings::RegistrationMode::Invite => tracing::info!(
             "registration by invitation: the first account registers freely, the others need \

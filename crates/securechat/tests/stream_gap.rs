@@ -1,6 +1,8 @@
 //! `listen` never skips an event: when a live event arrives with a `seq` beyond the next one
 //! (an event was lost on its way, as can happen between server nodes), it reconnects resuming
-//! from the last contiguous `seq`, and the server's replay brings the missing one.
+//! from the last contiguous `seq`, and the server's replay brings the missing one. And, through
+//! the same relay, `listen` gives up at once, in plain words, when a server it reconnects to
+//! does not speak its protocol version.
 
 mod support;
 #[path = "support/ws_relay.rs"]
@@ -83,4 +85,40 @@ fn a_live_gap_is_filled_by_resuming_not_skipped() {
     assert_eq!(messages[1]["text"], "two");
     // The saved position is past both: nothing comes again.
     assert!(of_type(&bob.listen_once(), "message").is_empty());
+}
+
+#[test]
+fn listen_stops_with_plain_words_when_the_server_does_not_speak_its_protocol_version() {
+    let server = start_server();
+    let bob = User::new(&server, "bob");
+    bob.register();
+    // The first socket ends once caught up (a server restarting); on the next, the server
+    // is told a version it does not speak.
+    let relay = Relay::start_as(&server.base, ws_relay::Behaviour::SpeakProtocol(99));
+    let bob = User {
+        base: relay.base.clone(),
+        ..bob
+    };
+    let started = std::time::Instant::now();
+    let output = wait(
+        bob.command(&["listen"]).spawn().expect("spawn listen"),
+        &["listen"],
+    );
+    let (_, stderr) = texts(&output);
+    assert!(!output.status.success(), "listen kept going: {stderr}");
+    assert!(
+        relay.sockets() >= 2,
+        "it was connected once before: {stderr}"
+    );
+    assert!(
+        stderr.contains("speaks protocol versions 1–2")
+            && stderr.contains("please upgrade the server")
+            && stderr.contains("unsupported_protocol"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it gave up only after {:?}, retrying what cannot work",
+        started.elapsed()
+    );
 }

@@ -150,9 +150,8 @@ impl ApiError {
             Self::Unavailable(_)
             | Self::Store(StoreError::Unavailable(_))
             | Self::FileStorage(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
-            Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
-            }
+            Self::Store(StoreError::Other(_) | StoreError::NewerDatabase(_))
+            | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 
@@ -171,7 +170,8 @@ impl ApiError {
                 Conflict::Code => "this code exists already; make another".to_owned(),
             },
             Self::Store(StoreError::Refused(r)) => refusal_message(*r).to_owned(),
-            Self::Store(StoreError::Other(_)) | Self::Internal(_) => {
+            Self::Store(StoreError::Other(_) | StoreError::NewerDatabase(_))
+            | Self::Internal(_) => {
                 "internal error; the server log has details under this request's id".to_owned()
             }
             Self::Unavailable(_) => "the database is unreachable".to_owned(),

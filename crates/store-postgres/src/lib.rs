@@ -24,6 +24,7 @@ mod errors;
 mod events;
 mod files;
 mod messages;
+mod migrations;
 mod rows;
 mod sessions;
 mod streams;
@@ -39,7 +40,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use securechat_store::health::WriteHealth;
-use securechat_store::{Store, StoreError};
+use securechat_store::{Schema, Store, StoreError};
 
 pub(crate) use errors::map_err;
 use tx::WriteTx;
@@ -75,6 +76,8 @@ pub struct PostgresStore {
     /// The connection that asks for (and, while this process leads, holds) the
     /// background-work lock.
     leader: Arc<tokio::sync::Mutex<cluster::LockConnection>>,
+    /// The migrations applied when it was opened.
+    schema: Schema,
 }
 
 impl PostgresStore {
@@ -108,31 +111,43 @@ impl PostgresStore {
                     ),
                 )
             })?;
-        let store = Self {
+        let mut store = Self {
             pool,
             health: Arc::default(),
             leader: Arc::default(),
+            schema: Schema::default(),
         };
         let unwritable = format!(
             "the PostgreSQL database {place} cannot be written; securechat needs to write it: \
              check that it is not a read-only replica, that the user may create and write \
              tables in it, and that the server's disk has free space"
         );
-        match sqlx::migrate!("./migrations").run(&store.pool).await {
+        match migrations::MIGRATOR.run(&store.pool).await {
             Ok(()) => {}
             Err(sqlx::migrate::MigrateError::Execute(e)) => {
                 store.close().await;
                 return Err(refused(map_err(e), &unwritable));
             }
             Err(e) => {
+                let refusal = match migrations::refusal(&store.pool, e).await {
+                    StoreError::Other(e) => StoreError::Other(
+                        format!(
+                            "the migrations of the PostgreSQL database {place} do not match \
+                             this version of securechat: {e}"
+                        )
+                        .into(),
+                    ),
+                    newer => newer,
+                };
                 store.close().await;
-                return Err(StoreError::Other(
-                    format!(
-                        "the migrations of the PostgreSQL database {place} do not match this \
-                         version of securechat: {e}"
-                    )
-                    .into(),
-                ));
+                return Err(refusal);
+            }
+        }
+        match migrations::applied(&store.pool).await {
+            Ok(schema) => store.schema = schema,
+            Err(e) => {
+                store.close().await;
+                return Err(map_err(e));
             }
         }
         if let Err(e) = store.probe_write().await {
@@ -140,6 +155,11 @@ impl PostgresStore {
             return Err(refused(e, &unwritable));
         }
         Ok(store)
+    }
+
+    /// The migrations applied to the database when it was opened.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     /// Starts a write transaction.

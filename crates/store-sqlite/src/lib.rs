@@ -11,6 +11,7 @@ mod cluster;
 mod errors;
 mod files;
 mod messages;
+mod migrations;
 mod rows;
 mod sessions;
 mod users;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use securechat_store::{Store, StoreError};
+use securechat_store::{Schema, Store, StoreError};
 
 pub(crate) use errors::map_err;
 use writer::Writer;
@@ -37,6 +38,7 @@ pub struct SqliteStore {
     writer: Writer,
     reader: SqlitePool,
     checkpointer: Arc<checkpoint::Checkpointer>,
+    schema: Schema,
 }
 
 impl SqliteStore {
@@ -65,7 +67,7 @@ impl SqliteStore {
                 StoreError::Unavailable(e) => unwritable(path, &e),
                 other => other,
             })?;
-        let migrated = sqlx::migrate!("./migrations").run(&writer).await;
+        let migrated = migrations::MIGRATOR.run(&writer).await;
         match migrated {
             Ok(()) => {}
             Err(sqlx::migrate::MigrateError::Execute(e)) => {
@@ -74,8 +76,13 @@ impl SqliteStore {
                     other => other,
                 })
             }
-            Err(e) => return Err(StoreError::Other(Box::new(e))),
+            Err(e) => {
+                let refusal = migrations::refusal(&writer, e).await;
+                writer.close().await;
+                return Err(refusal);
+            }
         }
+        let schema = migrations::applied(&writer).await.map_err(map_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone().read_only(true))
@@ -91,12 +98,18 @@ impl SqliteStore {
             writer: Writer::new(writer),
             reader,
             checkpointer,
+            schema,
         };
         if let Err(e) = store.probe_write().await {
             store.close().await;
             return Err(unwritable(path, &e));
         }
         Ok(store)
+    }
+
+    /// The migrations applied to the database when it was opened.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     /// A write of `PROBE_BYTES` that must reach the disk: tells whether writes work, and

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// connection lost, busy): nothing was stored, and the same request may succeed later.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database holds migrations of a newer securechat (refused at start, unchanged).
+    #[error(transparent)]
+    NewerDatabase(#[from] crate::schema::NewerDatabase),
     /// Anything else (a corrupt row, a bug, …).
     #[error("storage failure: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),

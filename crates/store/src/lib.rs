@@ -35,6 +35,7 @@ pub mod files;
 pub mod health;
 pub mod messages;
 pub mod model;
+pub mod schema;
 pub mod sessions;
 pub mod users;
 
@@ -43,6 +44,7 @@ pub use cluster::Cluster;
 pub use error::StoreError;
 pub use files::Files;
 pub use messages::Messages;
+pub use schema::{Migration, NewerDatabase, Schema};
 pub use sessions::Sessions;
 pub use users::Users;
 

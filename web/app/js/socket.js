@@ -10,6 +10,12 @@
 
 import { SessionEnded } from './api.js';
 
+/** The WebSocket protocol version this page speaks (crates/proto/src/ws.rs `Protocol`);
+ * named in the auth frame, so that a server that changed a frame still answers in these
+ * shapes, or says plainly that it cannot. */
+export const PROTOCOL_VERSION = 2;
+/** Set while a page reloaded itself because the server did not speak its version. */
+const RELOADED_FOR_PROTOCOL = 'securechat.reloadedForProtocol';
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const PING_EVERY_MS = 25000;
 const PONG_WITHIN_MS = 10000;
@@ -124,7 +130,7 @@ export class Socket extends EventTarget {
     const ws = new WebSocket(url);
     this.ws = ws;
     const since = Math.max(this.since() || 0, this.resumeFrom);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token, since }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token, since, protocol: PROTOCOL_VERSION }));
     ws.onmessage = (e) => this.#onFrame(e.data);
     ws.onclose = () => this.#onClose(ws);
     ws.onerror = () => {};
@@ -138,6 +144,7 @@ export class Socket extends EventTarget {
       return;
     }
     if (frame.type === 'ready') {
+      sessionStorage.removeItem(RELOADED_FOR_PROTOCOL);
       this.held = null;
       this.ready = true;
       this.attempt = 0;
@@ -159,6 +166,17 @@ export class Socket extends EventTarget {
       this.authMessage = typeof frame.message === 'string' ? frame.message : '';
     } else if (frame.type === 'error' && frame.code === 'too_many_connections') {
       this.attempt = Math.max(this.attempt, 3);
+    } else if (frame.type === 'error' && frame.code === 'unsupported_protocol') {
+      // This page is older or newer than the server (it changed while the page was open):
+      // the page the server serves speaks its version. Load that once; if it did not help,
+      // stop rather than retry what cannot work.
+      this.stop();
+      console.warn(frame.message);
+      if (!sessionStorage.getItem(RELOADED_FOR_PROTOCOL)) {
+        sessionStorage.setItem(RELOADED_FOR_PROTOCOL, '1');
+        location.reload();
+      }
+      this.#emitState();
     }
     this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
   }

@@ -163,7 +163,12 @@ async fn follow(
             () = tokio::time::sleep_until(reauth_at) => {
                 match client.chat.api.access_token().await {
                     Ok(token) => {
-                        let frame = ClientFrame::Auth { token, since: None };
+                        let frame = ClientFrame::Auth {
+                            token,
+                            since: None,
+                            // Only the first frame's version counts.
+                            protocol: None,
+                        };
                         if let Err(e) = socket.send(&frame).await {
                             return Ok(End::Lost(e.to_string()));
                         }

@@ -25,8 +25,17 @@ pub struct ConnectError {
 /// token is refreshed first when it is about to expire).
 pub async fn connect(client: &mut Client) -> Result<Socket, ConnectError> {
     let fail = |client: &Client, e: ClientError| ConnectError {
-        // An untrusted certificate stays untrusted: retrying will not help either.
-        fatal: session_gone(&e) || matches!(e, ClientError::UntrustedCertificate(_)),
+        // An untrusted certificate stays untrusted, and a server that does not speak this
+        // client's protocol version will not on a retry.
+        fatal: session_gone(&e)
+            || matches!(e, ClientError::UntrustedCertificate(_))
+            || matches!(
+                e,
+                ClientError::Ws {
+                    code: WsErrorCode::UnsupportedProtocol,
+                    ..
+                }
+            ),
         error: client.explain(e),
     };
     let token = match client.chat.api.access_token().await {

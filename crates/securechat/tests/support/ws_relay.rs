@@ -2,6 +2,11 @@
 //! that stored an event announces it late or not at all: on its first WebSocket it drops the
 //! first `message` frame that comes after `caught_up`. Every other byte (REST requests, later
 //! WebSockets) passes unchanged.
+//!
+//! Started with `Relay::start_as(upstream, Behaviour::SpeakProtocol(n))` it instead ends its
+//! first WebSocket once caught up (a server restarting) and, on every later one, rewrites the
+//! client's `auth` frame to name protocol version `n` (as if the server after the restart did
+//! not speak the client's version).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +16,15 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+
+/// What the relay does to WebSockets.
+#[derive(Debug, Clone, Copy)]
+pub enum Behaviour {
+    /// Loses the first live `message` of the first socket.
+    LoseOneLiveMessage,
+    /// Ends the first socket once caught up; later sockets' `auth` names this version.
+    SpeakProtocol(u32),
+}
 
 /// The relay; it runs until dropped.
 pub struct Relay {
@@ -22,8 +36,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Relays to the server at `upstream` (`http://HOST:PORT`).
+    /// Relays to the server at `upstream` (`http://HOST:PORT`), losing one live message.
     pub fn start(upstream: &str) -> Self {
+        Self::start_as(upstream, Behaviour::LoseOneLiveMessage)
+    }
+
+    /// Relays to the server at `upstream`, doing `behaviour` to its WebSockets.
+    pub fn start_as(upstream: &str, behaviour: Behaviour) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -42,7 +61,7 @@ impl Relay {
         let (d, s) = (dropped.clone(), sockets.clone());
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, server, d.clone(), s.clone()));
+                tokio::spawn(relay(client, server, d.clone(), s.clone(), behaviour));
             }
         });
         Self {
@@ -83,6 +102,7 @@ async fn relay(
     server: SocketAddr,
     dropped: Arc<AtomicUsize>,
     sockets: Arc<AtomicUsize>,
+    behaviour: Behaviour,
 ) {
     if !is_websocket(&client).await {
         if let Ok(mut upstream) = TcpStream::connect(server).await {
@@ -102,7 +122,17 @@ async fn relay(
     let (mut to_client, mut from_client) = downstream.split();
     let (mut to_server, mut from_server) = upstream.split();
     let up = async move {
-        while let Some(Ok(message)) = from_client.next().await {
+        while let Some(Ok(mut message)) = from_client.next().await {
+            if let (Behaviour::SpeakProtocol(version), false, Message::Text(text)) =
+                (behaviour, first, &message)
+            {
+                if let Ok(mut frame) = serde_json::from_str::<serde_json::Value>(text.as_str()) {
+                    if frame["type"] == "auth" {
+                        frame["protocol"] = version.into();
+                        message = Message::text(frame.to_string());
+                    }
+                }
+            }
             if to_server.send(message).await.is_err() {
                 break;
             }
@@ -117,8 +147,19 @@ async fn relay(
                     .ok()
                     .and_then(|v| v["type"].as_str().map(str::to_owned));
                 match kind.as_deref() {
+                    Some("caught_up")
+                        if first && matches!(behaviour, Behaviour::SpeakProtocol(_)) =>
+                    {
+                        let _ = to_client.send(message).await;
+                        break;
+                    }
                     Some("caught_up") => live = true,
-                    Some("message") if first && live && dropped.load(Ordering::SeqCst) == 0 => {
+                    Some("message")
+                        if first
+                            && live
+                            && matches!(behaviour, Behaviour::LoseOneLiveMessage)
+                            && dropped.load(Ordering::SeqCst) == 0 =>
+                    {
                         dropped.fetch_add(1, Ordering::SeqCst);
                         continue;
                     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use axum::extract::ws::Utf8Bytes;
 
 use securechat_proto::ids::UserId;
-use securechat_proto::ws::{ServerEvent, WsErrorCode};
+use securechat_proto::ws::{v1, ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_ERRORS;
 
@@ -49,6 +49,17 @@ pub fn encode(event: &ServerEvent) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(event).unwrap_or_else(|_| {
         r#"{"type":"error","code":"internal","message":"could not encode event"}"#.to_owned()
     }))
+}
+
+/// Protocol 1's `presence` frame about one user (`securechat_proto::ws::Protocol::V1`).
+pub fn presence_v1(user_id: UserId, online: bool) -> Outbound {
+    let text = serde_json::to_string(&v1::Presence { user_id, online }).unwrap_or_else(|_| {
+        r#"{"type":"error","code":"internal","message":"could not encode event"}"#.to_owned()
+    });
+    Outbound {
+        place: Place::Outside,
+        text: Utf8Bytes::from(text),
+    }
 }
 
 /// A shareable frame, placed in the recipient's stream when the event has a `seq`.

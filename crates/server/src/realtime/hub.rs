@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use securechat_proto::ids::{SessionId, UserId};
-use securechat_proto::ws::{ServerEvent, WsErrorCode};
+use securechat_proto::ws::{Protocol, ServerEvent, WsErrorCode};
 
 use crate::metrics::WS_CONNECTIONS;
-use crate::realtime::frames::{outbound, Outbound};
+use crate::realtime::frames::{outbound, presence_v1, Outbound};
 
 /// How often gathered presence changes are sent.
 pub const PRESENCE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -46,6 +46,8 @@ struct Conn {
     session: SessionId,
     tx: mpsc::Sender<Outbound>,
     control: Arc<Control>,
+    /// The shapes its client reads (presence differs between versions).
+    protocol: Protocol,
 }
 
 /// The connection registry.
@@ -97,6 +99,7 @@ impl Hub {
         session: SessionId,
         tx: mpsc::Sender<Outbound>,
         control: Arc<Control>,
+        protocol: Protocol,
         max_per_user: usize,
     ) -> Result<(ConnId, bool), TooManyConnections> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -115,6 +118,7 @@ impl Hub {
             session,
             tx,
             control,
+            protocol,
         });
         // Told under the lock, so the counts of one user are told in the order they changed.
         self.local_changed(user, conns.len());
@@ -272,6 +276,8 @@ impl Hub {
 
     /// Sends one `presence` event listing every user whose presence changed since the last
     /// flush (with their state now) to every connection. Returns how many users it listed.
+    /// A protocol-1 connection gets the same news in its own shape: one frame per user, none
+    /// about its own user.
     pub fn flush_presence(&self) -> usize {
         let changed = std::mem::take(
             &mut *self
@@ -285,9 +291,35 @@ impl Hub {
         let (online, offline): (Vec<UserId>, Vec<UserId>) =
             changed.iter().partition(|u| self.is_online(**u));
         let users = self.read();
-        let frame = outbound(&ServerEvent::Presence { online, offline });
-        for conn in users.values().flatten() {
-            offer(conn, &frame);
+        // Each shape is made once, and only if some connection reads it.
+        let mut gathered = None;
+        let mut single: Option<Vec<(UserId, Outbound)>> = None;
+        for (user, conns) in users.iter() {
+            for conn in conns {
+                match conn.protocol {
+                    Protocol::V2 => {
+                        let frame = gathered.get_or_insert_with(|| {
+                            outbound(&ServerEvent::Presence {
+                                online: online.clone(),
+                                offline: offline.clone(),
+                            })
+                        });
+                        offer(conn, frame);
+                    }
+                    Protocol::V1 => {
+                        let frames = single.get_or_insert_with(|| {
+                            let came = online.iter().map(|u| (*u, presence_v1(*u, true)));
+                            let went = offline.iter().map(|u| (*u, presence_v1(*u, false)));
+                            came.chain(went).collect()
+                        });
+                        for (about, frame) in frames.iter() {
+                            if about != user && !offer(conn, frame) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
         }
         changed.len()
     }
@@ -340,13 +372,19 @@ mod tests {
         let session = SessionId::generate();
         let (tx, mut rx) = mpsc::channel(1);
         let control = Arc::new(Control::default());
-        let (a, online) = hub.register(user, session, tx, control.clone(), 2).unwrap();
+        let (a, online) = hub
+            .register(user, session, tx, control.clone(), Protocol::CURRENT, 2)
+            .unwrap();
         assert!(online && hub.is_online(user));
         let (tx2, _rx2) = mpsc::channel(1);
-        let (b, online) = hub.register(user, session, tx2, Arc::default(), 2).unwrap();
+        let (b, online) = hub
+            .register(user, session, tx2, Arc::default(), Protocol::CURRENT, 2)
+            .unwrap();
         assert!(!online);
         let (tx3, _rx3) = mpsc::channel(1);
-        assert!(hub.register(user, session, tx3, Arc::default(), 2).is_err());
+        assert!(hub
+            .register(user, session, tx3, Arc::default(), Protocol::CURRENT, 2)
+            .is_err());
 
         assert_eq!(hub.send_to_user(user, &frame("1"), Some(b)), 1);
         assert_eq!(rx.try_recv().unwrap().text.as_str(), "1");
@@ -384,11 +422,25 @@ mod tests {
         };
         let (tx, mut rx) = mpsc::channel(8);
         let (w, _) = hub
-            .register(watcher, SessionId::generate(), tx, Arc::default(), 2)
+            .register(
+                watcher,
+                SessionId::generate(),
+                tx,
+                Arc::default(),
+                Protocol::CURRENT,
+                2,
+            )
             .unwrap();
         let (tx2, _rx2) = mpsc::channel(8);
         let (g, _) = hub
-            .register(gone, SessionId::generate(), tx2, Arc::default(), 2)
+            .register(
+                gone,
+                SessionId::generate(),
+                tx2,
+                Arc::default(),
+                Protocol::CURRENT,
+                2,
+            )
             .unwrap();
         assert_eq!(hub.flush_presence(), 2);
         assert_eq!(presence(&mut rx), (sorted(vec![watcher, gone]), vec![]));
@@ -396,7 +448,14 @@ mod tests {
         hub.unregister(gone, g);
         let (tx3, _rx3) = mpsc::channel(8);
         let (f, _) = hub
-            .register(flapping, SessionId::generate(), tx3, Arc::default(), 2)
+            .register(
+                flapping,
+                SessionId::generate(),
+                tx3,
+                Arc::default(),
+                Protocol::CURRENT,
+                2,
+            )
             .unwrap();
         hub.unregister(flapping, f);
         assert_eq!(hub.flush_presence(), 2);
@@ -404,5 +463,52 @@ mod tests {
         assert!(rx.try_recv().is_err(), "one event for all the changes");
         assert_eq!(hub.flush_presence(), 0, "nothing changed since");
         hub.unregister(watcher, w);
+    }
+
+    #[test]
+    fn a_protocol_1_connection_gets_one_presence_frame_per_other_user() {
+        let hub = Hub::default();
+        let (old, new, other) = (UserId::generate(), UserId::generate(), UserId::generate());
+        let connect = |user, protocol| {
+            let (tx, rx) = mpsc::channel(8);
+            let (id, _) = hub
+                .register(user, SessionId::generate(), tx, Arc::default(), protocol, 2)
+                .unwrap();
+            (id, rx)
+        };
+        let (_, mut old_rx) = connect(old, Protocol::V1);
+        let (_, mut new_rx) = connect(new, Protocol::V2);
+        let (o, _other_rx) = connect(other, Protocol::V2);
+        hub.flush_presence();
+        let mut frames: Vec<securechat_proto::ws::v1::Presence> =
+            std::iter::from_fn(|| old_rx.try_recv().ok())
+                .map(|out| serde_json::from_str(out.text.as_str()).unwrap())
+                .collect();
+        frames.sort_by_key(|p| p.user_id);
+        let mut others = [new, other];
+        others.sort();
+        assert_eq!(
+            frames,
+            others
+                .iter()
+                .map(|u| securechat_proto::ws::v1::Presence {
+                    user_id: *u,
+                    online: true
+                })
+                .collect::<Vec<_>>(),
+            "one frame per other user, none about itself"
+        );
+        let gathered = new_rx.try_recv().unwrap();
+        assert!(matches!(
+            serde_json::from_str(gathered.text.as_str()).unwrap(),
+            ServerEvent::Presence { online, .. } if online.len() == 3
+        ));
+
+        hub.unregister(other, o);
+        hub.flush_presence();
+        let gone: securechat_proto::ws::v1::Presence =
+            serde_json::from_str(old_rx.try_recv().unwrap().text.as_str()).unwrap();
+        assert_eq!((gone.user_id, gone.online), (other, false));
+        assert!(old_rx.try_recv().is_err());
     }
 }

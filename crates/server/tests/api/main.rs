@@ -25,3 +25,4 @@ mod sessions;
 mod shutdown;
 mod tokens;
 mod websocket;
+mod wire;

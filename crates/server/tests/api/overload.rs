@@ -58,6 +58,7 @@ async fn raw_socket(app: &TestApp, peer: &Peer) -> Raw {
     let auth = serde_json::to_string(&ClientFrame::Auth {
         token,
         since: Some(0),
+        protocol: Some(securechat_proto::ws::Protocol::CURRENT.number()),
     })
     .expect("json");
     ws.send(Message::text(auth)).await.expect("auth");

@@ -25,6 +25,7 @@ async fn shutdown_answers_every_frame_taken_then_closes_sockets_with_1012() {
     let auth = ClientFrame::Auth {
         token,
         since: Some(0),
+        protocol: Some(securechat_proto::ws::Protocol::CURRENT.number()),
     };
     ws.send(Message::text(serde_json::to_string(&auth).expect("json")))
         .await

@@ -361,3 +361,132 @@ async fn a_password_change_closes_the_other_sessions_websockets() {
     // The session that changed the password keeps its socket.
     still_usable(&mut own).await;
 }
+
+/// Opens a raw socket and sends `auth` naming `protocol` (none: a 0.1.0 client).
+async fn raw_auth(app: &TestApp, token: &str, protocol: Option<u32>) -> RawSocket {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&app.base))
+        .await
+        .expect("connect");
+    let mut auth = json!({"type": "auth", "token": token, "since": 0});
+    if let Some(number) = protocol {
+        auth["protocol"] = json!(number);
+    }
+    ws.send(Message::text(auth.to_string()))
+        .await
+        .expect("auth");
+    ws
+}
+
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame as JSON, or the close code once the server closed.
+async fn raw_next(ws: &mut RawSocket) -> Result<serde_json::Value, Option<u16>> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                return Ok(serde_json::from_str(text.as_str()).expect("json"))
+            }
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| f.code.into())),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_protocol_version_the_server_does_not_speak_is_refused_in_plain_words() {
+    let app = spawn_app().await;
+    let alice = app.peer("alice").await;
+    let token = alice.chat.api.access_token().await.expect("token");
+    for (number, advice) in [
+        (3, "please upgrade the server"),
+        (0, "please upgrade your client"),
+    ] {
+        let mut ws = raw_auth(&app, &token, Some(number)).await;
+        let error = raw_next(&mut ws).await.expect("an error frame");
+        assert_eq!(error["type"], "error");
+        assert_eq!(error["code"], "unsupported_protocol");
+        let message = error["message"].as_str().expect("message");
+        assert!(
+            message.contains("speaks protocol versions 1–2")
+                && message.contains(&format!("your client speaks {number}"))
+                && message.contains(advice),
+            "{message}"
+        );
+        assert_eq!(raw_next(&mut ws).await, Err(Some(1008)), "then closed");
+    }
+}
+
+#[tokio::test]
+async fn each_connection_is_answered_in_the_protocol_version_its_client_speaks() {
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (
+        app.peer("alice").await,
+        app.peer("bob").await,
+        app.peer("carol").await,
+    );
+    let token = |peer: &Peer| {
+        let peer = peer.chat.api.session().expect("session");
+        peer.access_token
+    };
+    // Alice speaks version 1, Bob names none (a 0.1.0 client), Carol's client is current.
+    let mut old = raw_auth(&app, &token(&alice), Some(1)).await;
+    let ready = raw_next(&mut old).await.expect("ready");
+    assert_eq!(
+        (ready["type"].clone(), ready["protocol"].clone()),
+        (json!("ready"), json!(1))
+    );
+    let mut unstated = raw_auth(&app, &token(&bob), None).await;
+    let ready = raw_next(&mut unstated).await.expect("ready");
+    assert_eq!(ready["protocol"], 2, "no protocol named: 0.1.0's shapes");
+    let current = carol.socket(0).await;
+    assert_eq!(current.protocol(), Some(2));
+
+    // Presence: version 1 gets one frame per other user, the others gathered lists.
+    let mut seen_by_old = std::collections::HashSet::new();
+    while seen_by_old.len() < 2 {
+        let frame = raw_next(&mut old).await.expect("a frame");
+        if frame["type"] != "presence" {
+            continue;
+        }
+        let keys: Vec<&String> = frame.as_object().expect("object").keys().collect();
+        assert_eq!(keys.len(), 3, "type, user_id, online: {frame}");
+        assert_eq!(frame["online"], true);
+        let about = frame["user_id"].as_str().expect("user_id").to_owned();
+        assert_ne!(about, alice.id().to_string(), "never about its own user");
+        seen_by_old.insert(about);
+    }
+    assert_eq!(
+        seen_by_old,
+        [bob.id().to_string(), carol.id().to_string()].into()
+    );
+    let gathered = loop {
+        let frame = raw_next(&mut unstated).await.expect("a frame");
+        if frame["type"] == "presence" {
+            break frame;
+        }
+    };
+    assert!(
+        gathered["online"].is_array() && gathered["offline"].is_array(),
+        "{gathered}"
+    );
+
+    // Carol leaves: version 1 is told in its own shape.
+    current.close().await;
+    loop {
+        let frame = raw_next(&mut old).await.expect("a frame");
+        if frame["type"] == "presence" && frame["user_id"] == carol.id().to_string() {
+            assert_eq!(frame["online"], false);
+            break;
+        }
+    }
+    // Everything else is the same shape in both versions.
+    old.send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("ping");
+    assert_eq!(raw_next(&mut old).await.expect("pong")["type"], "pong");
+}

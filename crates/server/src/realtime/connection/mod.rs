@@ -20,13 +20,13 @@ use tokio::sync::mpsc;
 
 use securechat_crypto::identity::IdentityKey;
 use securechat_proto::ids::{SessionId, UserId};
-use securechat_proto::ws::{ClientFrame, WsErrorCode};
+use securechat_proto::ws::{ClientFrame, Protocol, ServerEvent, WsErrorCode};
 
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::realtime::budget::{Lease, Rate};
-use crate::realtime::frames::{Outbound, Place};
+use crate::realtime::frames::{encode, Outbound, Place};
 use crate::realtime::hub::{ConnId, Control};
 use crate::state::AppState;
 use socket::{close, close_code, close_with, next_text, send, send_error, Incoming, Sink, Stream};
@@ -45,6 +45,21 @@ fn unauthorized_text(error: &ApiError) -> String {
         ApiError::Unauthorized(m) => (*m).to_owned(),
         _ => "could not check the token; retry".to_owned(),
     }
+}
+
+/// What a client naming protocol version `number`, which this server does not speak, is told.
+fn unsupported_protocol_text(number: u32) -> String {
+    let (oldest, newest) = (Protocol::OLDEST.number(), Protocol::CURRENT.number());
+    let advice = if number > newest {
+        "please upgrade the server (or use a client that speaks one of these)"
+    } else {
+        "please upgrade your client"
+    };
+    format!(
+        "this server (securechat {}) speaks protocol versions {oldest}–{newest}, and your \
+         client speaks {number}: {advice}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Refuses a connection before it is registered: an error frame, then a close frame.
@@ -82,7 +97,12 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
         }
         Ok(Incoming::Text(text)) => text,
     };
-    let Ok(ClientFrame::Auth { token, since }) = serde_json::from_str::<ClientFrame>(&text) else {
+    let Ok(ClientFrame::Auth {
+        token,
+        since,
+        protocol,
+    }) = serde_json::from_str::<ClientFrame>(&text)
+    else {
         return refuse(
             sink,
             deadline,
@@ -90,6 +110,16 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
             "the first frame must be {\"type\":\"auth\",…}",
         )
         .await;
+    };
+    let protocol = match protocol {
+        None => Protocol::UNSTATED,
+        Some(number) => match Protocol::from_number(number) {
+            Some(protocol) => protocol,
+            None => {
+                let message = unsupported_protocol_text(number);
+                return refuse(sink, deadline, WsErrorCode::UnsupportedProtocol, &message).await;
+            }
+        },
     };
     let auth = match AuthUser::from_token(&state, &token).await {
         Ok(auth) => auth,
@@ -137,6 +167,7 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
         auth.session_id,
         tx.clone(),
         control.clone(),
+        protocol,
         limits.max_connections_per_user,
     );
     let (conn_id, _) = match registered {
@@ -177,6 +208,7 @@ pub async fn run(socket: WebSocket, state: AppState, address: IpAddr) {
         expires_at: auth.expires_at,
         position: 0,
         budget,
+        protocol,
     };
     let ending = match conn.start(since.unwrap_or(0)).await {
         Ok(()) => conn.relay(&mut stream, rx, &control).await,
@@ -230,6 +262,8 @@ struct Connection {
     /// in order, once (see `Connection::forward`).
     position: u64,
     budget: Lease,
+    /// The shapes this connection's client reads.
+    protocol: Protocol,
 }
 
 impl Connection {
@@ -240,7 +274,29 @@ impl Connection {
     }
 
     async fn error(&mut self, code: WsErrorCode, message: &str, reference: Option<String>) {
+        let code = self.protocol.error_code(code);
         send_error(&mut self.sink, self.deadline, code, message, reference).await;
+    }
+
+    /// A frame made for every connection, in this connection's protocol version: an error
+    /// frame with a code its version does not have gets one it has (presence, the other
+    /// frame that differs, is made per version by the hub).
+    fn adapt(&self, text: Utf8Bytes) -> Utf8Bytes {
+        if self.protocol == Protocol::CURRENT || !text.as_str().starts_with(r#"{"type":"error""#) {
+            return text;
+        }
+        match serde_json::from_str::<ServerEvent>(text.as_str()) {
+            Ok(ServerEvent::Error {
+                code,
+                message,
+                reference,
+            }) if self.protocol.error_code(code) != code => encode(&ServerEvent::Error {
+                code: self.protocol.error_code(code),
+                message,
+                reference,
+            }),
+            _ => text,
+        }
     }
 
     /// Sends a queued frame, keeping the client's stream gap-free, in order and without
@@ -249,7 +305,7 @@ impl Connection {
     /// read from the store; a tip past the position fetches up to it.
     async fn forward(&mut self, out: Outbound) -> Result<(), Gone> {
         match out.place {
-            Place::Outside => self.send(out.text).await,
+            Place::Outside => self.send(self.adapt(out.text)).await,
             Place::Event(seq) if seq <= self.position => Ok(()),
             Place::Ack(seq) if seq <= self.position => self.send(out.text).await,
             Place::Event(seq) | Place::Ack(seq) => {

@@ -26,8 +26,11 @@ impl Connection {
 
     /// Says ready, replays the stream after `since`, then says caught up.
     pub(super) async fn start(&mut self, since: u64) -> Result<(), Gone> {
-        self.send(encode(&ServerEvent::Ready { user_id: self.user }))
-            .await?;
+        self.send(encode(&ServerEvent::Ready {
+            user_id: self.user,
+            protocol: Some(self.protocol.number()),
+        }))
+        .await?;
         // A client claiming more than the stream holds (a broken client, or a server
         // restored from an older backup) resumes from the stream's real end; `caught_up`
         // tells it where that is.

@@ -92,12 +92,21 @@ pub(super) async fn send_error(
 
 /// Sends a close frame with a code and reason (best effort, bounded in time).
 pub(super) async fn close_with(sink: &mut Sink, deadline: Duration, code: u16, reason: &str) {
+    // A close frame's reason holds at most 123 bytes (RFC 6455 §5.5); a longer one would
+    // make the frame invalid. The error frame before it carries the whole message.
+    let mut end = reason.len().min(MAX_CLOSE_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
     let frame = CloseFrame {
         code,
-        reason: Utf8Bytes::from(reason.to_owned()),
+        reason: Utf8Bytes::from(reason[..end].to_owned()),
     };
     let _ = send(sink, Message::Close(Some(frame)), deadline).await;
 }
+
+/// The longest close reason, in bytes.
+const MAX_CLOSE_REASON: usize = 123;
 
 /// The close code that goes with an error that ends a connection.
 pub(super) fn close_code(code: WsErrorCode) -> u16 {
@@ -111,6 +120,7 @@ pub(super) fn close_code(code: WsErrorCode) -> u16 {
         | WsErrorCode::TokenExpired
         | WsErrorCode::TooManyConnections
         | WsErrorCode::SlowReader
+        | WsErrorCode::UnsupportedProtocol
         | WsErrorCode::RateLimited => close::POLICY,
         _ => close::NORMAL,
     }
