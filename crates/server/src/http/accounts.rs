@@ -19,7 +19,7 @@ use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
 use securechat_store::error::Refusal;
-use securechat_store::model::{EncryptionKeyRow, Gate, NewUser};
+use securechat_store::model::{EncryptionKeyRow, Gate, NewUser, UserRow};
 use securechat_store::StoreError;
 
 use crate::auth::client_ip::client_ip;
@@ -205,6 +205,37 @@ pub async fn register(
     ))
 }
 
+/// Checks the signed-in user's password (a password change, an account deletion), counted
+/// against the account's failed-password limit; returns the live account.
+async fn confirm_password(
+    state: &AppState,
+    auth: &AuthUser,
+    password: &Password,
+) -> Result<UserRow, ApiError> {
+    let account_key = auth.user_id.to_string();
+    state
+        .login_guard()
+        .account()
+        .check(&account_key)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let user = state
+        .store()
+        .get_user(auth.user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+    let ok = state
+        .passwords()
+        .verify(&password.0, Some(&user.password_hash))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        state.password_check_failed(&account_key);
+        return Err(ApiError::WrongPassword);
+    }
+    Ok(user)
+}
+
 /// `POST /api/v1/auth/password`: changes the password and signs out every other session.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "accounts",
     request_body = ChangePasswordRequest, security(("bearer" = [])),
@@ -220,26 +251,7 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     check_new_password("new_password", &req.new_password)?;
-    let account_key = auth.user_id.to_string();
-    state
-        .login_guard()
-        .account()
-        .check(&account_key)
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let user = state
-        .store()
-        .get_user(auth.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
-    let ok = state
-        .passwords()
-        .verify(&req.current_password.0, Some(&user.password_hash))
-        .await
-        .map_err(ApiError::internal)?;
-    if !ok {
-        state.password_check_failed(&account_key);
-        return Err(ApiError::WrongPassword);
-    }
+    confirm_password(&state, &auth, &req.current_password).await?;
     let hash = state
         .passwords()
         .hash(&req.new_password.0)
@@ -272,27 +284,7 @@ pub async fn delete_account(
     auth: AuthUser,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account_key = auth.user_id.to_string();
-    state
-        .login_guard()
-        .account()
-        .check(&account_key)
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let user = state
-        .store()
-        .get_user(auth.user_id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
-    let ok = state
-        .passwords()
-        .verify(&req.password.0, Some(&user.password_hash))
-        .await
-        .map_err(ApiError::internal)?;
-    if !ok {
-        state.password_check_failed(&account_key);
-        return Err(ApiError::WrongPassword);
-    }
+    let user = confirm_password(&state, &auth, &req.password).await?;
     let removal = state.delete_account(auth.user_id).await?;
     tracing::info!(
         username = %user.username,
