@@ -1,5 +1,6 @@
 //! Background jobs: the session sweeper (the paper's "force logout of expired tokens"),
-//! self-destruct expiry, unreferenced-file cleanup and pruning of in-memory counters.
+//! self-destruct expiry, unreferenced-file cleanup, pruning of old codes and security events
+//! and of in-memory counters.
 //!
 //! In a cluster the database's jobs run on one node at a time, the one holding the store's
 //! background-work lock (`Cluster::lead`); their effects reach every node's sessions as
@@ -70,8 +71,12 @@ async fn sweep_files(state: &AppState) {
 
 /// How often a node asks whether it leads (PostgreSQL: a connection attempt when it does not).
 const LEAD_CHECK: Duration = Duration::from_secs(2);
-/// In a cluster, revoked sessions are kept this long so every node's poll sees them.
+/// Revoked sessions are kept this long so that every server process's poll sees them
+/// (`crate::cluster::poll`: other nodes, and a single node for what `securechat admin`
+/// revoked).
 const REVOCATION_NOTICE_MS: i64 = 60_000;
+/// How long security events stay listed (`securechat admin blocks`).
+const SECURITY_EVENTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Whether this node runs the database's jobs, asked of the store every `LEAD_CHECK`.
 #[derive(Default)]
@@ -118,15 +123,15 @@ fn prune(state: &AppState) {
 /// How long used and expired invitations and reset codes stay listed (`admin invites`).
 const DEAD_CODES_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// One sweep: delete expired and revoked sessions, old codes, unreferenced files; forget
-/// stale failure counters.
+/// One sweep: delete expired and revoked sessions, old codes and security events,
+/// unreferenced files; forget stale failure counters.
 pub async fn sweep(state: &AppState) {
-    let cutoff = if state.cluster().node_id().is_some() {
-        now_ms() - REVOCATION_NOTICE_MS
-    } else {
-        now_ms()
-    };
-    match state.store().delete_dead_sessions(cutoff).await {
+    let now = now_ms();
+    match state
+        .store()
+        .delete_dead_sessions(now, now - REVOCATION_NOTICE_MS)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(sessions = n, "swept expired and revoked sessions"),
         Err(e) => tracing::error!(error = %e, "session sweep failed"),
@@ -143,6 +148,15 @@ pub async fn sweep(state: &AppState) {
             "swept used and expired invitations and reset codes"
         ),
         Err(e) => tracing::error!(error = %e, "code sweep failed"),
+    }
+    match state
+        .store()
+        .delete_security_events(now_ms() - SECURITY_EVENTS_KEPT_MS)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(events = n, "swept old security events"),
+        Err(e) => tracing::error!(error = %e, "security event sweep failed"),
     }
     prune(state);
 }

@@ -22,7 +22,8 @@
 //! What PostgreSQL keeps that SQLite only implies is derived: each user's `streams` counter
 //! is the last seq of their inbox (0 when empty); `encryption_keys.position` numbers the
 //! keys in SQLite's publication order `(created_at, rowid)`; the identity sequences of
-//! `messages.id` and `encryption_keys.position` continue after the copied values. SQLite's
+//! `messages.id`, `encryption_keys.position` and `security_events.id` continue after the
+//! copied values. SQLite's
 //! `write_probe` is not data and is not copied.
 
 mod checksum;
@@ -46,6 +47,7 @@ use source::Source;
 use tables::accounts::{EncryptionKeys, Streams, Users};
 use tables::codes::{Invites, PasswordResets};
 use tables::messages::{Files, Inbox, Messages};
+use tables::security::SecurityEvents;
 use tables::sessions::{LoginSources, RefreshTokens, Sessions};
 use tables::Table;
 use target::{Filling, Target};
@@ -129,6 +131,7 @@ async fn fill(
         walk::copy::<Files>(src, dst, chunk, progress).await?;
         walk::copy::<Invites>(src, dst, chunk, progress).await?;
         walk::copy::<PasswordResets>(src, dst, chunk, progress).await?;
+        walk::copy::<SecurityEvents>(src, dst, chunk, progress).await?;
     }
     target.continue_identities().await?;
     let copy_time = started.elapsed();
@@ -147,6 +150,7 @@ async fn fill(
         check::<Files>(src, dst, chunk, progress).await?,
         check::<Invites>(src, dst, chunk, progress).await?,
         check::<PasswordResets>(src, dst, chunk, progress).await?,
+        check::<SecurityEvents>(src, dst, chunk, progress).await?,
     ];
     if tables.iter().any(|t| !t.matches()) {
         return Err(MigrateError::Mismatch(tables));

@@ -14,7 +14,11 @@ use crate::tables::DATA_TABLES;
 use crate::{redacted_url, MigrateError};
 
 /// The identity columns whose sequences must continue after the copied values.
-const IDENTITIES: [(&str, &str); 2] = [("messages", "id"), ("encryption_keys", "position")];
+const IDENTITIES: [(&str, &str); 3] = [
+    ("messages", "id"),
+    ("encryption_keys", "position"),
+    ("security_events", "id"),
+];
 
 /// A connected target, not yet changed.
 pub(crate) struct Target {

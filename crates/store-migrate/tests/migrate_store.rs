@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use sqlx::{Connection as _, PgConnection, SqliteConnection};
 
 use securechat_store::model::{AppendOutcome, RefreshOutcome};
-use securechat_store::{Messages as _, Sessions as _, Store, Users as _};
+use securechat_store::security::{SecurityEvent, SecurityKind};
+use securechat_store::{Messages as _, Security as _, Sessions as _, Store, Users as _};
 use securechat_store_migrate::{migrate, MigrateError, Options, Progress};
 use securechat_store_postgres::{PostgresOptions, PostgresStore};
 use securechat_store_sqlite::SqliteStore;
@@ -18,7 +19,7 @@ use support::fixture::{self, Fixture, Observed, NOW};
 use support::postgres_database;
 
 /// Tables in copy order, with the fixture's row counts.
-const FIXTURE_ROWS: [(&str, u64); 11] = [
+const FIXTURE_ROWS: [(&str, u64); 12] = [
     ("users", 4),
     ("streams", 4),
     ("encryption_keys", 6),
@@ -30,6 +31,7 @@ const FIXTURE_ROWS: [(&str, u64); 11] = [
     ("files", 2),
     ("invites", 2),
     ("password_resets", 1),
+    ("security_events", 2),
 ];
 
 /// A SQLite database holding the fixture (closed), and what its store answered.
@@ -150,6 +152,22 @@ async fn every_table_is_copied_in_chunks_and_postgres_answers_the_same() {
         .await
         .expect("unreferenced files");
     assert_eq!(taken, [fixture.files[1]]);
+    // The event log's ids continue after the copied ones.
+    let copied = store.security_events_since(0, 10).await.expect("events");
+    store
+        .record_security_events(&[SecurityEvent {
+            at: NOW + 1,
+            kind: SecurityKind::UnblockIp,
+            ip: Some("203.0.113.9".to_owned()),
+            user: None,
+            login: None,
+            count: 1,
+        }])
+        .await
+        .expect("a new event");
+    let now = store.security_events_since(0, 10).await.expect("events");
+    assert_eq!(now.len(), copied.len() + 1);
+    assert!(copied.iter().all(|e| e.id < now[0].id), "{now:?}");
     store.close().await;
 }
 

@@ -2,7 +2,9 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_store::error::{Conflict, Refusal};
-use securechat_store::model::{AccountRemoval, FileId, Gate, InviteRow, NewInvite, NewReset};
+use securechat_store::model::{
+    AccountRemoval, AccountSummary, FileId, Gate, InviteRow, NewInvite, NewReset,
+};
 use securechat_store::{Accounts, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
@@ -369,6 +371,20 @@ impl Accounts for PostgresStore {
         }
         .await;
         self.tracked(result)
+    }
+
+    async fn disable_user(&self, id: UserId, now: i64) -> Result<Vec<SessionId>, StoreError> {
+        let result = self.disable(id, now).await;
+        self.tracked(result)
+    }
+
+    async fn enable_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let result = self.enable(id).await;
+        self.tracked(result)
+    }
+
+    async fn account_summaries(&self, now: i64) -> Result<Vec<AccountSummary>, StoreError> {
+        self.summaries(now).await
     }
 
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError> {

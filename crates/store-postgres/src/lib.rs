@@ -10,12 +10,13 @@
 //!   a transaction's rows in one statement ordered by user id, before it touches message
 //!   rows. Appends to one user are therefore serialised across processes, seqs are gap-free
 //!   and commit in seq order, and two transactions never wait for each other in a cycle.
-//! - **Accounts.** Key publishing and password changes lock the user's row.
+//! - **Accounts.** Key publishing, password changes and disabling lock the user's row.
 //! - **Logins** checked against the IP rule take two transaction-scoped advisory locks, the
 //!   user's then the address's (see `admission`).
 //! - **Refresh tokens** are locked (`FOR UPDATE`) before they are judged.
 
 mod accounts;
+mod admin;
 mod admission;
 mod append;
 mod attach;
@@ -26,6 +27,7 @@ mod files;
 mod messages;
 mod migrations;
 mod rows;
+mod security;
 mod sessions;
 mod streams;
 mod tx;

@@ -42,6 +42,7 @@ pub(crate) fn user(row: &PgRow) -> Result<UserRow, StoreError> {
         identity_key: fixed(row, "identity_key")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
+        disabled_at: get(row, "disabled_at")?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `Sessions` on PostgreSQL.
 
 use securechat_proto::ids::{SessionId, UserId};
+use securechat_store::error::Refusal;
 use securechat_store::model::{Admission, IpLimits, NewSession, RefreshOutcome, SessionRow};
 use securechat_store::{Sessions, StoreError};
 use sqlx::PgConnection;
@@ -81,15 +82,23 @@ impl Sessions for PostgresStore {
             let mut tx = self.begin().await?;
             // The account's row, shared: a deletion (which updates it) waits for this login
             // or comes first, and then the login gets no session.
-            let live: Option<bool> =
-                sqlx::query_scalar("SELECT deleted_at IS NULL FROM users WHERE id = $1 FOR SHARE")
-                    .bind(session.user_id.0)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            if live != Some(true) {
+            // A disabling (which updates the row too) likewise.
+            let state: Option<(bool, bool)> = sqlx::query_as(
+                "SELECT deleted_at IS NULL, disabled_at IS NOT NULL FROM users \
+                 WHERE id = $1 FOR SHARE",
+            )
+            .bind(session.user_id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let refusal = match state {
+                Some((true, false)) => None,
+                Some((true, true)) => Some(StoreError::Refused(Refusal::AccountDisabled)),
+                _ => Some(StoreError::NotFound),
+            };
+            if let Some(refusal) = refusal {
                 tx.rollback().await?;
-                return Err(StoreError::NotFound);
+                return Err(refusal);
             }
             admission::lock(&mut tx, &session).await?;
             if let Some(limits) = limits {
@@ -279,15 +288,20 @@ impl Sessions for PostgresStore {
             .collect())
     }
 
-    async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError> {
+    async fn delete_dead_sessions(
+        &self,
+        expired_before: i64,
+        revoked_before: i64,
+    ) -> Result<u64, StoreError> {
         let result: Result<u64, StoreError> = async {
             let mut tx = self.begin().await?;
             // Their refresh tokens go with them (ON DELETE CASCADE).
             let done = sqlx::query(
                 "DELETE FROM sessions \
-                 WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+                 WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $2)",
             )
-            .bind(cutoff)
+            .bind(expired_before)
+            .bind(revoked_before)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -296,6 +310,26 @@ impl Sessions for PostgresStore {
         }
         .await;
         self.tracked(result)
+    }
+
+    async fn active_sessions(
+        &self,
+        user: Option<UserId>,
+        now: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM sessions WHERE revoked_at IS NULL AND expires_at > $1 \
+               AND ($2::uuid IS NULL OR user_id = $2) \
+             ORDER BY created_at, id",
+        )
+        .bind(now)
+        .bind(user.map(|u| u.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::session)
+        .collect()
     }
 
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {

@@ -2,7 +2,9 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_store::error::{Conflict, Refusal};
-use securechat_store::model::{AccountRemoval, FileId, Gate, InviteRow, NewInvite, NewReset};
+use securechat_store::model::{
+    AccountRemoval, AccountSummary, FileId, Gate, InviteRow, NewInvite, NewReset,
+};
 use securechat_store::{Accounts, StoreError};
 use sqlx::{Row as _, SqliteConnection};
 
@@ -84,17 +86,6 @@ pub(crate) async fn spend_reset_codes(
         .await
         .map_err(map_err)?;
     Ok(())
-}
-
-/// Whether an account is deleted (or missing), inside a write transaction.
-pub(crate) async fn is_gone(conn: &mut SqliteConnection, user: UserId) -> Result<bool, StoreError> {
-    let live: Option<bool> =
-        sqlx::query_scalar("SELECT deleted_at IS NULL FROM users WHERE id = $1")
-            .bind(user.0)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(map_err)?;
-    Ok(live != Some(true))
 }
 
 fn invite(row: &sqlx::sqlite::SqliteRow) -> Result<InviteRow, StoreError> {
@@ -316,6 +307,20 @@ impl Accounts for SqliteStore {
         }
         .await;
         self.writer.tracked(result)
+    }
+
+    async fn disable_user(&self, id: UserId, now: i64) -> Result<Vec<SessionId>, StoreError> {
+        self.writer
+            .tracked(crate::admin::disable_user(self, id, now).await)
+    }
+
+    async fn enable_user(&self, id: UserId) -> Result<bool, StoreError> {
+        self.writer
+            .tracked(crate::admin::enable_user(self, id).await)
+    }
+
+    async fn account_summaries(&self, now: i64) -> Result<Vec<AccountSummary>, StoreError> {
+        crate::admin::account_summaries(self, now).await
     }
 
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError> {

@@ -5,6 +5,7 @@
 //! transactions never race each other for SQLite's one write lock; reads use a separate pool.
 
 mod accounts;
+mod admin;
 mod batch;
 mod checkpoint;
 mod cluster;
@@ -13,6 +14,7 @@ mod files;
 mod messages;
 mod migrations;
 mod rows;
+mod security;
 mod sessions;
 mod users;
 mod writer;

@@ -28,6 +28,7 @@ pub(crate) fn user(row: &SqliteRow) -> Result<UserRow, StoreError> {
         identity_key: array(row, "identity_key")?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         deleted_at: row.try_get("deleted_at").map_err(map_err)?,
+        disabled_at: row.try_get("disabled_at").map_err(map_err)?,
     })
 }
 

@@ -80,9 +80,9 @@ impl Sessions for SqliteStore {
     ) -> Result<Admission, StoreError> {
         let result: Result<Admission, StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            if crate::accounts::is_gone(&mut tx, session.user_id).await? {
+            if let Some(refusal) = crate::admin::login_refusal(&mut tx, session.user_id).await? {
                 tx.rollback().await?;
-                return Err(StoreError::NotFound);
+                return Err(refusal);
             }
             if let Some(limits) = limits {
                 let verdict = admission(&mut tx, &session, limits).await?;
@@ -306,13 +306,18 @@ impl Sessions for SqliteStore {
             .collect()
     }
 
-    async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError> {
+    async fn delete_dead_sessions(
+        &self,
+        expired_before: i64,
+        revoked_before: i64,
+    ) -> Result<u64, StoreError> {
         let result: Result<u64, StoreError> = async {
             let mut tx = self.writer.begin().await?;
             let done = sqlx::query(
-                "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+                "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $2)",
             )
-            .bind(cutoff)
+            .bind(expired_before)
+            .bind(revoked_before)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -321,6 +326,14 @@ impl Sessions for SqliteStore {
         }
         .await;
         self.writer.tracked(result)
+    }
+
+    async fn active_sessions(
+        &self,
+        user: Option<UserId>,
+        now: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        crate::admin::active_sessions(self, user, now).await
     }
 
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError> {

@@ -3,7 +3,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 
-use crate::model::{AccountRemoval, InviteRow, NewInvite, NewReset};
+use crate::model::{AccountRemoval, AccountSummary, InviteRow, NewInvite, NewReset};
 use crate::StoreError;
 
 /// Invitations, reset codes and account deletion.
@@ -49,4 +49,19 @@ pub trait Accounts {
 
     /// How many distinct users have an active session from `ip`.
     async fn users_signed_in_from(&self, ip: &str, now: i64) -> Result<usize, StoreError>;
+
+    /// Disables an account, in one transaction: marks it disabled (an account disabled
+    /// already keeps its first time) and revokes every active session; returns the revoked
+    /// sessions. Until it is enabled again, `create_session` refuses it
+    /// (`Refused(AccountDisabled)`). A login racing the disabling either gets no session or
+    /// has it revoked here. `NotFound` when there is no such live account.
+    async fn disable_user(&self, id: UserId, now: i64) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Enables a disabled account; false when it was not disabled. `NotFound` when there is
+    /// no such live account.
+    async fn enable_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Every account (deleted ones included) with when it was last seen and its active
+    /// sessions at `now`, ordered by username.
+    async fn account_summaries(&self, now: i64) -> Result<Vec<AccountSummary>, StoreError>;
 }

@@ -31,6 +31,8 @@ pub enum Refusal {
     ResetUsed,
     /// The reset code expired.
     ResetExpired,
+    /// An operator disabled the account: it may not log in.
+    AccountDisabled,
 }
 
 /// A storage failure, mapped from the backend's errors in exactly one place per backend.

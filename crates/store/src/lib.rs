@@ -18,7 +18,8 @@
 //!   (with its uniqueness and ordering checks), password change + revocation of the other
 //!   sessions, a login's IP-rule check + its session, a message + its file attachments, an
 //!   account + the invitation it uses up, a reset code's use + the password change + the
-//!   revocations, an account's deletion + the removal of everything it sent.
+//!   revocations, an account's deletion + the removal of everything it sent, an account's
+//!   disabling + the revocation of its sessions.
 //! - **Refresh rotation** is a compare-and-swap: of two concurrent uses of one token exactly
 //!   one rotates it (the other is answered as a repeat within the grace window, or as reuse).
 //! - **Errors** are classified from the database's error codes (SQLSTATE, SQLite's extended
@@ -36,6 +37,7 @@ pub mod health;
 pub mod messages;
 pub mod model;
 pub mod schema;
+pub mod security;
 pub mod sessions;
 pub mod users;
 
@@ -45,13 +47,14 @@ pub use error::StoreError;
 pub use files::Files;
 pub use messages::Messages;
 pub use schema::{Migration, NewerDatabase, Schema};
+pub use security::Security;
 pub use sessions::Sessions;
 pub use users::Users;
 
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
 pub trait Store:
-    Users + Accounts + Sessions + Messages + Files + Cluster + Send + Sync + 'static
+    Users + Accounts + Sessions + Messages + Files + Cluster + Security + Send + Sync + 'static
 {
     /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
     /// reached, or while writes fail (then it retries a small write, at most once a second,

@@ -54,6 +54,8 @@ pub struct UserRow {
     pub created_at: i64,
     /// When the account was deleted (its row stays, so that the username stays reserved).
     pub deleted_at: Option<i64>,
+    /// When an operator disabled the account (it cannot log in until enabled again).
+    pub disabled_at: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -338,4 +340,19 @@ pub struct AccountRemoval {
     pub removals: Vec<Removal>,
     /// Files the account had uploaded and no removal above carried: their bytes must go too.
     pub files: Vec<FileId>,
+}
+
+/// An account as an operator sees it (`securechat admin users`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    pub id: UserId,
+    pub username: String,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
+    pub disabled_at: Option<i64>,
+    /// The account's last login or token refresh, as far as the store still knows it (the
+    /// newest refresh token of its kept sessions, or its newest known login source).
+    pub last_seen: Option<i64>,
+    /// Sessions neither revoked nor expired.
+    pub active_sessions: u64,
 }

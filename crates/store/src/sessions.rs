@@ -12,7 +12,8 @@ pub trait Sessions {
     /// of every process, then stores the new session and its first refresh token and notes
     /// its address as a known login source of the user (forgetting the user's sources last
     /// seen before `forget_sources_before`), all in one transaction. `NotFound` when the
-    /// account is deleted (or missing): a login that raced the deletion gets no session. Concurrent logins at the
+    /// account is deleted (or missing): a login that raced the deletion gets no session;
+    /// `Refused(AccountDisabled)` when an operator disabled it. Concurrent logins at the
     /// rule's edge are serialised by the database: no interleaving admits more than the rule
     /// allows. A refused login stores nothing.
     async fn create_session(
@@ -60,9 +61,20 @@ pub trait Sessions {
     /// elsewhere when no faster word reached them.
     async fn revoked_since(&self, since: i64) -> Result<Vec<(SessionId, i64)>, StoreError>;
 
-    /// Deletes sessions (and their refresh tokens) that expired or were revoked before
-    /// `cutoff`; returns how many.
-    async fn delete_dead_sessions(&self, cutoff: i64) -> Result<u64, StoreError>;
+    /// Deletes sessions (and their refresh tokens) that expired before `expired_before` or
+    /// were revoked before `revoked_before`; returns how many.
+    async fn delete_dead_sessions(
+        &self,
+        expired_before: i64,
+        revoked_before: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// The active sessions at `now` (of `user` only, when given), oldest first.
+    async fn active_sessions(
+        &self,
+        user: Option<UserId>,
+        now: i64,
+    ) -> Result<Vec<SessionRow>, StoreError>;
 
     /// Number of active sessions.
     async fn count_active_sessions(&self, now: i64) -> Result<u64, StoreError>;

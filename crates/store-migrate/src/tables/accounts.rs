@@ -21,6 +21,7 @@ pub(crate) struct UserRow {
     identity_key: Vec<u8>,
     created_at: i64,
     deleted_at: Option<i64>,
+    disabled_at: Option<i64>,
 }
 
 impl Canonical for UserRow {
@@ -32,12 +33,13 @@ impl Canonical for UserRow {
         out.bytes(&self.identity_key);
         out.int(self.created_at);
         out.opt_int(self.deleted_at);
+        out.opt_int(self.disabled_at);
     }
 }
 
 const USERS: Walk = Walk {
-    select: "SELECT id, username, email, password_hash, identity_key, created_at, deleted_at \
-             FROM users",
+    select: "SELECT id, username, email, password_hash, identity_key, created_at, deleted_at, \
+             disabled_at FROM users",
     after: "id > $1",
     order: "id",
 };
@@ -56,9 +58,10 @@ impl Table for Users {
     async fn insert(conn: &mut PgConnection, rows: &[UserRow]) -> Result<(), MigrateError> {
         sqlx::query(
             "INSERT INTO users \
-                 (id, username, email, password_hash, identity_key, created_at, deleted_at) \
+                 (id, username, email, password_hash, identity_key, created_at, deleted_at, \
+                  disabled_at) \
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], \
-                                  $5::bytea[], $6::int8[], $7::int8[])",
+                                  $5::bytea[], $6::int8[], $7::int8[], $8::int8[])",
         )
         .bind(column(rows, |r| r.id))
         .bind(column(rows, |r| r.username.as_str()))
@@ -67,6 +70,7 @@ impl Table for Users {
         .bind(column(rows, |r| r.identity_key.as_slice()))
         .bind(column(rows, |r| r.created_at))
         .bind(column(rows, |r| r.deleted_at))
+        .bind(column(rows, |r| r.disabled_at))
         .execute(conn)
         .await
         .map_err(target_failed(Self::NAME))?;

@@ -4,6 +4,7 @@
 pub(crate) mod accounts;
 pub(crate) mod codes;
 pub(crate) mod messages;
+pub(crate) mod security;
 pub(crate) mod sessions;
 
 use sqlx::postgres::PgRow;
@@ -15,7 +16,7 @@ use crate::checksum::Canonical;
 use crate::MigrateError;
 
 /// Every table that holds data, in copy order (a table after those its rows refer to).
-pub(crate) const DATA_TABLES: [&str; 11] = [
+pub(crate) const DATA_TABLES: [&str; 12] = [
     accounts::Users::NAME,
     accounts::Streams::NAME,
     accounts::EncryptionKeys::NAME,
@@ -27,6 +28,7 @@ pub(crate) const DATA_TABLES: [&str; 11] = [
     messages::Files::NAME,
     codes::Invites::NAME,
     codes::PasswordResets::NAME,
+    security::SecurityEvents::NAME,
 ];
 
 /// One column value of a keyset cursor (the last row of the previous page).

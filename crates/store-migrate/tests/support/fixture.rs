@@ -4,9 +4,10 @@
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::model::{
-    AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, InviteRow, NewInvite,
-    NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
+    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, InviteRow,
+    NewInvite, NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
 };
+use securechat_store::security::{SecurityEvent, SecurityEventRow, SecurityKind};
 use securechat_store::Store;
 use sha2::{Digest as _, Sha256};
 
@@ -64,7 +65,8 @@ fn session(user: UserId, ip: &str, refresh: [u8; 32], at: i64) -> NewSession {
 
 /// Fills `store`: accounts with rotated keys, sessions (one refresh rotated, one revoked),
 /// login sources, messages both ways (one deleted, one expired, one carrying a file, one
-/// self-destructing later), a read receipt and an unreferenced file.
+/// self-destructing later), a read receipt and an unreferenced file, invitations, a deleted
+/// and a disabled account, and security events.
 pub async fn fill(store: &dyn Store) -> Fixture {
     let mut users = Vec::new();
     for (i, name) in ["alice", "bob", "carol"].into_iter().enumerate() {
@@ -201,6 +203,32 @@ pub async fn fill(store: &dyn Store) -> Fixture {
         })
         .await
         .expect("reset code");
+    // An operator disabled carol; the server noted a refusal, and an operator lifted it.
+    store
+        .disable_user(carol, NOW - 50)
+        .await
+        .expect("disable carol");
+    store
+        .record_security_events(&[
+            SecurityEvent {
+                at: NOW - 40,
+                kind: SecurityKind::LoginBlockedIp,
+                ip: Some("203.0.113.9".to_owned()),
+                user: None,
+                login: Some("mallory".to_owned()),
+                count: 12,
+            },
+            SecurityEvent {
+                at: NOW - 30,
+                kind: SecurityKind::UnblockAccount,
+                ip: None,
+                user: Some(alice),
+                login: None,
+                count: 1,
+            },
+        ])
+        .await
+        .expect("security events");
     Fixture {
         users: [alice, bob, carol],
         sessions: [sessions[0], sessions[1], sessions[2]],
@@ -222,6 +250,8 @@ pub struct Observed {
     sources: Vec<bool>,
     files: Vec<Option<FileRow>>,
     invites: Vec<InviteRow>,
+    summaries: Vec<AccountSummary>,
+    events: Vec<SecurityEventRow>,
 }
 
 /// What `store` answers about `fixture` at `NOW`.
@@ -236,6 +266,11 @@ pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
         sources: Vec::new(),
         files: Vec::new(),
         invites: store.list_invites().await.expect("invites"),
+        summaries: store.account_summaries(NOW).await.expect("summaries"),
+        events: store
+            .security_events_since(0, 100)
+            .await
+            .expect("security events"),
     };
     for &user in &fixture.users {
         let row = store.get_user(user).await.expect("user").expect("exists");

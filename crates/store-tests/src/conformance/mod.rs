@@ -6,6 +6,7 @@
 //! the whole list into `#[tokio::test]`s for a backend.
 
 mod accounts;
+mod admin;
 mod cluster;
 mod concurrency;
 mod files;
@@ -24,6 +25,10 @@ use securechat_store::Store;
 pub use accounts::{
     concurrent_uses_of_one_code_succeed_once, deleted_accounts_leave_and_keep_their_name,
     password_resets_are_used_once, registration_gates_admit_and_use_up_invites,
+};
+pub use admin::{
+    accounts_and_sessions_are_listed_for_operators, disabled_accounts_cannot_log_in_until_enabled,
+    logins_racing_a_disabling_leave_no_session, security_events_are_recorded_listed_and_pruned,
 };
 pub use cluster::{nodes_register_and_one_leads, stream_ends_and_revocations_are_polled};
 pub use concurrency::{
@@ -164,6 +169,9 @@ macro_rules! conformance_tests {
             registration_gates_admit_and_use_up_invites,
             password_resets_are_used_once,
             deleted_accounts_leave_and_keep_their_name,
+            disabled_accounts_cannot_log_in_until_enabled,
+            accounts_and_sessions_are_listed_for_operators,
+            security_events_are_recorded_listed_and_pruned,
         );
         $crate::conformance_tests!(@two $database;
             concurrent_appends_keep_streams_gap_free,
@@ -174,6 +182,7 @@ macro_rules! conformance_tests {
             concurrent_deletes_and_expiry_remove_once,
             nodes_register_and_one_leads,
             concurrent_uses_of_one_code_succeed_once,
+            logins_racing_a_disabling_leave_no_session,
         );
     };
     (@one $database:path; $($check:ident),* $(,)?) => {
