@@ -200,6 +200,7 @@ fn refusal_code(refusal: Refusal) -> ErrorCode {
         Refusal::ResetUnknown | Refusal::ResetUsed | Refusal::ResetExpired => {
             ErrorCode::ResetCodeInvalid
         }
+        Refusal::AccountDisabled => ErrorCode::Forbidden,
     }
 }
 
@@ -224,6 +225,7 @@ fn refusal_message(refusal: Refusal) -> &'static str {
         }
         Refusal::ResetUsed => "this reset code was used already: ask for a new one",
         Refusal::ResetExpired => "this reset code has expired: ask for a new one",
+        Refusal::AccountDisabled => "this account is disabled; ask the server's operator",
     }
 }
 

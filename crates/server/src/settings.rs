@@ -134,6 +134,11 @@ pub struct Settings {
     pub expiry_interval: Duration,
     /// Send `Strict-Transport-Security` (set when the server terminates TLS itself).
     pub hsts: bool,
+    /// How often the database is read for what other processes wrote there (`securechat
+    /// admin`, other nodes): revoked sessions, the stream ends of the users connected here,
+    /// operators' unblocks (see `crate::cluster::poll`). In a cluster, delivery without
+    /// Redis takes at most about twice this.
+    pub poll_interval: Duration,
     /// Several nodes on one database, with Redis carrying word between them (`None`: this
     /// process is the only node).
     pub cluster: Option<ClusterSettings>,
@@ -154,9 +159,6 @@ pub struct Settings {
 pub struct ClusterSettings {
     /// The Redis server (`redis://host:port/db`).
     pub redis: redis::Client,
-    /// How often the database is polled for stream events and revocations whose word did
-    /// not come through Redis. Delivery without Redis takes at most about twice this.
-    pub poll_interval: Duration,
     /// A node not heard from for this long is taken for dead (its users go offline).
     pub node_timeout: Duration,
 }
@@ -165,19 +167,17 @@ impl std::fmt::Debug for ClusterSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterSettings")
             .field("redis", &"<redacted>")
-            .field("poll_interval", &self.poll_interval)
             .field("node_timeout", &self.node_timeout)
             .finish()
     }
 }
 
 impl ClusterSettings {
-    /// The defaults for a Redis URL: poll every second, nodes dead after 3 s of silence.
+    /// The defaults for a Redis URL: nodes dead after 3 s of silence.
     /// Fails on a URL that is not a Redis URL (nothing is connected yet).
     pub fn new(redis_url: &str) -> Result<Self, redis::RedisError> {
         Ok(Self {
             redis: redis::Client::open(redis_url)?,
-            poll_interval: Duration::from_secs(1),
             node_timeout: Duration::from_secs(3),
         })
     }
@@ -242,6 +242,7 @@ impl Settings {
             unreferenced_file_ttl: Duration::from_secs(24 * 3600),
             expiry_interval: Duration::from_millis(250),
             hsts: false,
+            poll_interval: Duration::from_secs(1),
             cluster: None,
             registration: RegistrationMode::Invite,
             public_url: None,

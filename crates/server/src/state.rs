@@ -6,12 +6,14 @@ use std::sync::{Arc, RwLock};
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::ws::WsErrorCode;
 use securechat_store::model::AccountRemoval;
+use securechat_store::security::SecurityKind;
 use securechat_store::{Store, StoreError};
 
 use crate::auth::login_guard::Attempt;
 use crate::auth::login_guard::LoginGuard;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::FailureLimiter;
+use crate::auth::security_log::SecurityLog;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::tokens::TokenKeys;
 use crate::blobs::Blobs;
@@ -51,6 +53,8 @@ struct Inner {
     /// counts), and reset mails per account.
     recovery_per_ip: FailureLimiter,
     reset_mails: FailureLimiter,
+    /// Refusals and blocks, written for `securechat admin blocks`.
+    security_log: Arc<SecurityLog>,
     hub: Arc<Hub>,
     cluster: Cluster,
     delivery: Delivery,
@@ -107,6 +111,8 @@ impl AppState {
                 burst: realtime.frame_burst_per_address,
             },
         );
+        let security_log = Arc::new(SecurityLog::default());
+        security_log.start(store.clone(), lifecycle.tasks.clone());
         let state = Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
@@ -123,6 +129,7 @@ impl AppState {
                 ),
                 recovery_per_ip: FailureLimiter::new(RECOVERY_PER_IP, settings.login_limits.window),
                 reset_mails: FailureLimiter::new(1, settings.login_limits.window),
+                security_log,
                 hub,
                 cluster,
                 delivery,
@@ -136,8 +143,14 @@ impl AppState {
                 store,
             }),
         };
-        if let Some(tasks) = cluster_tasks {
-            tasks.spawn(&state);
+        // The database poll: in a cluster among the node's tasks, else on its own (it reads
+        // what `securechat admin` writes).
+        match cluster_tasks {
+            Some(tasks) => tasks.spawn(&state),
+            None => {
+                let stop = state.lifecycle().tasks.clone();
+                tokio::spawn(crate::cluster::poll::run(state.clone(), None, stop));
+            }
         }
         state
     }
@@ -221,6 +234,31 @@ impl AppState {
     pub fn registered_from(&self, ip: &str) {
         self.cluster()
             .publish_limit(&LimitWord::Registered { ip: ip.to_owned() });
+    }
+
+    /// Notes a refusal or block for the security event log (`securechat admin blocks`);
+    /// never waits.
+    pub fn security_event(
+        &self,
+        kind: SecurityKind,
+        ip: Option<&str>,
+        user: Option<UserId>,
+        login: Option<&str>,
+    ) {
+        self.inner.security_log.note(kind, ip, user, login);
+    }
+
+    /// Lifts every limit of an address here (an operator's unblock, read from the store):
+    /// failed logins and delays, registrations, recovery requests.
+    pub fn unblock_ip(&self, ip: &str) {
+        self.login_guard().unblock_ip(ip);
+        self.registration_limits().0.reset(ip);
+        self.recovery_limits().0.reset(ip);
+    }
+
+    /// Lifts the failed-login limits of an account here (an operator's unblock).
+    pub fn unblock_account(&self, user: UserId) {
+        self.login_guard().unblock_account(&user.to_string());
     }
 
     /// Counts another node's limit event as if it happened here.

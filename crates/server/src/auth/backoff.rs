@@ -80,6 +80,11 @@ impl Backoff {
         self.lock().remove(key);
     }
 
+    /// Forgets every key `matches` accepts (an operator's unblock).
+    pub fn reset_where(&self, matches: impl Fn(&str) -> bool) {
+        self.lock().retain(|key, _| !matches(key));
+    }
+
     /// Drops keys idle for `forget_after`.
     pub fn prune(&self) {
         let forget_after = self.forget_after;
@@ -107,5 +112,12 @@ mod tests {
         assert!(backoff.check("b").is_ok());
         backoff.reset("a");
         assert!(backoff.check("a").is_ok());
+        for key in ["x\n1", "x\n2", "y\n1"] {
+            backoff.record_failure(key);
+            backoff.record_failure(key);
+        }
+        backoff.reset_where(|k| k.ends_with("\n1"));
+        assert!(backoff.check("x\n1").is_ok() && backoff.check("y\n1").is_ok());
+        assert!(backoff.check("x\n2").is_err());
     }
 }

@@ -100,6 +100,22 @@ impl LoginGuard {
         self.global.record(false);
     }
 
+    /// Lifts the limits of an address (an operator's unblock): its failures, and the delays
+    /// of every account from it.
+    pub fn unblock_ip(&self, ip: &str) {
+        self.ip.reset(ip);
+        let suffix = format!("\n{ip}");
+        self.pair.reset_where(|key| key.ends_with(&suffix));
+    }
+
+    /// Lifts the limits of an account (`account` as `Attempt::account`): its failures, and
+    /// its delays from every address.
+    pub fn unblock_account(&self, account: &str) {
+        self.account.reset(account);
+        let prefix = format!("{account}\n");
+        self.pair.reset_where(|key| key.starts_with(&prefix));
+    }
+
     /// The per-account limiter, also used for the current password of a password change.
     pub fn account(&self) -> &FailureLimiter {
         &self.account

@@ -11,5 +11,6 @@ pub mod login_guard;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
+pub mod security_log;
 pub mod session_cache;
 pub mod tokens;

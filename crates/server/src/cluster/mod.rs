@@ -10,7 +10,8 @@
 //! Nothing is lost when a hint is: each connection keeps its stream gap-free, reading from
 //! the store what it did not hear of (`crate::realtime::connection`), and every node polls
 //! the database each `poll_interval` for the stream ends of its users and for revoked
-//! sessions (`poll`), so delivery goes on within about two intervals while Redis is away.
+//! sessions (`poll`, which a single node runs too, for what `securechat admin` writes), so
+//! delivery goes on within about two intervals while Redis is away.
 //! Nodes must agree on the settings that make them interchangeable; a node whose settings
 //! differ from the running ones refuses to start (`agreement`).
 
@@ -192,6 +193,6 @@ impl Tasks {
             self.local,
             stop.clone(),
         ));
-        tokio::spawn(poll::run(state.clone(), self.node, stop));
+        tokio::spawn(poll::run(state.clone(), Some(self.node), stop));
     }
 }

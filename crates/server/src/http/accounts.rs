@@ -20,6 +20,7 @@ use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
 use securechat_store::error::Refusal;
 use securechat_store::model::{EncryptionKeyRow, Gate, NewUser, UserRow};
+use securechat_store::security::SecurityKind;
 use securechat_store::StoreError;
 
 use crate::auth::client_ip::client_ip;
@@ -158,17 +159,38 @@ pub async fn register(
     let address = client_ip(peer, &headers, &state.settings().trusted_proxies);
     let ip = address.to_string();
     let (per_ip, global) = state.registration_limits();
-    for (limiter, key, scope) in [
-        (per_ip, ip.as_str(), "register_ip"),
-        (global, "", "register_global"),
+    for (limiter, key, scope, kind) in [
+        (
+            per_ip,
+            ip.as_str(),
+            "register_ip",
+            SecurityKind::RegistrationBlockedIp,
+        ),
+        (
+            global,
+            "",
+            "register_global",
+            SecurityKind::RegistrationBlockedGlobal,
+        ),
     ] {
         if let Err(retry_after) = limiter.try_record(key) {
+            state.security_event(kind, Some(ip.as_str()), None, Some(username.as_str()));
             metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
             tracing::warn!(scope, ip, "registration rate-limited");
             return Err(ApiError::RateLimited { retry_after });
         }
     }
-    check_ip_rule(&state, address).await?;
+    if let Err(refused) = check_ip_rule(&state, address).await {
+        if matches!(refused, ApiError::IpRefused(_)) {
+            state.security_event(
+                SecurityKind::IpRuleRegistration,
+                Some(ip.as_str()),
+                None,
+                Some(username.as_str()),
+            );
+        }
+        return Err(refused);
+    }
     state.registered_from(&ip);
     let password_hash = state
         .passwords()

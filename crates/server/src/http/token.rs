@@ -13,13 +13,15 @@ use crate::cluster::wire::Revocation;
 use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
+use securechat_store::error::Refusal;
 use securechat_store::model::{NewSession, RefreshOutcome};
+use securechat_store::security::SecurityKind;
 use securechat_store::StoreError;
 use uuid::Uuid;
 
 use crate::auth::client_ip::client_ip;
 use crate::auth::ip_rule;
-use crate::auth::login_guard::{known_source_ms, Attempt};
+use crate::auth::login_guard::{known_source_ms, Attempt, Scope};
 use crate::auth::origin::{cookie_request_allowed, refusal};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::clock::now_ms;
@@ -47,6 +49,8 @@ pub enum TokenError {
     IpPolicy(String),
     #[error("too many failed logins; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("this account is disabled; ask the server's operator")]
+    AccountDisabled,
     #[error("a refresh by cookie must come from this site (Origin or Sec-Fetch-Site)")]
     ForeignOrigin,
     #[error("internal error")]
@@ -73,6 +77,7 @@ impl IntoResponse for TokenError {
             Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
             Self::IpPolicy(_) => (StatusCode::FORBIDDEN, "ip_policy"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::ForeignOrigin => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, cause = ?std::error::Error::source(detail.as_ref()), "token request failed");
@@ -147,7 +152,7 @@ fn parse_request(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, Toke
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type", body = OAuthErrorBody),
-        (status = 403, description = "ip_policy: refused by the IP rule", body = OAuthErrorBody),
+        (status = 403, description = "ip_policy: refused by the IP rule; account_disabled: an operator disabled the account", body = OAuthErrorBody),
         (status = 429, description = "rate_limited", body = OAuthErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
@@ -217,6 +222,12 @@ async fn password_grant(
         known_source,
     };
     if let Err((scope, retry_after)) = state.login_guard().check(&attempt) {
+        state.security_event(
+            blocked_kind(scope),
+            Some(ip_key.as_str()),
+            user.as_ref().map(|u| u.id),
+            user.is_none().then_some(account_key.as_str()),
+        );
         let scope = scope.label();
         metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
         metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
@@ -246,7 +257,7 @@ async fn password_grant(
             NewSession {
                 id: session,
                 user_id: user.id,
-                ip: ip_key,
+                ip: ip_key.clone(),
                 created_at: now,
                 expires_at: now + ttl_ms(state),
                 refresh_hash,
@@ -258,9 +269,20 @@ async fn password_grant(
         .map_err(|e| match e {
             // The account was deleted while its password was being checked.
             StoreError::NotFound => TokenError::InvalidGrant("wrong username or password"),
+            StoreError::Refused(Refusal::AccountDisabled) => {
+                metrics::counter!(LOGINS, "outcome" => "disabled").increment(1);
+                tracing::info!("login refused: the account is disabled");
+                TokenError::AccountDisabled
+            }
             e => e.into(),
         })?;
     if let Some(label) = ip_rule::label(admission) {
+        state.security_event(
+            SecurityKind::IpRuleLogin,
+            Some(ip_key.as_str()),
+            Some(user.id),
+            None,
+        );
         metrics::counter!(IP_POLICY_REFUSALS, "rule" => label).increment(1);
         metrics::counter!(LOGINS, "outcome" => "ip_policy").increment(1);
         tracing::warn!(rule = label, "login refused by the IP rule");
@@ -275,6 +297,16 @@ async fn password_grant(
         refresh,
         req.refresh_cookie.unwrap_or(false),
     )
+}
+
+/// The security event of a login refused by a limit.
+fn blocked_kind(scope: Scope) -> SecurityKind {
+    match scope {
+        Scope::Ip => SecurityKind::LoginBlockedIp,
+        Scope::Source => SecurityKind::LoginBlockedSource,
+        Scope::Account => SecurityKind::LoginBlockedAccount,
+        Scope::Global => SecurityKind::LoginBlockedGlobal,
+    }
 }
 
 fn ttl_ms(state: &AppState) -> i64 {
