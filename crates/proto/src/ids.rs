@@ -59,3 +59,10 @@ impl fmt::Display for SessionId {
         self.0.fmt(f)
     }
 }
+
+impl std::str::FromStr for SessionId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}

@@ -613,7 +613,7 @@ impl ServeArgs {
                          cluster share one PostgreSQL database: give --database-url postgres://…"
                     );
                 }
-                let mut cluster = ClusterSettings::new(&url).map_err(|e| {
+                let cluster = ClusterSettings::new(&url).map_err(|e| {
                     anyhow::anyhow!(
                         "--redis-url is not a usable Redis URL (redis://HOST:PORT/DB): {e}"
                     )
@@ -622,7 +622,7 @@ impl ServeArgs {
                     if ms == 0 {
                         anyhow::bail!("--cluster-poll-ms must be at least 1");
                     }
-                    cluster.poll_interval = Duration::from_millis(ms);
+                    settings.poll_interval = Duration::from_millis(ms);
                 }
                 Some(cluster)
             }

@@ -40,8 +40,8 @@ enum Command {
     /// Copy the server's SQLite database into an empty PostgreSQL database, and verify the
     /// copy (stop the server first).
     MigrateStore(migrate_store::MigrateStoreArgs),
-    /// Look after accounts from the server's machine (invitations, password resets), against
-    /// the server's database; works while the server runs.
+    /// Look after accounts from the server's machine (users, sessions, invitations, password
+    /// resets, blocks), against the server's database; works while the server runs.
     #[command(subcommand)]
     Admin(Box<admin::AdminCommand>),
     #[command(flatten)]

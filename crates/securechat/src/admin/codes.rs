@@ -1,29 +1,15 @@
-//! `securechat admin …`: looking after accounts from the server's machine, against the
-//! configured database (the same options as the server: `--data-dir`, `--database-url`,
-//! `--config`), also while the server runs. Every action is logged.
+//! Invitations and password-reset codes: `admin invite`, `admin invites`,
+//! `admin reset-password`.
 
-use anyhow::{bail, Context as _};
-use clap::{Args, Subcommand};
+use anyhow::Context as _;
+use clap::Args;
 use serde_json::json;
 
-use securechat_proto::username::Username;
 use securechat_server::auth::codes::{self, LinkKind, OneTimeCode};
 use securechat_store::model::{NewInvite, NewReset};
-use securechat_store::Store;
 
-use crate::config::{Config, ServeArgs};
-
-/// The admin subcommands.
-#[derive(Subcommand)]
-pub enum AdminCommand {
-    /// Make a single-use invitation: prints its code, and a link with --public-url.
-    Invite(InviteArgs),
-    /// List the invitations, newest first (codes are not kept, only whether each was used).
-    Invites(ListArgs),
-    /// Make a one-time password-reset code for an account: prints the code, and a link with
-    /// --public-url. The account's keys do not change.
-    ResetPassword(ResetArgs),
-}
+use super::{find_account, hours_ms, now_ms, open, when};
+use crate::config::ServeArgs;
 
 #[derive(Args)]
 pub struct InviteArgs {
@@ -64,48 +50,7 @@ pub struct ResetArgs {
     pub server: ServeArgs,
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
-        || ms.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
-}
-
-fn hours_ms(hours: u32) -> anyhow::Result<i64> {
-    if hours == 0 {
-        bail!("--hours must be at least 1");
-    }
-    Ok(i64::from(hours) * 3_600_000)
-}
-
-/// Resolves the server's options and opens its database.
-async fn open(args: ServeArgs) -> anyhow::Result<(Config, std::sync::Arc<dyn Store>)> {
-    let config = args.resolve()?;
-    let (store, _) = crate::serve::open_store(&config).await?;
-    Ok((config, store))
-}
-
-/// Runs an admin command.
-pub fn run(command: AdminCommand) -> anyhow::Result<()> {
-    crate::serve::init_tracing(crate::config::LogFormat::Text, true);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        match command {
-            AdminCommand::Invite(args) => invite(args).await,
-            AdminCommand::Invites(args) => invites(args).await,
-            AdminCommand::ResetPassword(args) => reset_password(args).await,
-        }
-    })
-}
-
-async fn invite(args: InviteArgs) -> anyhow::Result<()> {
+pub(super) async fn invite(args: InviteArgs) -> anyhow::Result<()> {
     let lifetime = hours_ms(args.hours)?;
     let (config, store) = open(args.server).await?;
     let code = OneTimeCode::generate();
@@ -148,7 +93,7 @@ async fn invite(args: InviteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn invites(args: ListArgs) -> anyhow::Result<()> {
+pub(super) async fn invites(args: ListArgs) -> anyhow::Result<()> {
     let (_, store) = open(args.server).await?;
     let invites = store.list_invites().await;
     store.close().await;
@@ -185,21 +130,14 @@ async fn invites(args: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn reset_password(args: ResetArgs) -> anyhow::Result<()> {
+pub(super) async fn reset_password(args: ResetArgs) -> anyhow::Result<()> {
     let lifetime = hours_ms(args.hours)?;
     let (config, store) = open(args.server).await?;
-    let login = Username::parse(&args.user)
-        .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|_| args.user.trim().to_lowercase());
-    let user = match store.find_user_by_login(&login).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            store.close().await;
-            bail!("no account {:?} on this server", args.user);
-        }
+    let user = match find_account(store.as_ref(), &args.user).await {
+        Ok(user) => user,
         Err(e) => {
             store.close().await;
-            return Err(e).context("cannot read the accounts");
+            return Err(e);
         }
     };
     let code = OneTimeCode::generate();

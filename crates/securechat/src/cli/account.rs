@@ -25,6 +25,9 @@ async fn log_in(ctx: &Context, api: &Api, login: &str, password: &str) -> anyhow
         ClientError::Http { code, message, .. } if code == "ip_policy" => {
             anyhow::anyhow!("the server refused this login from your network: {message}")
         }
+        ClientError::Http { code, message, .. } if code == "account_disabled" => {
+            anyhow::anyhow!("{message}")
+        }
         e => ctx.explain(e),
     })?;
     Ok(session)
