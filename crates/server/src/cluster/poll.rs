@@ -38,6 +38,8 @@ pub const REGISTRY_HEARTBEAT: Duration = Duration::from_secs(3);
 /// How far back each poll looks for revocations and unblocks: the clocks of processes
 /// (which stamp them) may differ a little, and a poll may be late.
 const OVERLAP_MS: i64 = 30_000;
+/// How old a revocation must be before the poll closes its sockets (see `close_revoked`).
+const OWN_GRACE_MS: i64 = 500;
 /// On a single node, how long after reading the stream ends their tips are given.
 const SETTLE: Duration = Duration::from_millis(200);
 
@@ -183,14 +185,21 @@ async fn tip(
 }
 
 /// Closes the sockets of the sessions revoked since `from` (by any process) and forgets
-/// them; returns where the next poll reads from.
+/// them; returns where the next poll reads from. Sessions revoked less than `OWN_GRACE_MS`
+/// ago are left to the next poll: the process that revoked them closes their sockets
+/// itself right after its commit, with the reason (a password reset, a deletion), which
+/// "signed out elsewhere" must not overtake.
 async fn close_revoked(state: &AppState, from: i64, failing: &mut Failing) -> i64 {
     let started = now_ms();
     let Some(revoked) = failing.check("revoked sessions", state.store().revoked_since(from).await)
     else {
         return from;
     };
-    let sessions: Vec<_> = revoked.into_iter().map(|(s, _)| s).collect();
+    let sessions: Vec<_> = revoked
+        .into_iter()
+        .filter(|(_, at)| *at <= started - OWN_GRACE_MS)
+        .map(|(s, _)| s)
+        .collect();
     if !sessions.is_empty() {
         state.sessions().forget(&sessions);
         state.hub().close_sessions(
