@@ -11,6 +11,7 @@ use axum::{Json, Router};
 
 use crate::cluster::wire::Revocation;
 use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
+use securechat_proto::email::Email;
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
 use securechat_store::error::Refusal;
@@ -203,7 +204,7 @@ async fn password_grant(
     let account_key = user
         .as_ref()
         .map(|u| u.id.to_string())
-        .or(login)
+        .or_else(|| login.clone())
         .unwrap_or(typed);
     let limits = &state.settings().login_limits;
     let now = now_ms();
@@ -226,7 +227,11 @@ async fn password_grant(
             blocked_kind(scope),
             Some(ip_key.as_str()),
             user.as_ref().map(|u| u.id),
-            user.is_none().then_some(account_key.as_str()),
+            // Only a name shaped like a username or an address is kept (not, say, a
+            // password typed into the wrong field).
+            login
+                .as_deref()
+                .filter(|l| user.is_none() && (!l.contains('@') || Email::parse(l).is_ok())),
         );
         let scope = scope.label();
         metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
