@@ -149,7 +149,8 @@ impl PgCluster {
         }
     }
 
-    /// `initdb`, then `settings` appended to `postgresql.conf`.
+    /// `initdb`; with `settings` (a replication primary's), those appended to
+    /// `postgresql.conf` and a replication line to `pg_hba.conf`.
     fn init(&self, settings: &[String]) {
         let data = self.data();
         self.run(
