@@ -1,7 +1,8 @@
 //! Store tests shared by every crate: a factory of throw-away databases on either backend
 //! (`TestDatabase`, chosen for other crates' tests by `SECURECHAT_TEST_BACKEND`) and the
 //! conformance suite (`conformance`) that every backend passes; and a private PostgreSQL
-//! server that a test may stop and start (`cluster`).
+//! server that a test may stop and start, or replicate to a standby, kill and fail over
+//! (`cluster`).
 //!
 //! ```no_run
 //! # async fn demo() {

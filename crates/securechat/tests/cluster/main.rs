@@ -5,9 +5,12 @@
 //!
 //! Needs PostgreSQL (SECURECHAT_TEST_POSTGRES_URL) and `redis-server` (each test starts its
 //! own on a free port); without them the tests are skipped with one line, except under CI.
+//! `failover.rs` runs the nodes on a private primary and its synchronous standby instead
+//! (PostgreSQL's server programs), loses the primary in a burst and fails over.
 
 mod checker;
 mod clients;
+mod failover;
 mod procs;
 mod traffic;
 
@@ -27,9 +30,11 @@ const SECRET: &str = "a cluster test token secret, well over 32 bytes long";
 
 /// Whether the cluster tests can run here (PostgreSQL and redis-server).
 async fn prerequisites() -> bool {
-    if !postgres_or_skip().await {
-        return false;
-    }
+    postgres_or_skip().await && redis_or_skip()
+}
+
+/// Whether redis-server is installed (else one line, and a failure under CI).
+fn redis_or_skip() -> bool {
     if procs::installed("redis-server") {
         return true;
     }
@@ -43,20 +48,29 @@ async fn prerequisites() -> bool {
 
 /// A database, a Redis and `n` nodes on 127.0.0.1, .2, .3…
 struct Cluster {
-    _database: TestDatabase,
+    /// The test database, unless the test keeps the database itself.
+    _database: Option<TestDatabase>,
     redis: RedisServer,
     config: NodeConfig,
     nodes: Vec<Node>,
 }
 
 impl Cluster {
+    /// `n` nodes on a test database of the shared PostgreSQL.
     async fn start(n: u8, extra: &[&str]) -> Self {
         let database = TestDatabase::new(Backend::Postgres)
             .await
             .expect("a PostgreSQL test database");
+        let mut cluster = Self::on(database.url(), n, extra);
+        cluster._database = Some(database);
+        cluster
+    }
+
+    /// `n` nodes on the database at `database_url`, which the caller keeps running.
+    fn on(database_url: String, n: u8, extra: &[&str]) -> Self {
         let redis = RedisServer::start("the cluster tests").expect("redis-server (checked)");
         let config = NodeConfig {
-            database_url: database.url(),
+            database_url,
             redis_url: redis.url(),
             token_secret: SECRET.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
@@ -64,7 +78,7 @@ impl Cluster {
         let nodes =
             tokio::task::block_in_place(|| (1..=n).map(|i| Node::start(i, &config)).collect());
         Self {
-            _database: database,
+            _database: None,
             redis,
             config,
             nodes,

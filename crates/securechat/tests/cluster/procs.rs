@@ -138,6 +138,38 @@ impl Node {
         }
     }
 
+    /// Stops the process as `systemctl stop` would: SIGTERM, then SIGKILL if it has not
+    /// ended within `patience`. How long it took to end.
+    pub fn stop(&mut self, patience: Duration) -> Duration {
+        let started = Instant::now();
+        let Some(mut child) = self.child.take() else {
+            return Duration::ZERO;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        while matches!(child.try_wait(), Ok(None)) {
+            if started.elapsed() > patience {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.wait();
+        started.elapsed()
+    }
+
+    /// Restarts the node on the database at `database_url` (the operator's step after a
+    /// failover: a new `--database-url`, then `systemctl restart`, which sends SIGKILL when
+    /// the process has not ended after `patience`), and waits for `/readyz`. How long the
+    /// old process took to stop.
+    pub fn restart_on(&mut self, database_url: &str, patience: Duration) -> Duration {
+        let stopping = self.stop(patience);
+        self.config.database_url = database_url.to_owned();
+        self.start_again();
+        stopping
+    }
+
     /// `kill -9`.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

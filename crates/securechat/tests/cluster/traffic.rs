@@ -2,6 +2,7 @@
 //! recipients sit on different nodes, each recipient with two sessions on two nodes.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use securechat_proto::envelope::Envelope;
@@ -17,8 +18,9 @@ pub struct Traffic {
     recipient_sessions: Vec<[Session; 2]>,
     /// Every sealed message by envelope signature.
     sent: HashMap<String, Sent>,
-    /// When each message was first handed to its session.
-    sent_at: HashMap<String, Instant>,
+    /// When each message was first handed to its session (written while the test reads the
+    /// rest).
+    sent_at: Mutex<HashMap<String, Instant>>,
     /// Message ids of each sender, in order.
     ids: Vec<Vec<String>>,
 }
@@ -55,7 +57,7 @@ impl Traffic {
             recipients,
             recipient_sessions,
             sent: HashMap::new(),
-            sent_at: HashMap::new(),
+            sent_at: Mutex::default(),
         }
     }
 
@@ -89,7 +91,7 @@ impl Traffic {
     }
 
     /// Sends the sealed messages, one per sender every `gap`.
-    pub async fn send(&mut self, sealed: Vec<Vec<(String, Envelope)>>, gap: Duration) {
+    pub async fn send(&self, sealed: Vec<Vec<(String, Envelope)>>, gap: Duration) {
         let rounds = sealed.iter().map(Vec::len).max().unwrap_or(0);
         let mut queues: Vec<_> = sealed.into_iter().map(Vec::into_iter).collect();
         let mut tick = tokio::time::interval(gap);
@@ -97,7 +99,10 @@ impl Traffic {
             tick.tick().await;
             for (i, queue) in queues.iter_mut().enumerate() {
                 if let Some((id, envelope)) = queue.next() {
-                    self.sent_at.insert(envelope.sig.clone(), Instant::now());
+                    self.sent_at
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(envelope.sig.clone(), Instant::now());
                     self.sender_sessions[i].send(id, envelope);
                 }
             }
@@ -126,15 +131,7 @@ impl Traffic {
         eventually(patience, || everything_acked() && everything_delivered()).await;
         let mut history = History::default();
         for (i, sessions) in self.recipient_sessions.iter().enumerate() {
-            let acked: Vec<Sent> = {
-                let record = self.sender_sessions[i].lock();
-                self.ids[i]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, id)| record.acked.contains_key(*id))
-                    .map(|(index, _)| Sent { sender: i, index })
-                    .collect()
-            };
+            let acked = self.acked_of(i);
             history.acknowledged += acked.len();
             let records: Vec<_> = sessions.iter().map(Session::lock).collect();
             let refs: Vec<_> = records.iter().map(|r| &**r).collect();
@@ -146,14 +143,70 @@ impl Traffic {
         history
     }
 
+    /// The acknowledged messages of sender `i`.
+    fn acked_of(&self, i: usize) -> Vec<Sent> {
+        let record = self.sender_sessions[i].lock();
+        self.ids[i]
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| record.acked.contains_key(*id))
+            .map(|(index, _)| Sent { sender: i, index })
+            .collect()
+    }
+
+    /// Messages acknowledged so far, over every sender.
+    pub fn acked(&self) -> usize {
+        self.sender_sessions
+            .iter()
+            .map(|s| s.lock().acked.len())
+            .sum()
+    }
+
+    /// The error frames the senders' sessions received: how many were the retryable
+    /// `unavailable`, and the others.
+    pub fn refusals(&self) -> (usize, Vec<String>) {
+        let mut unavailable = 0;
+        let mut others = Vec::new();
+        for s in &self.sender_sessions {
+            for error in &s.lock().errors {
+                if error.starts_with("Unavailable:") {
+                    unavailable += 1;
+                } else {
+                    others.push(error.clone());
+                }
+            }
+        }
+        (unavailable, others)
+    }
+
+    /// Every recipient's stream read again from seq 0 by a new session through `nodes` (what
+    /// a new device finds in the database), checked against the acknowledged messages;
+    /// waits up to `patience` for each to hold as many messages as were acknowledged to it.
+    pub async fn replayed(&self, nodes: &[String], patience: Duration) -> History {
+        let mut history = History::default();
+        for (i, recipient) in self.recipients.iter().enumerate() {
+            let acked = self.acked_of(i);
+            history.acknowledged += acked.len();
+            let session = Session::start(nodes.to_vec(), 0, recipient.token.clone());
+            eventually(patience, || session.lock().messages.len() >= acked.len()).await;
+            {
+                let record = session.lock();
+                check(&[&*record], &self.sent, &acked, &mut history);
+            }
+            session.stop().await;
+        }
+        history
+    }
+
     /// The longest wait from sending to receipt, over every recipient session, of the
     /// messages sent within `window` (from, to).
     pub fn longest_delay(&self, window: (Instant, Instant)) -> Duration {
         let mut longest = Duration::ZERO;
+        let sent_at = self.sent_at.lock().unwrap_or_else(PoisonError::into_inner);
         for s in self.recipient_sessions.iter().flatten() {
             let record = s.lock();
             for ((_, sig), at) in record.messages.iter().zip(&record.received_at) {
-                if let Some(sent) = self.sent_at.get(sig) {
+                if let Some(sent) = sent_at.get(sig) {
                     if *sent >= window.0 && *sent < window.1 {
                         longest = longest.max(at.saturating_duration_since(*sent));
                     }
