@@ -88,7 +88,11 @@ export class Chat {
     try {
       keys = await this.api.userKeys(peer);
     } catch (e) {
-      if (e instanceof TypeError && this.recipients.has(peer)) return this.recipients.get(peer);
+      // The server unreachable (a network error), or up without its database (503, as during
+      // a failover): the keys this tab already verified still hold, so the message is sealed
+      // and sent; the server stores it or refuses it as retryable, and the queue retries.
+      const away = e instanceof TypeError || e?.status === 503;
+      if (away && this.recipients.has(peer)) return this.recipients.get(peer);
       throw e;
     }
     const identity = parseIdentityKey(keys.identity_key);
