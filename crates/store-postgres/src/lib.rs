@@ -19,6 +19,7 @@ mod accounts;
 mod admission;
 mod append;
 mod attach;
+mod backup;
 mod cluster;
 mod errors;
 mod events;
@@ -44,6 +45,8 @@ use securechat_store::{Schema, Store, StoreError};
 
 pub(crate) use errors::map_err;
 use tx::WriteTx;
+pub use backup::{existing_tables, Snapshot};
+pub use migrations::newest_known as newest_migration;
 pub use url::redacted_url;
 
 /// How `PostgresStore` uses the database.

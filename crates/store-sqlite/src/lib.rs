@@ -5,6 +5,7 @@
 //! transactions never race each other for SQLite's one write lock; reads use a separate pool.
 
 mod accounts;
+mod backup;
 mod batch;
 mod checkpoint;
 mod cluster;
@@ -27,6 +28,8 @@ use sqlx::SqlitePool;
 use securechat_store::{Schema, Store, StoreError};
 
 pub(crate) use errors::map_err;
+pub use backup::contents_of;
+pub use migrations::newest_known as newest_migration;
 use writer::Writer;
 
 /// Bytes the write probe writes: readiness after a full disk means room for at least this.
@@ -39,6 +42,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     checkpointer: Arc<checkpoint::Checkpointer>,
     schema: Schema,
+    /// How to open one more connection (a backup's, on its own).
+    options: SqliteConnectOptions,
 }
 
 impl SqliteStore {
@@ -90,7 +95,7 @@ impl SqliteStore {
             .map_err(map_err)?;
         let checkpoints = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(map_err)?;
         let checkpointer = checkpoint::Checkpointer::start(checkpoints);
@@ -99,6 +104,7 @@ impl SqliteStore {
             reader,
             checkpointer,
             schema,
+            options,
         };
         if let Err(e) = store.probe_write().await {
             store.close().await;
