@@ -46,9 +46,7 @@ pub enum BackupError {
     )]
     NotABackup { dir: PathBuf, reason: String },
     /// A file of the backup does not match its manifest.
-    #[error(
-        "the backup is damaged: {file} {problem}; nothing was restored (use another backup)"
-    )]
+    #[error("the backup is damaged: {file} {problem}; nothing was restored (use another backup)")]
     Damaged { file: String, problem: String },
     /// The restore target is not empty.
     #[error("{0}; nothing was restored")]

@@ -213,8 +213,12 @@ pub fn remove_stale(dir: &Path, prefix: &str) {
         if old {
             let path = entry.path();
             match fs::remove_dir_all(&path) {
-                Ok(()) => tracing::info!(path = %path.display(), "removed what an interrupted backup left behind"),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not remove what an interrupted backup left behind"),
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed what an interrupted backup left behind")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not remove what an interrupted backup left behind")
+                }
             }
         }
     }

@@ -40,7 +40,7 @@ pub use take::take;
 /// The server's database, as its backend (a backup is taken each backend's own way).
 #[derive(Clone)]
 pub enum Database {
-    Sqlite(SqliteStore),
+    Sqlite(Box<SqliteStore>),
     /// The store and its URL (for `pg_dump`; it may hold a password, so no `Debug`).
     Postgres {
         store: PostgresStore,
@@ -60,7 +60,7 @@ impl Database {
     /// The store, shared (clones share the connections).
     pub fn shared(&self) -> Arc<dyn Store> {
         match self {
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(SqliteStore::clone(store)),
             Self::Postgres { store, .. } => Arc::new(store.clone()),
         }
     }

@@ -165,7 +165,9 @@ pub fn verify(dir: &Path) -> Result<Manifest, BackupError> {
     }
     for (file, expected) in &manifest.checksums {
         if !safe(file) {
-            return Err(not(format!("its {MANIFEST} names a path outside it: {file}")));
+            return Err(not(format!(
+                "its {MANIFEST} names a path outside it: {file}"
+            )));
         }
         let damaged = |problem: String| BackupError::Damaged {
             file: file.clone(),

@@ -33,7 +33,7 @@ pub fn find(tool: &'static str) -> Result<PathBuf, BackupError> {
                 .collect()
         })
         .unwrap_or_default();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     in_path
         .into_iter()
         .chain(versioned.into_iter().map(|(_, dir)| dir))
@@ -63,9 +63,8 @@ pub struct Connection {
 impl Connection {
     /// Splits `url` (`postgres://user:password@host:port/db?sslmode=…`).
     pub fn parse(url: &str) -> Result<Self, BackupError> {
-        let mut parsed = url::Url::parse(url).map_err(|e| {
-            BackupError::Mismatch(format!("the PostgreSQL URL is not usable: {e}"))
-        })?;
+        let mut parsed = url::Url::parse(url)
+            .map_err(|e| BackupError::Mismatch(format!("the PostgreSQL URL is not usable: {e}")))?;
         let mut password = parsed
             .password()
             .map(|p| Zeroizing::new(percent_decode_str(p).decode_utf8_lossy().into_owned()));

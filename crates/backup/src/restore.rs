@@ -81,7 +81,9 @@ pub async fn restore(from: &Path, target: &Target) -> Result<Restored, BackupErr
         Place::Postgres(url) => {
             let tables = securechat_store_postgres::existing_tables(url)
                 .await
-                .map_err(BackupError::store("cannot read the target PostgreSQL database"))?;
+                .map_err(BackupError::store(
+                    "cannot read the target PostgreSQL database",
+                ))?;
             if !tables.is_empty() {
                 return Err(BackupError::TargetNotEmpty(format!(
                     "the PostgreSQL database {} is not empty (it has {} tables, e.g. {}): \
@@ -115,7 +117,8 @@ pub async fn restore(from: &Path, target: &Target) -> Result<Restored, BackupErr
 /// Where the backup's database goes, refusing a target of the other backend.
 fn place(manifest: &Manifest, target: &Target) -> Result<Place, BackupError> {
     let url = target.database_url.as_deref();
-    let postgres = url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    let postgres =
+        url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
     match (manifest.database.backend.as_str(), url) {
         ("sqlite", None) => Ok(Place::Sqlite(target.data_dir.join("securechat.db"))),
         ("sqlite", Some(url)) if !postgres => {
@@ -304,10 +307,12 @@ async fn restore_sqlite(
     }
     let contents = securechat_store_sqlite::contents_of(path)
         .await
-        .map_err(BackupError::store("cannot read the restored SQLite database"))?;
-    let store = SqliteStore::open(path)
-        .await
-        .map_err(BackupError::store("cannot open the restored SQLite database"))?;
+        .map_err(BackupError::store(
+            "cannot read the restored SQLite database",
+        ))?;
+    let store = SqliteStore::open(path).await.map_err(BackupError::store(
+        "cannot open the restored SQLite database",
+    ))?;
     store.close().await;
     Ok(contents)
 }
@@ -321,7 +326,9 @@ async fn read_postgres(url: &str) -> Result<Contents, BackupError> {
     };
     let store = PostgresStore::connect(url, options)
         .await
-        .map_err(BackupError::store("cannot open the restored PostgreSQL database"))?;
+        .map_err(BackupError::store(
+            "cannot open the restored PostgreSQL database",
+        ))?;
     let contents = match store.snapshot().await {
         Ok(mut snapshot) => {
             let contents = snapshot.contents().await;
@@ -343,7 +350,8 @@ fn compare(manifest: &Manifest, restored: &Contents) -> Result<(), BackupError> 
         .iter()
         .filter_map(|(table, expected)| {
             let found = restored.counts.get(table).copied().unwrap_or(0);
-            (found != *expected).then(|| format!("{table}: {found} rows, the backup had {expected}"))
+            (found != *expected)
+                .then(|| format!("{table}: {found} rows, the backup had {expected}"))
         })
         .collect();
     if differences.is_empty() {

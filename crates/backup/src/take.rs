@@ -56,10 +56,8 @@ pub async fn take(source: &Source, out: &Path) -> Result<Manifest, BackupError> 
         _ => PathBuf::from("."),
     };
     fsio::create_private_dir(&parent)?;
-    let staging = Scratch::create(parent.join(format!(
-        ".{name}.partial-{}",
-        fsio::unique_suffix()
-    )))?;
+    let staging =
+        Scratch::create(parent.join(format!(".{name}.partial-{}", fsio::unique_suffix())))?;
     let pins = match source.files {
         FilesAt::Local => {
             let data_dir = source.data_dir.clone();
@@ -187,8 +185,7 @@ fn pin_all(data_dir: &Path) -> Option<Scratch> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         // Uploads in progress are staged as `<hex id>#<n>`; `tmp/` is an older staging.
-        if name.to_string_lossy().contains('#') || !entry.file_type().is_ok_and(|t| t.is_file())
-        {
+        if name.to_string_lossy().contains('#') || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
         match std::fs::hard_link(entry.path(), pins.path().join(&name)) {
@@ -276,7 +273,9 @@ impl Finish {
             securechat_version: env!("CARGO_PKG_VERSION").to_owned(),
             taken_at_ms: self.taken_at_ms,
             taken_at: chrono::DateTime::from_timestamp_millis(self.taken_at_ms)
-                .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+                .map_or_else(String::new, |t| {
+                    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+                }),
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             database: DatabaseEntry {
                 backend: self.backend.to_owned(),
@@ -297,8 +296,10 @@ impl Finish {
             fsio::sync_dir(&dir.join(FILES))?;
         }
         fsio::sync_dir(&dir)?;
-        std::fs::rename(&dir, &self.out)
-            .map_err(BackupError::io("cannot move the finished backup to", &self.out))?;
+        std::fs::rename(&dir, &self.out).map_err(BackupError::io(
+            "cannot move the finished backup to",
+            &self.out,
+        ))?;
         self.staging.keep();
         fsio::sync_dir(&self.parent)?;
         drop(self.pins);

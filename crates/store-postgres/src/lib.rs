@@ -43,10 +43,10 @@ use sqlx::PgPool;
 use securechat_store::health::WriteHealth;
 use securechat_store::{Schema, Store, StoreError};
 
-pub(crate) use errors::map_err;
-use tx::WriteTx;
 pub use backup::{existing_tables, Snapshot};
+pub(crate) use errors::map_err;
 pub use migrations::newest_known as newest_migration;
+use tx::WriteTx;
 pub use url::redacted_url;
 
 /// How `PostgresStore` uses the database.

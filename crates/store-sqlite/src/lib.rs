@@ -27,8 +27,8 @@ use sqlx::SqlitePool;
 
 use securechat_store::{Schema, Store, StoreError};
 
-pub(crate) use errors::map_err;
 pub use backup::contents_of;
+pub(crate) use errors::map_err;
 pub use migrations::newest_known as newest_migration;
 use writer::Writer;
 
