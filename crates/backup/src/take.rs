@@ -152,8 +152,11 @@ async fn dump_database(
             let dumped = match &contents {
                 Ok(_) => {
                     let snapshot_arg = format!("--snapshot={}", snapshot.id());
-                    let args: [&OsStr; 6] = [
+                    // Uncompressed: the rows are mostly ciphertext in base64, which zlib
+                    // shrinks by a third at six times the time (docs/PERFORMANCE.md).
+                    let args: [&OsStr; 7] = [
                         OsStr::new("--format=custom"),
+                        OsStr::new("--compress=0"),
                         OsStr::new("--no-owner"),
                         OsStr::new("--no-privileges"),
                         OsStr::new(&snapshot_arg),

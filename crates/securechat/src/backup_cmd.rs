@@ -72,6 +72,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
     crate::serve::init_tracing(crate::config::LogFormat::Text, true);
     let config = args.server.resolve()?;
+    // Opening a SQLite database creates it when missing: a mistyped --data-dir would make an
+    // empty backup.
+    let url = config.database_url.as_str();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if !std::path::Path::new(path).is_file() {
+            anyhow::bail!(
+                "there is no database at {path}: give the server's --data-dir (or --database-url)"
+            );
+        }
+    }
     runtime()?.block_on(async {
         let database = crate::serve::open_database(&config).await?;
         let source = source(&config, database.clone());

@@ -121,6 +121,16 @@ fn restores_refuse_damaged_backups_and_occupied_targets() {
         "nothing of the build is left beside it: {:?}",
         names(scratch.path())
     );
+    // A data folder without a database is no server's.
+    let said = fails(&[
+        "backup",
+        "--out",
+        path(&scratch.path().join("nothing")),
+        "--data-dir",
+        path(&scratch.path().join("typo")),
+    ]);
+    assert!(said.contains("there is no database at"), "{said}");
+    assert!(!scratch.path().join("typo").exists());
     // Never written over something.
     let said = fails(&["backup", "--out", path(&backup), "--data-dir", path(&data)]);
     assert!(said.contains("is not empty"), "{said}");
