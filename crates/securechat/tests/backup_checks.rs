@@ -4,6 +4,7 @@
 //! complete manifest or with a file that does not match it (naming the file), and a backup is
 //! never written over something. The server with `--backup-dir` takes its backup at
 //! `--backup-at`, logs it and exports it in `/metrics`; a failing one is logged and counted.
+//! Files on S3 stay in the bucket, and the backup says so and lists them.
 //! (The restore drill under load is `backup_drill.rs`.)
 
 #[path = "support/spawned.rs"]
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use securechat_store_tests::services::http_get;
+use securechat_store_tests::services::{http_get, MotoServer};
 use securechat_store_tests::{postgres_or_skip, Backend as StoreBackend, TestDatabase};
 
 use spawned::{securechat, Served};
@@ -22,9 +23,15 @@ use support::{texts, wait, User};
 
 /// Runs `securechat ARGS` to its end.
 fn run(args: &[&str]) -> Output {
+    run_with(args, &[])
+}
+
+/// Runs `securechat ARGS` with more environment to its end.
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = securechat();
     command
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -406,4 +413,87 @@ fn the_server_takes_its_backup_on_schedule_and_exports_how_it_went() {
         "--data-dir",
         path(&target),
     ]);
+}
+
+#[test]
+fn files_on_s3_stay_in_the_bucket_and_the_backup_lists_them() {
+    let Some(moto) = MotoServer::start("the backup of a server whose files are on S3") else {
+        return;
+    };
+    moto.create_bucket("chat-files");
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let s3 = [
+        "--files-url",
+        "s3://chat-files/backed-up",
+        "--s3-endpoint",
+        moto.endpoint.as_str(),
+        "--s3-allow-http",
+        "true",
+    ];
+    let scratch = tempfile::tempdir().expect("scratch");
+    let data = scratch.path().join("data");
+    let server = Served::start(&data, |c| {
+        c.args(["--ip-allow", "127.0.0.0/8", "--registration", "open"])
+            .args(s3)
+            .envs(credentials);
+    });
+    let base = format!("http://{}", server.addr);
+    let alice = User {
+        name: "alice",
+        base: base.clone(),
+        config: tempfile::tempdir().expect("config"),
+    };
+    let bob = User {
+        name: "bob",
+        base,
+        config: tempfile::tempdir().expect("config"),
+    };
+    alice.register();
+    bob.register();
+    let file = alice.dir().join("notes.txt");
+    std::fs::write(&file, b"notes in a bucket").expect("write");
+    alice.ok(&["upload", "--to", "bob", path(&file)], "");
+
+    let backup = scratch.path().join("backup");
+    let mut args = vec!["backup", "--out", path(&backup), "--data-dir", path(&data)];
+    args.extend(s3);
+    let output = run_with(&args, &credentials);
+    let (printed, stderr) = texts(&output);
+    assert!(output.status.success(), "{printed}{stderr}");
+    assert!(
+        printed.contains("stay in the bucket s3://chat-files/backed-up"),
+        "{printed}"
+    );
+    drop(server);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(backup.join("manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["files"]["storage"], "s3", "{manifest}");
+    assert_eq!(manifest["files"]["count"], 1, "{manifest}");
+    assert!(
+        manifest["files"]["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("s3://chat-files/backed-up at http://")),
+        "{manifest}"
+    );
+    let listed = std::fs::read_to_string(backup.join("s3-objects.txt")).expect("the list");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(names(&backup.join("files")).is_empty(), "no blob is copied");
+
+    let target = scratch.path().join("restored");
+    let printed = succeeds(&[
+        "restore",
+        "--from",
+        path(&backup),
+        "--data-dir",
+        path(&target),
+    ]);
+    assert!(
+        printed.contains("in the bucket s3://chat-files"),
+        "{printed}"
+    );
 }
