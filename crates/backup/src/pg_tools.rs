@@ -128,7 +128,21 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::Connection;
+    use super::{find, Connection};
+
+    #[test]
+    fn a_missing_tool_is_named_with_where_it_was_looked_for() {
+        let said = find("pg_no_such_tool")
+            .err()
+            .expect("not installed")
+            .to_string();
+        assert!(
+            said.contains("pg_no_such_tool is needed")
+                && said.contains("/usr/lib/postgresql/*/bin")
+                && said.contains("postgresql-client"),
+            "{said}"
+        );
+    }
 
     #[test]
     fn the_password_leaves_the_url() {

@@ -788,6 +788,45 @@ mod tests {
     }
 
     #[test]
+    fn the_backup_schedule_is_read_and_checked() {
+        let dir = |at: Option<&str>, keep: Option<usize>| ServeArgs {
+            backup_dir: Some(PathBuf::from("/var/backups/securechat")),
+            backup_at: at.map(str::to_owned),
+            backup_keep: keep,
+            ..ServeArgs::default()
+        };
+        let schedule = dir(None, None).resolve().unwrap().backup.unwrap();
+        assert_eq!(schedule.at.to_string(), "03:00:00");
+        assert_eq!(schedule.keep, 7);
+        let schedule = dir(Some("22:15"), Some(3))
+            .resolve()
+            .unwrap()
+            .backup
+            .unwrap();
+        assert_eq!(
+            (schedule.at.to_string(), schedule.keep),
+            ("22:15:00".into(), 3)
+        );
+        let error = dir(Some("25:00"), None)
+            .resolve()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("--backup-at (SECURECHAT_BACKUP_AT"),
+            "{error}"
+        );
+        let error = dir(None, Some(0)).resolve().err().unwrap().to_string();
+        assert!(error.contains("--backup-keep"), "{error}");
+        let alone = ServeArgs {
+            backup_keep: Some(3),
+            ..ServeArgs::default()
+        };
+        assert!(alone.resolve().is_err(), "--backup-keep needs --backup-dir");
+        assert!(ServeArgs::default().resolve().unwrap().backup.is_none());
+    }
+
+    #[test]
     fn the_example_config_parses_and_unknown_keys_are_refused() {
         toml::from_str::<ServeArgs>(EXAMPLE).unwrap();
         assert!(toml::from_str::<ServeArgs>("lissten = \"x\"").is_err());
