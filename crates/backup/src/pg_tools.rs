@@ -133,8 +133,7 @@ mod tests {
     #[test]
     fn a_missing_tool_is_named_with_where_it_was_looked_for() {
         let said = find("pg_no_such_tool")
-            .err()
-            .expect("not installed")
+            .expect_err("not installed")
             .to_string();
         assert!(
             said.contains("pg_no_such_tool is needed")
