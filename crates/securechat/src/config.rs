@@ -344,6 +344,19 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_LOG_FORMAT", value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// Take a backup every day into this folder (database, files, token secret, manifest;
+    /// `securechat restore` reads it) [default: none].
+    #[arg(long, env = "SECURECHAT_BACKUP_DIR", value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_dir: Option<PathBuf>,
+    /// Local time of day of the backup, HH:MM [default: 03:00].
+    #[arg(long, env = "SECURECHAT_BACKUP_AT", value_name = "HH:MM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_at: Option<String>,
+    /// Backups kept in --backup-dir; older ones are removed [default: 7].
+    #[arg(long, env = "SECURECHAT_BACKUP_KEEP", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_keep: Option<usize>,
 }
 
 /// How logs are written.
@@ -390,6 +403,8 @@ pub struct Config {
     pub files_s3: Option<securechat_server::blobs::S3Options>,
     pub token_secret: Option<String>,
     pub log_format: LogFormat,
+    /// The daily backup (`--backup-dir`), if any.
+    pub backup: Option<securechat_backup::Schedule>,
     pub settings: Settings,
 }
 
@@ -398,7 +413,7 @@ impl ServeArgs {
     /// something that must exist), naming the option, its environment variable and its key.
     fn refuse_zeros(&self) -> anyhow::Result<()> {
         let wide = |v: Option<usize>| v.map(|v| v as u64);
-        let given: [(&str, Option<u64>); 20] = [
+        let given: [(&str, Option<u64>); 21] = [
             ("access-ttl-secs", self.access_ttl_secs),
             ("refresh-ttl-secs", self.refresh_ttl_secs),
             ("login-failure-window-secs", self.login_failure_window_secs),
@@ -428,6 +443,7 @@ impl ServeArgs {
                 self.unreferenced_file_ttl_secs,
             ),
             ("expiry-interval-ms", self.expiry_interval_ms),
+            ("backup-keep", wide(self.backup_keep)),
         ];
         for (flag, value) in given {
             if value == Some(0) {
@@ -627,7 +643,28 @@ impl ServeArgs {
                 Some(cluster)
             }
         };
+        let backup = match self.backup_dir {
+            None if self.backup_at.is_some() || self.backup_keep.is_some() => {
+                anyhow::bail!("--backup-at and --backup-keep need --backup-dir DIR")
+            }
+            None => None,
+            Some(dir) => Some(securechat_backup::Schedule {
+                dir,
+                at: match self.backup_at {
+                    None => securechat_backup::schedule::DEFAULT_AT,
+                    Some(at) => at.parse().map_err(|e| {
+                        anyhow::anyhow!(
+                            "--backup-at (SECURECHAT_BACKUP_AT, or backup_at in the config file): {e}"
+                        )
+                    })?,
+                },
+                keep: self
+                    .backup_keep
+                    .unwrap_or(securechat_backup::schedule::DEFAULT_KEEP),
+            }),
+        };
         Ok(Config {
+            backup,
             metrics_listen: self.metrics_listen,
             listen: self
                 .listen
@@ -748,6 +785,45 @@ mod tests {
             let error = args.resolve().err().expect("refused").to_string();
             assert!(error.contains(named), "{error}");
         }
+    }
+
+    #[test]
+    fn the_backup_schedule_is_read_and_checked() {
+        let dir = |at: Option<&str>, keep: Option<usize>| ServeArgs {
+            backup_dir: Some(PathBuf::from("/var/backups/securechat")),
+            backup_at: at.map(str::to_owned),
+            backup_keep: keep,
+            ..ServeArgs::default()
+        };
+        let schedule = dir(None, None).resolve().unwrap().backup.unwrap();
+        assert_eq!(schedule.at.to_string(), "03:00:00");
+        assert_eq!(schedule.keep, 7);
+        let schedule = dir(Some("22:15"), Some(3))
+            .resolve()
+            .unwrap()
+            .backup
+            .unwrap();
+        assert_eq!(
+            (schedule.at.to_string(), schedule.keep),
+            ("22:15:00".into(), 3)
+        );
+        let error = dir(Some("25:00"), None)
+            .resolve()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("--backup-at (SECURECHAT_BACKUP_AT"),
+            "{error}"
+        );
+        let error = dir(None, Some(0)).resolve().err().unwrap().to_string();
+        assert!(error.contains("--backup-keep"), "{error}");
+        let alone = ServeArgs {
+            backup_keep: Some(3),
+            ..ServeArgs::default()
+        };
+        assert!(alone.resolve().is_err(), "--backup-keep needs --backup-dir");
+        assert!(ServeArgs::default().resolve().unwrap().backup.is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod arg_errors;
+mod backup_cmd;
 mod cli;
 mod config;
 mod data_lock;
@@ -44,6 +45,12 @@ enum Command {
     /// resets, blocks), against the server's database; works while the server runs.
     #[command(subcommand)]
     Admin(Box<admin::AdminCommand>),
+    /// Take a consistent backup of the server (database, files, token secret, manifest with
+    /// checksums) into a new folder; works while the server runs.
+    Backup(Box<backup_cmd::BackupArgs>),
+    /// Restore a backup into a new, empty data folder (and an empty PostgreSQL database),
+    /// after verifying every checksum.
+    Restore(backup_cmd::RestoreArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -69,6 +76,8 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::MigrateStore(args)) => migrate_store::run(args),
         Some(Command::Admin(command)) => admin::run(*command),
+        Some(Command::Backup(args)) => backup_cmd::backup(*args),
+        Some(Command::Restore(args)) => backup_cmd::restore(args),
         Some(Command::Client(command)) => cli::run(command),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use tracing_subscriber::EnvFilter;
 
+use securechat_backup::Database;
 use securechat_server::{setup, AppState};
 use securechat_store::{Schema, Store};
 use securechat_store_postgres::{redacted_url, PostgresOptions, PostgresStore};
@@ -38,6 +39,12 @@ pub(crate) fn init_tracing(format: LogFormat, to_stderr: bool) {
 /// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
 /// `postgres://…` / `postgresql://…`, with the migrations it then holds.
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Schema)> {
+    let database = open_database(config).await?;
+    Ok((database.shared(), database.schema().clone()))
+}
+
+/// Opens the database a URL names as its backend (backups need to know which).
+pub(crate) async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -46,8 +53,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store
         let store = SqliteStore::open(&PathBuf::from(path))
             .await
             .with_context(|| format!("cannot open the SQLite database {path}"))?;
-        let schema = store.schema().clone();
-        return Ok((Arc::new(store), schema));
+        return Ok(Database::Sqlite(Box::new(store)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let options = PostgresOptions {
@@ -58,8 +64,10 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store
         let store = PostgresStore::connect(url, options)
             .await
             .with_context(|| format!("cannot use the PostgreSQL database {}", redacted_url(url)))?;
-        let schema = store.schema().clone();
-        return Ok((Arc::new(store), schema));
+        return Ok(Database::Postgres {
+            store,
+            url: url.to_owned(),
+        });
     }
     bail!(
         "unsupported database URL {} (expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",
@@ -80,7 +88,8 @@ async fn start(config: Config) -> anyhow::Result<()> {
     let _lock = crate::data_lock::lock(&data_dir)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "securechat starting");
     let secret = setup::token_secret(&data_dir, config.token_secret.as_deref().map(str::as_bytes))?;
-    let (store, schema) = open_store(&config).await?;
+    let database = open_database(&config).await?;
+    let (store, schema) = (database.shared(), database.schema().clone());
     tracing::info!(
         version = %env!("CARGO_PKG_VERSION"),
         backend = %store.backend(),
@@ -118,6 +127,10 @@ async fn start(config: Config) -> anyhow::Result<()> {
         );
     }
     let blobs = crate::files::open(config.files_s3.as_ref(), &data_dir).await?;
+    let backups = config
+        .backup
+        .clone()
+        .map(|schedule| (schedule, crate::backup_cmd::source(&config, database)));
     let mut settings = config.settings;
     settings.hsts = tls.is_some();
     let state = AppState::new(settings, store, blobs, &secret);
@@ -134,6 +147,9 @@ async fn start(config: Config) -> anyhow::Result<()> {
             return Err(e).context("this node may not join the cluster");
         }
         tracing::info!(node, "cluster node; Redis carries words between nodes");
+    }
+    if let Some((schedule, source)) = backups {
+        securechat_backup::schedule::spawn(schedule, source, state.clone());
     }
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = match config.metrics_listen {

@@ -49,6 +49,15 @@ pub fn expire(state: &AppState) {
     state.delivery().offer(Job::Expire);
 }
 
+/// Removes every message whose self-destruct time has passed, and waits until it is done:
+/// run before the listener accepts anything, so that a server started after a while (or on
+/// a restored backup) serves nothing that expired meanwhile, not even for one interval.
+pub async fn expire_before_serving(state: &AppState) {
+    if state.delivery().submit(Job::Expire).await.is_ok() {
+        state.delivery().flush().await;
+    }
+}
+
 /// Deletes files no message took within the configured time.
 async fn sweep_files(state: &AppState) {
     let ttl = i64::try_from(state.settings().unreferenced_file_ttl.as_millis()).unwrap_or(i64::MAX);
@@ -78,15 +87,17 @@ const REVOCATION_NOTICE_MS: i64 = 60_000;
 /// How long security events stay listed (`securechat admin blocks`).
 const SECURITY_EVENTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// Whether this node runs the database's jobs, asked of the store every `LEAD_CHECK`.
+/// Whether this node runs the database's jobs, asked of the store every `LEAD_CHECK` (the
+/// scheduled backup asks it too).
 #[derive(Default)]
-struct Leadership {
+pub struct Leadership {
     leading: bool,
     checked: Option<Instant>,
 }
 
 impl Leadership {
-    async fn leads(&mut self, state: &AppState) -> bool {
+    /// Whether this node leads (always, outside a cluster).
+    pub async fn leads(&mut self, state: &AppState) -> bool {
         if state.cluster().node_id().is_none() {
             return true;
         }

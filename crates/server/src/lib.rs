@@ -32,6 +32,7 @@ pub use state::AppState;
 /// Serves the API on `listener` until `shutdown` completes, then stops in order (see
 /// [`lifecycle`]): open requests finish, every WebSocket frame already taken is answered,
 /// WebSockets close with 1012, background tasks end, and the store closes last.
+/// Messages whose self-destruct time has passed are removed before anything is served.
 /// With `tls`, the listener speaks HTTPS (rustls). Background jobs run alongside.
 pub async fn serve(
     listener: TcpListener,
@@ -39,6 +40,9 @@ pub async fn serve(
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Nothing that expired while the server was down (or since a restored backup was taken)
+    // is served: expiry runs once, to its end, before the first connection is accepted.
+    jobs::expire_before_serving(&state).await;
     let stop = CancellationToken::new();
     let jobs = jobs::spawn(state.clone(), stop.clone());
     let router = http::router(state.clone());

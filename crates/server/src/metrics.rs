@@ -135,5 +135,11 @@ pub const CLUSTER_RECEIVED: &str = "securechat_cluster_received_total";
 pub const CLUSTER_NODES: &str = "securechat_cluster_peers";
 /// Words dropped because their tag did not verify (another cluster's, or forged).
 pub const CLUSTER_REJECTED: &str = "securechat_cluster_rejected_total";
+/// Scheduled backups (`--backup-dir`): when the last one succeeded (Unix seconds), how long it
+/// took (seconds) and its size (bytes), and the failures.
+pub const BACKUP_LAST_SUCCESS: &str = "securechat_backup_last_success_timestamp_seconds";
+pub const BACKUP_DURATION: &str = "securechat_backup_last_duration_seconds";
+pub const BACKUP_SIZE: &str = "securechat_backup_last_size_bytes";
+pub const BACKUP_FAILURES: &str = "securechat_backup_failures_total";
 /// Always 1, labelled with the server's version.
 pub const BUILD_INFO: &str = "securechat_build_info";

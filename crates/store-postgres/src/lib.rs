@@ -20,6 +20,7 @@ mod admin;
 mod admission;
 mod append;
 mod attach;
+mod backup;
 mod cluster;
 mod errors;
 mod events;
@@ -44,7 +45,9 @@ use sqlx::PgPool;
 use securechat_store::health::WriteHealth;
 use securechat_store::{Schema, Store, StoreError};
 
+pub use backup::{existing_tables, Snapshot};
 pub(crate) use errors::map_err;
+pub use migrations::newest_known as newest_migration;
 use tx::WriteTx;
 pub use url::redacted_url;
 

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod backup;
 mod batch;
 mod checkpoint;
 mod cluster;
@@ -28,7 +29,9 @@ use sqlx::SqlitePool;
 
 use securechat_store::{Schema, Store, StoreError};
 
+pub use backup::contents_of;
 pub(crate) use errors::map_err;
+pub use migrations::newest_known as newest_migration;
 use writer::Writer;
 
 /// Bytes the write probe writes: readiness after a full disk means room for at least this.
@@ -41,6 +44,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     checkpointer: Arc<checkpoint::Checkpointer>,
     schema: Schema,
+    /// How to open one more connection (a backup's, on its own).
+    options: SqliteConnectOptions,
 }
 
 impl SqliteStore {
@@ -92,7 +97,7 @@ impl SqliteStore {
             .map_err(map_err)?;
         let checkpoints = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(map_err)?;
         let checkpointer = checkpoint::Checkpointer::start(checkpoints);
@@ -101,6 +106,7 @@ impl SqliteStore {
             reader,
             checkpointer,
             schema,
+            options,
         };
         if let Err(e) = store.probe_write().await {
             store.close().await;

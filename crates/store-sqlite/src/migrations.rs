@@ -10,7 +10,7 @@ use securechat_store::{Migration, NewerDatabase, Schema, StoreError};
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The newest migration this binary has.
-fn newest_known() -> Migration {
+pub fn newest_known() -> Migration {
     MIGRATOR
         .iter()
         .filter(|m| m.migration_type.is_up_migration())

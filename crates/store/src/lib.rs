@@ -30,6 +30,7 @@
 //! The conformance suite (`securechat-store-tests`) checks all of this on every backend.
 
 pub mod accounts;
+pub mod backup;
 pub mod cluster;
 pub mod error;
 pub mod files;

@@ -10,7 +10,7 @@ mod history;
 mod keys;
 mod listen;
 mod outbox;
-mod output;
+pub(crate) mod output;
 mod profile;
 mod prompt;
 mod recovery;

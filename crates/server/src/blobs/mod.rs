@@ -140,6 +140,12 @@ impl Blobs {
         }
     }
 
+    /// Where the local folder backend keeps the file `id` under `data_dir` (backups read and
+    /// restore it there).
+    pub fn local_path(data_dir: &Path, id: &FileId) -> PathBuf {
+        data_dir.join("files").join(hex::encode(id))
+    }
+
     fn path(id: &FileId) -> ObjectPath {
         ObjectPath::from(hex::encode(id))
     }
