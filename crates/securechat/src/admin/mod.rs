@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 
-use securechat_proto::username::Username;
+use securechat_server::http::token::canonical_login;
 use securechat_store::model::UserRow;
 use securechat_store::Store;
 
@@ -115,12 +115,13 @@ where
 
 /// The live account with this username or email address.
 async fn find_account(store: &dyn Store, name: &str) -> anyhow::Result<UserRow> {
-    let login = Username::parse(name)
-        .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|_| name.trim().to_lowercase());
-    store
-        .find_user_by_login(&login)
-        .await
-        .context("cannot read the accounts")?
-        .with_context(|| format!("no account {name:?} on this server"))
+    // The same reading of a name as a login's, so both find the same account.
+    let found = match canonical_login(name) {
+        Some(login) => store
+            .find_user_by_login(&login)
+            .await
+            .context("cannot read the accounts")?,
+        None => None,
+    };
+    found.with_context(|| format!("no account {name:?} on this server"))
 }

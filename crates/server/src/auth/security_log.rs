@@ -19,8 +19,10 @@ use crate::clock::now_ms;
 
 /// How often gathered notes are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Distinct notes kept between two writes.
-const MAX_PENDING: usize = 10_000;
+/// Distinct notes kept between two writes: a flood of refusals from many addresses costs
+/// the database at most this many small rows a second (on SQLite, on the writer that also
+/// stores messages).
+const MAX_PENDING: usize = 500;
 /// Longest name typed that is kept (longer ones are cut).
 const MAX_LOGIN_CHARS: usize = 64;
 

@@ -10,8 +10,6 @@ use axum::routing::post;
 use axum::Router;
 
 use securechat_proto::auth::{ForgotPasswordRequest, ResetPasswordRequest};
-use securechat_proto::email::Email;
-use securechat_proto::username::Username;
 use securechat_store::model::NewReset;
 use securechat_store::StoreError;
 
@@ -22,6 +20,7 @@ use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
 use crate::http::accounts::check_new_password;
 use crate::http::json::ApiJson;
+use crate::http::token::canonical_login;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -80,15 +79,6 @@ pub async fn reset_password(
 /// How long a mailed reset link works.
 const MAILED_CODE_TTL_MS: i64 = 3_600_000;
 
-/// The canonical form a login name is stored under (username or email), as far as it parses.
-fn canonical_login(login: &str) -> String {
-    let login = login.trim();
-    if let Ok(username) = Username::parse(login) {
-        return username.as_str().to_owned();
-    }
-    Email::parse(login).map_or_else(|_| login.to_lowercase(), |e| e.as_str().to_owned())
-}
-
 /// `POST /api/v1/auth/password/forgot`: mails a reset link to the account's address, when
 /// mail is configured. The answer is the same whether or not the account exists, and comes
 /// before any mail is sent, so it tells nobody which accounts exist.
@@ -120,7 +110,11 @@ pub async fn forgot_password(
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let login = canonical_login(&req.login);
     tokio::spawn(async move {
-        let user = match state.store().find_user_by_login(&login).await {
+        let found = match login {
+            Some(login) => state.store().find_user_by_login(&login).await,
+            None => Ok(None),
+        };
+        let user = match found {
             Ok(Some(user)) => user,
             Ok(None) => {
                 tracing::info!("password reset asked for an unknown account; no mail sent");

@@ -171,7 +171,7 @@ pub async fn token(
 }
 
 /// Canonical form of what the user typed as login: an email (lower case) or a username.
-fn canonical_login(login: &str) -> Option<String> {
+pub fn canonical_login(login: &str) -> Option<String> {
     if login.contains('@') {
         Some(login.trim().to_lowercase())
     } else {

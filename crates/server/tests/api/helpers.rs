@@ -286,6 +286,19 @@ impl TestApp {
             .expect("get")
     }
 
+    /// POSTs a JSON body without a token: the status and the JSON answer (`Null` when the
+    /// body is empty or not JSON).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = Client::new()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post_authed(&self, path: &str, token: &str, body: &Value) -> Response {
         Client::new()
             .post(self.url(path))
@@ -342,6 +355,17 @@ impl TestUser {
 
 pub fn now_ms() -> i64 {
     securechat_server::clock::now_ms()
+}
+
+/// Asserts a `403` refusal: its `error` code, and words its `message` contains.
+pub fn assert_refused(status: StatusCode, body: &Value, code: &str, words: &str) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some(code)),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(words), "{body}");
 }
 
 /// Reads the JSON body of an error and returns its `error` code.
