@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BackupError;
 use crate::fsio;
+use crate::take::FILES;
 
 /// The manifest's file name inside a backup.
 pub const MANIFEST: &str = "manifest.json";
@@ -125,12 +126,25 @@ fn safe(relative: &str) -> bool {
 /// Reads the manifest of the backup `dir` and checks every file it lists (present, same size,
 /// same SHA-256), and that it lists the database dump and the secret it names. Any failure
 /// names the file.
+/// The largest manifest read (a million files' checksums fit in well under this).
+const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
+
 pub fn verify(dir: &Path) -> Result<Manifest, BackupError> {
     let not = |reason: String| BackupError::NotABackup {
         dir: dir.to_owned(),
         reason,
     };
     let path = dir.join(MANIFEST);
+    // A backup folder may come from anywhere: a manifest is small, so a huge one is refused
+    // before it is read.
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if meta.len() > MAX_MANIFEST_BYTES {
+            return Err(not(format!(
+                "its {MANIFEST} is {} bytes, more than a manifest can be",
+                meta.len()
+            )));
+        }
+    }
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -161,6 +175,25 @@ pub fn verify(dir: &Path) -> Result<Manifest, BackupError> {
     for file in &required {
         if !manifest.checksums.contains_key(file) {
             return Err(not(format!("its {MANIFEST} does not list {file}")));
+        }
+    }
+    if manifest.files.storage == "local" {
+        // Every file the snapshot names is either listed with its checksum or said missing.
+        let listed = manifest
+            .checksums
+            .keys()
+            .filter(|f| {
+                f.strip_prefix(FILES)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .count() as u64;
+        let accounted = listed + manifest.files.missing.len() as u64;
+        if accounted != manifest.files.count {
+            return Err(not(format!(
+                "its {MANIFEST} names {} files but lists {listed} and {} missing",
+                manifest.files.count,
+                manifest.files.missing.len()
+            )));
         }
     }
     for (file, expected) in &manifest.checksums {

@@ -170,6 +170,33 @@ fn restores_refuse_damaged_backups_and_occupied_targets() {
     ]);
     assert!(said.contains("migrate-store"), "{said}");
 
+    // A manifest that lost a file's entry (its checksum and the file with it) is refused:
+    // every file the snapshot named is listed or said missing.
+    let short = scratch.path().join("short");
+    copy_dir(&backup, &short);
+    let manifest_path = short.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest"))
+            .expect("json");
+    let checksums = manifest["checksums"].as_object_mut().expect("checksums");
+    let blob = checksums
+        .keys()
+        .find(|k| k.starts_with("files/"))
+        .cloned()
+        .expect("a file blob's entry");
+    checksums.remove(&blob);
+    std::fs::remove_file(short.join(&blob)).expect("rm blob");
+    std::fs::write(&manifest_path, manifest.to_string()).expect("write manifest");
+    let said = fails(&[
+        "restore",
+        "--from",
+        path(&short),
+        "--data-dir",
+        path(&target),
+    ]);
+    assert!(said.contains("names 1 files but lists 0"), "{said}");
+    assert!(!target.exists(), "nothing was written");
+
     // A folder without its manifest (a backup whose writing did not finish) is no backup.
     let partial = scratch.path().join("partial");
     copy_dir(&backup, &partial);
