@@ -84,8 +84,9 @@ pub fn next_run<Tz: TimeZone>(now: &DateTime<Tz>, at: TimeOfDay) -> DateTime<Tz>
     }
 }
 
-/// Runs the schedule until the server begins to stop (a backup in progress is abandoned then,
-/// and its partial folder removed).
+/// Runs the schedule until the server begins to stop. A backup already copying its files
+/// finishes in its blocking task (it writes into a hidden folder and renames it into place
+/// only when complete, so a stop never leaves a folder that looks like a backup).
 pub fn spawn(schedule: Schedule, source: Source, state: AppState) -> tokio::task::JoinHandle<()> {
     // Exported from the start, so that a failure shows as an increase from 0.
     metrics::counter!(BACKUP_FAILURES).increment(0);
