@@ -122,15 +122,12 @@ fn place(manifest: &Manifest, target: &Target) -> Result<Place, BackupError> {
     match (manifest.database.backend.as_str(), url) {
         ("sqlite", None) => Ok(Place::Sqlite(target.data_dir.join("securechat.db"))),
         ("sqlite", Some(url)) if !postgres => {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .ok_or_else(|| {
-                    BackupError::Mismatch(format!(
-                        "unsupported database URL {} (expected sqlite://PATH or postgres://…)",
-                        redacted_url(url)
-                    ))
-                })?;
+            let path = securechat_store_sqlite::file_of_url(url).ok_or_else(|| {
+                BackupError::Mismatch(format!(
+                    "unsupported database URL {} (expected sqlite://PATH or postgres://…)",
+                    redacted_url(url)
+                ))
+            })?;
             Ok(Place::Sqlite(PathBuf::from(path)))
         }
         ("sqlite", Some(_)) => Err(BackupError::Mismatch(

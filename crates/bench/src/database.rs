@@ -42,10 +42,7 @@ impl Location {
     /// Reads `sqlite://PATH` (or `sqlite:PATH`) and `postgres://…` (or `postgresql://…`); a
     /// PostgreSQL server must be on this machine (loopback address, `localhost` or a socket).
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = securechat_store_sqlite::file_of_url(url) {
             if path.is_empty() {
                 bail!("sqlite:// needs a file path: sqlite:///tmp/history.db");
             }

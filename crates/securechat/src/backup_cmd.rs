@@ -75,10 +75,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
     // Opening a SQLite database creates it when missing: a mistyped --data-dir would make an
     // empty backup.
     let url = config.database_url.as_str();
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    if let Some(path) = securechat_store_sqlite::file_of_url(url) {
         if !std::path::Path::new(path).is_file() {
             anyhow::bail!(
                 "there is no database at {path}: give the server's --data-dir (or --database-url)"

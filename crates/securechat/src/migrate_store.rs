@@ -28,10 +28,7 @@ pub struct MigrateStoreArgs {
 
 /// The file a `sqlite://PATH` (or `sqlite:PATH`) URL names.
 fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
-    match url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    match securechat_store_sqlite::file_of_url(url) {
         Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
         _ => bail!("--from must be a SQLite URL, sqlite://PATH (got {url:?})"),
     }

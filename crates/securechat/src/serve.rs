@@ -46,10 +46,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store
 /// Opens the database a URL names as its backend (backups need to know which).
 pub(crate) async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database_url.as_str();
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    if let Some(path) = securechat_store_sqlite::file_of_url(url) {
         let store = SqliteStore::open(&PathBuf::from(path))
             .await
             .with_context(|| format!("cannot open the SQLite database {path}"))?;

@@ -37,6 +37,13 @@ use writer::Writer;
 /// Bytes the write probe writes: readiness after a full disk means room for at least this.
 const PROBE_BYTES: i64 = 1024 * 1024;
 
+/// The file a `sqlite://PATH` (or `sqlite:PATH`) database URL names; `None` for any other
+/// URL.
+pub fn file_of_url(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
