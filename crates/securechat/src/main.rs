@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod data_lock;
 mod files;
+mod healthcheck;
 mod migrate_store;
 mod serve;
 mod signals;
@@ -51,6 +52,9 @@ enum Command {
     /// Restore a backup into a new, empty data folder (and an empty PostgreSQL database),
     /// after verifying every checksum.
     Restore(backup_cmd::RestoreArgs),
+    /// Ask the server on this machine for /healthz (exit 0 when it answers 200): the
+    /// container image's HEALTHCHECK.
+    Healthcheck(healthcheck::HealthcheckArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -78,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Admin(command)) => admin::run(*command),
         Some(Command::Backup(args)) => backup_cmd::backup(*args),
         Some(Command::Restore(args)) => backup_cmd::restore(args),
+        Some(Command::Healthcheck(args)) => healthcheck::run(args),
         Some(Command::Client(command)) => cli::run(command),
     }
 }

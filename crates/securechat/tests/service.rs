@@ -1,7 +1,8 @@
 //! The server as a service, through the real binary: SIGHUP reloads the TLS certificate (and
 //! is harmless without TLS), a refused browser Origin is logged with what it was compared
 //! with, a bad value from the environment or the config file names its variable or key, and
-//! the command-line client trusts a private certificate authority only when told to.
+//! the command-line client trusts a private certificate authority only when told to, and
+//! `securechat healthcheck` (the container image's HEALTHCHECK) tells a running server from none.
 
 #[path = "support/spawned.rs"]
 mod spawned;
@@ -349,4 +350,42 @@ fn the_cli_trusts_a_private_certificate_authority_only_when_told() {
         "{refused}"
     );
     drop(server);
+}
+
+#[test]
+fn healthcheck_answers_for_a_running_server_and_fails_for_a_missing_one() {
+    let data = tempfile::tempdir().expect("data folder");
+    let server = Served::start(data.path(), |_| {});
+    let check = |listen: String| {
+        securechat()
+            .args(["healthcheck", "--timeout-secs", "5"])
+            .env("SECURECHAT_LISTEN", listen)
+            .env_remove("SECURECHAT_TLS_CERT")
+            .output()
+            .expect("run securechat healthcheck")
+    };
+    // The address as a container sets it (every interface) is asked on loopback.
+    let out = check(format!("0.0.0.0:{}", server.addr.port()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "http://127.0.0.1:{}/healthz: 200",
+            server.addr.port()
+        )),
+        "{stdout}"
+    );
+
+    let nobody = free_addr();
+    let out = check(nobody.to_string());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("http://{nobody}/healthz: no answer")),
+        "{stderr}"
+    );
 }
