@@ -486,7 +486,10 @@ impl ServeArgs {
             None => None,
             Some(url) => Some(public_url(&url)?),
         };
-        settings.mail = match (self.smtp_url, self.smtp_from) {
+        // An empty value means "not set" (a Compose file passes `SECURECHAT_SMTP_URL=` through
+        // when the operator has no mail server).
+        let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+        settings.mail = match (set(self.smtp_url), set(self.smtp_from)) {
             (None, None) => None,
             (Some(url), Some(from)) => {
                 if settings.public_url.is_none() {
@@ -824,6 +827,23 @@ mod tests {
         };
         assert!(alone.resolve().is_err(), "--backup-keep needs --backup-dir");
         assert!(ServeArgs::default().resolve().unwrap().backup.is_none());
+    }
+
+    #[test]
+    fn empty_smtp_settings_mean_no_mail() {
+        let empty = ServeArgs {
+            smtp_url: Some(String::new()),
+            smtp_from: Some(" ".to_owned()),
+            ..ServeArgs::default()
+        };
+        assert!(empty.resolve().unwrap().settings.mail.is_none());
+        let half = ServeArgs {
+            smtp_url: Some("smtp://127.0.0.1:25".to_owned()),
+            smtp_from: Some(String::new()),
+            ..ServeArgs::default()
+        };
+        let error = half.resolve().err().unwrap().to_string();
+        assert!(error.contains("go together"), "{error}");
     }
 
     #[test]
