@@ -151,8 +151,8 @@ export async function launchBrowser() {
  * A new browser context and page that record problems: console errors, uncaught page
  * errors and Content-Security-Policy violations. `page.problems` lists them.
  */
-export async function openPage(browser, baseURL, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', allow = [] } = {}) {
-  const context = await browser.newContext({ baseURL, viewport, colorScheme, acceptDownloads: true });
+export async function openPage(browser, baseURL, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', allow = [], ignoreHTTPSErrors = false } = {}) {
+  const context = await browser.newContext({ baseURL, viewport, colorScheme, acceptDownloads: true, ignoreHTTPSErrors });
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
       console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
