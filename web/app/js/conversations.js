@@ -62,7 +62,10 @@ export class Conversations extends EventTarget {
       while (peers.length) {
         const peer = peers.pop();
         try {
-          maxSeq = Math.max(maxSeq, await this.loadOlder(peer, true));
+          // (Awaited first: `Math.max(maxSeq, await …)` would read maxSeq before the await and
+          // lose what the other workers found meanwhile.)
+          const seq = await this.loadOlder(peer, true);
+          maxSeq = Math.max(maxSeq, seq);
         } catch (e) {
           if (e instanceof SessionEnded) throw e;
           this.conv(peer).error = 'Could not load this conversation.';
