@@ -9,8 +9,15 @@ import { decryptFile, encryptFile } from './crypto/file_stream.js';
 import { CryptoError } from './crypto/errors.js';
 import { SessionEnded } from './api.js';
 import { expiryOf } from './chat.js';
+import { ConversationPrefs } from './conversation-prefs.js';
 
 const HISTORY_PAGE = 30;
+/**
+ * A new browser resumes the stream from the oldest message it loaded, at most this many
+ * entries back: the replay brings the peers' read receipts since then (a read mark on my
+ * messages); the messages in it are the ones already shown and are deduplicated.
+ */
+const FRESH_REPLAY = 2000;
 /** How long a message the server could not store waits before it goes again. */
 const UNAVAILABLE_RETRY_MS = 3000;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
@@ -29,6 +36,7 @@ export class Conversations extends EventTarget {
     this.queue = Promise.resolve();
     this.tick = null;
     this.active = null;
+    this.prefs = new ConversationPrefs(chat.state, () => chat.persist());
     socket.addEventListener('frame', (e) => this.#enqueue(() => this.#onFrame(e.detail)));
     socket.addEventListener('state', () => {
       if (socket.online) {
@@ -54,7 +62,10 @@ export class Conversations extends EventTarget {
       while (peers.length) {
         const peer = peers.pop();
         try {
-          maxSeq = Math.max(maxSeq, await this.loadOlder(peer, true));
+          // (Awaited first: `Math.max(maxSeq, await …)` would read maxSeq before the await and
+          // lose what the other workers found meanwhile.)
+          const seq = await this.loadOlder(peer, true);
+          maxSeq = Math.max(maxSeq, seq);
         } catch (e) {
           if (e instanceof SessionEnded) throw e;
           this.conv(peer).error = 'Could not load this conversation.';
@@ -62,7 +73,10 @@ export class Conversations extends EventTarget {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    if (!this.chat.state.lastSeq) this.chat.state.lastSeq = maxSeq;
+    if (!this.chat.state.lastSeq) {
+      const oldest = Math.min(maxSeq, ...[...this.convs.values()].map((c) => c.oldestSeq ?? maxSeq));
+      this.chat.state.lastSeq = Math.max(0, oldest - 1, maxSeq - FRESH_REPLAY);
+    }
     this.tick = setInterval(() => this.#expire(), 1000);
     this.#checkPinnedKeys();
   }
@@ -126,8 +140,21 @@ export class Conversations extends EventTarget {
     return [...this.conv(peer).messages.values()].sort((a, b) => a.order - b.order);
   }
 
+  /**
+   * The server time up to which I have read `peer`'s messages: the newest read receipt this
+   * browser knows of (its own, or another session's echo), and at least the time of my own
+   * newest sent message (whoever replies has read what came before). A new browser knows no
+   * receipts of mine (the server keeps none in my stream), so the second rule is what keeps
+   * a whole history page from counting as unread there.
+   */
+  readPosition(peer) {
+    let mine = 0;
+    for (const m of this.conv(peer).messages.values()) if (m.mine && (m.seq || m.acked) && m.ts > mine) mine = m.ts;
+    return Math.max(this.chat.state.readUpTo[peer] || 0, mine);
+  }
+
   unread(peer) {
-    const since = this.chat.state.readUpTo[peer] || 0;
+    const since = this.readPosition(peer);
     return this.messages(peer).filter((m) => !m.mine && m.ts > since).length;
   }
 
@@ -198,6 +225,7 @@ export class Conversations extends EventTarget {
       const page = await this.api.history(peer, conv.nextBefore, HISTORY_PAGE);
       for (const item of page.messages) {
         maxSeq = Math.max(maxSeq, item.seq);
+        conv.oldestSeq = Math.min(conv.oldestSeq ?? item.seq, item.seq);
         try {
           const opened = await this.chat.open(item.from, item.ts, item.envelope, { peer });
           this.#add(opened, item.from, item.ts, item.seq);
@@ -303,10 +331,11 @@ export class Conversations extends EventTarget {
     if (!this.users.has(f.from)) await this.refreshUsers().catch(() => {});
     try {
       const opened = await this.chat.open(f.from, f.ts, f.envelope);
+      const known = !!this.#find(opened.msgId);
       const m = this.#add(opened, f.from, f.ts, f.seq);
       if (m) {
         this.#changed(m.peer);
-        if (!m.mine) this.dispatchEvent(new CustomEvent('incoming', { detail: m }));
+        if (!m.mine && !known) this.dispatchEvent(new CustomEvent('incoming', { detail: m }));
       }
     } catch (e) {
       const peer = f.from === this.me ? null : f.from;
@@ -442,9 +471,9 @@ export class Conversations extends EventTarget {
   }
 
   /** Encrypts and uploads a file, then queues its message. */
-  async sendFile(peer, file, caption = '') {
+  async sendFile(peer, file, { caption = '', expiresInMs = null } = {}) {
     if (file.size > MAX_FILE_BYTES) throw new Error(`${file.name} is larger than 100 MiB.`);
-    const m = this.#local(peer, { type: 'file', body: caption, file: { name: file.name, size: file.size, mime: file.type || 'application/octet-stream' } });
+    const m = this.#local(peer, { type: 'file', body: caption, expiresInMs, file: { name: file.name, size: file.size, mime: file.type || 'application/octet-stream' } });
     const progress = (stage) => (done, total) => {
       m.progress = { stage, done, total };
       this.#changed(peer);
@@ -458,7 +487,7 @@ export class Conversations extends EventTarget {
       m.file = descriptor;
       m.progress = null;
       this.#changed(peer);
-      this.outbox.push({ message: m, content: { type: 'file', body: caption, file: descriptor }, hidden: false, expiresInMs: null, envelope: null, msgId: null });
+      this.outbox.push({ message: m, content: { type: 'file', body: caption, file: descriptor }, hidden: false, expiresInMs, envelope: null, msgId: null });
       this.#pump();
     } catch (e) {
       m.progress = null;
@@ -561,15 +590,49 @@ export class Conversations extends EventTarget {
     if (!this.socket.send({ type: 'delete', envelope: sealed.envelope })) throw new Error('The connection dropped; try again.');
   }
 
-  /** Tells the server (and so the peer) that I read the conversation up to its newest message. */
-  markRead(peer) {
-    const newest = this.messages(peer).filter((m) => !m.mine && m.ts).reduce((t, m) => Math.max(t, m.ts), 0);
+  /** The self-destruct timer of a conversation (ms or null). */
+  timer(peer) {
+    return this.prefs.timer(peer);
+  }
+
+  /** Sets a conversation's self-destruct timer (null: off); a local notice says so. */
+  setTimer(peer, ms) {
+    if (this.prefs.setTimer(peer, ms)) this.#changed(peer);
+  }
+
+  /** Local notices of a conversation: [{ id, ts, text }]. */
+  notices(peer) {
+    return this.prefs.notices(peer);
+  }
+
+  /**
+   * Removes a message from this browser only ("Delete for me"): the server has no per-user
+   * hide, so the message is recorded as removed in this browser's accepted-message store
+   * and is never shown here again (history and replay skip it); the peer keeps it.
+   */
+  async deleteForMe(m) {
+    if (!m.id || m.id.startsWith('local:')) return;
+    await this.#remove(m.id);
+  }
+
+  /**
+   * Tells the server (and so the peer) that I read the conversation up to `upTo` (a server
+   * time; by default its newest message).
+   */
+  markRead(peer, upTo = Infinity) {
+    const newest = this.messages(peer).filter((m) => !m.mine && m.ts && m.ts <= upTo).reduce((t, m) => Math.max(t, m.ts), 0);
     const state = this.chat.state;
     if (!newest || newest <= (state.readUpTo[peer] || 0)) return;
     if (!this.socket.send({ type: 'read', peer, up_to: newest })) return;
     state.readUpTo[peer] = newest;
     this.chat.persist();
     this.dispatchEvent(new Event('contacts'));
+  }
+
+  /** Downloads and decrypts a file message without showing progress (for thumbnails). */
+  async fileBytes(m) {
+    const ct = await this.api.download(b64.encode(m.file.fileId), () => {});
+    return decryptFile(m.file, ct);
   }
 
   /** Downloads and decrypts a file message: { bytes, name, mime }. */

@@ -17,9 +17,9 @@ function startOfDay(ms) {
 /** A key that changes at local midnight. */
 export const dayKey = (ms) => startOfDay(ms);
 
-/** "Today", "Yesterday" or the date. */
-export function dayLabel(ms) {
-  const today = startOfDay(Date.now());
+/** "Today", "Yesterday" or the date (relative to `now`). */
+export function dayLabel(ms, now = Date.now()) {
+  const today = startOfDay(now);
   const day = startOfDay(ms);
   if (day === today) return 'Today';
   const yesterday = new Date(today);

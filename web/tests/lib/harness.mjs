@@ -149,10 +149,11 @@ export async function launchBrowser() {
 
 /**
  * A new browser context and page that record problems: console errors, uncaught page
- * errors and Content-Security-Policy violations. `page.problems` lists them.
+ * errors and Content-Security-Policy violations. `page.problems` lists them. `hasTouch`
+ * emulates a touch screen (no hover).
  */
-export async function openPage(browser, baseURL, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', allow = [], ignoreHTTPSErrors = false } = {}) {
-  const context = await browser.newContext({ baseURL, viewport, colorScheme, acceptDownloads: true, ignoreHTTPSErrors });
+export async function openPage(browser, baseURL, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', allow = [], hasTouch = false, ignoreHTTPSErrors = false } = {}) {
+  const context = await browser.newContext({ baseURL, viewport, colorScheme, hasTouch, acceptDownloads: true, ignoreHTTPSErrors });
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
       console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);

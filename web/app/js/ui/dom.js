@@ -1,7 +1,7 @@
 // DOM building without HTML strings: every text goes in as a text node, so nothing a user
 // typed can ever become markup (an XSS here would be a key oracle).
 
-const PROPS = new Set(['value', 'checked', 'disabled', 'hidden', 'selected', 'multiple', 'required', 'readOnly', 'tabIndex', 'type', 'id', 'name', 'htmlFor', 'autocomplete', 'placeholder', 'min', 'max', 'rows', 'accept', 'download', 'href', 'maxLength', 'minLength', 'spellcheck', 'inputMode', 'autofocus']);
+const PROPS = new Set(['value', 'checked', 'disabled', 'hidden', 'selected', 'multiple', 'required', 'readOnly', 'tabIndex', 'type', 'id', 'name', 'htmlFor', 'autocomplete', 'placeholder', 'min', 'max', 'rows', 'accept', 'download', 'href', 'maxLength', 'minLength', 'spellcheck', 'inputMode', 'autofocus', 'src', 'alt']);
 
 /**
  * h('button', { class: 'x', onclick: fn, 'aria-label': 'Close' }, 'text', child…)
@@ -57,6 +57,8 @@ const ICONS = {
   search: 'M15.5 14h-.8l-.3-.3A6.5 6.5 0 1 0 14 15.5l.3.3v.8l5 5 1.5-1.5-5-5zm-6 0a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9z',
   lock: 'M18 8h-1V6A5 5 0 0 0 7 6v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zm-6 9a2 2 0 1 1 0-4 2 2 0 0 1 0 4zm3.1-9H8.9V6a3.1 3.1 0 0 1 6.2 0v2z',
   retry: 'M17.7 6.3A8 8 0 1 0 19.7 14h-2.1A6 6 0 1 1 12 6c1.7 0 3.1.7 4.2 1.8L13 11h7V4l-2.3 2.3z',
+  down: 'M20 12l-1.4-1.4-5.6 5.6V4h-2v12.2l-5.6-5.6L4 12l8 8 8-8z',
+  more: 'M12 8a2 2 0 1 0 0-4 2 2 0 0 0 0 4zm0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4zm0 6a2 2 0 1 0 0 4 2 2 0 0 0 0-4z',
   close: 'M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z',
 };
 

@@ -1,24 +1,20 @@
 // The conversation pane: header with presence and safety number, key-change warning,
-// messages with day separators and scroll-back, and the composer (Enter sends, Shift+Enter
-// adds a line; hidden toggle, self-destruct timer, attachments and drag-and-drop). With a
-// deleted account the conversation says so and the composer is disabled.
+// messages (grouped, with day dividers, a "New messages" divider and local notices; see
+// timeline.js) with scroll-back and a "Jump to latest" button, and the composer (Enter
+// sends, Shift+Enter adds a line; hidden toggle, the conversation's self-destruct timer,
+// attachments and drag-and-drop). With a deleted account the conversation says so and the
+// composer is disabled. Messages are marked read as they come into view.
 
 import { h, hueOf, icon, initials, replace, saveFile } from '../ui/dom.js';
 import { confirmDialog, toast } from '../ui/dialog.js';
-import { dayKey, dayLabel } from '../format.js';
 import { renderMessage, tickCountdowns, versionOf } from './message.js';
 import { openSafetyDialog } from './safety.js';
+import { timeline } from './timeline.js';
+import { Thumbnails } from './thumbnails.js';
+import { TimerControl } from './timer-control.js';
 
-const TIMERS = [
-  ['', 'Off'],
-  ['5000', '5 seconds'],
-  ['30000', '30 seconds'],
-  ['60000', '1 minute'],
-  ['300000', '5 minutes'],
-  ['3600000', '1 hour'],
-  ['86400000', '1 day'],
-  ['604800000', '1 week'],
-];
+/** How close to the end (px) counts as "at the latest message". */
+const AT_BOTTOM_PX = 40;
 
 export class ConversationView {
   constructor(ctx, peer, { onBack }) {
@@ -27,13 +23,19 @@ export class ConversationView {
     this.elements = new Map();
     this.hidden = false;
     this.atBottom = true;
+    // The "New messages" divider goes before the first message received after this server
+    // time: set when the conversation opens with unread messages, or when messages arrive
+    // while the reader is scrolled up; cleared when the reader sends.
+    const unread = ctx.convs.unread(peer);
+    this.newFrom = unread ? ctx.convs.readPosition(peer) : null;
+    this.thumbs = new Thumbnails((m) => ctx.convs.fileBytes(m), () => this.update());
     this.build(onBack);
     this.onChange = (e) => e.detail.peer === peer && this.update();
     this.onContacts = () => this.updateHead();
     ctx.convs.addEventListener('change', this.onChange);
     ctx.convs.addEventListener('contacts', this.onContacts);
     this.ticker = setInterval(() => tickCountdowns(this.list), 1000);
-    this.onFocus = () => this.markRead();
+    this.onFocus = () => this.readVisible();
     window.addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
     this.update();
@@ -43,6 +45,7 @@ export class ConversationView {
 
   destroy() {
     clearInterval(this.ticker);
+    this.thumbs.destroy();
     this.ctx.convs.removeEventListener('change', this.onChange);
     this.ctx.convs.removeEventListener('contacts', this.onContacts);
     window.removeEventListener('focus', this.onFocus);
@@ -68,12 +71,17 @@ export class ConversationView {
     this.list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': `Messages with ${name}`, tabIndex: 0 });
     this.scroller = h('div', { class: 'scroller' }, this.older, this.list);
     this.scroller.addEventListener('scroll', () => {
-      this.atBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 40;
+      this.atBottom = this.distanceToEnd() < AT_BOTTOM_PX;
       if (this.scroller.scrollTop < 60) this.loadOlder();
-      if (this.atBottom) this.markRead();
+      this.readVisible();
+      this.updateJump();
     });
+    this.jumpCount = h('span', { class: 'jump-count' });
+    this.jump = h('button', { type: 'button', class: 'button small jump-latest', 'aria-label': 'Jump to latest', title: 'Jump to the latest message', hidden: true, onclick: () => this.jumpToLatest() },
+      icon('down'), this.jumpCount);
+    const area = h('div', { class: 'scroll-area' }, this.scroller, this.jump);
     const overlay = h('div', { class: 'drop-overlay', hidden: true }, icon('attach'), h('p', { text: `Drop files to send them encrypted to ${name}` }));
-    this.el = h('section', { class: 'conv', 'aria-label': `Conversation with ${name}` }, this.head, this.gone, this.banner, this.scroller, this.buildComposer(), overlay);
+    this.el = h('section', { class: 'conv', 'aria-label': `Conversation with ${name}` }, this.head, this.gone, this.banner, area, this.buildComposer(), overlay);
     this.attachDropZone(overlay);
   }
 
@@ -87,8 +95,7 @@ export class ConversationView {
     });
     this.input.addEventListener('input', () => this.resize());
     this.hiddenToggle = h('button', { type: 'button', class: 'icon-button toggle', 'aria-pressed': 'false', 'aria-label': 'Send as hidden message', title: 'Hidden message: the recipient clicks to see it', onclick: () => this.toggleHidden() }, icon('eyeOff'));
-    this.timer = h('select', { class: 'timer-select', 'aria-label': 'Self-destruct timer', title: 'Self-destruct timer' }, TIMERS.map(([v, label]) => h('option', { value: v, text: v ? label : 'No timer' })));
-    this.timer.addEventListener('change', () => this.timer.classList.toggle('active', !!this.timer.value));
+    this.timer = new TimerControl(() => this.ctx.convs.timer(this.peer), (ms) => this.ctx.convs.setTimer(this.peer, ms));
     this.fileInput = h('input', { type: 'file', multiple: true, class: 'visually-hidden', tabIndex: -1, 'aria-hidden': 'true' });
     this.fileInput.addEventListener('change', () => {
       this.sendFiles([...this.fileInput.files]);
@@ -97,7 +104,8 @@ export class ConversationView {
     const attach = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Attach files', title: 'Attach files (or drop them here)', onclick: () => this.fileInput.click() }, icon('attach'));
     this.sendButton = h('button', { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
     this.composer = h('form', { class: 'composer', 'aria-label': 'Write a message' },
-      h('div', { class: 'composer-tools' }, attach, this.hiddenToggle, h('span', { class: 'timer-wrap' }, icon('timer'), this.timer), this.fileInput),
+      this.timer.note,
+      h('div', { class: 'composer-tools' }, attach, this.hiddenToggle, this.timer.tool, this.fileInput),
       h('div', { class: 'composer-row' }, this.input, this.sendButton));
     this.composer.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -144,8 +152,8 @@ export class ConversationView {
     const text = this.input.value;
     if (!text.trim()) return;
     if (this.blocked) return toast(this.blocked, { error: true });
-    const expiresInMs = this.timer.value ? Number(this.timer.value) : null;
-    this.ctx.convs.sendText(this.peer, text, { hidden: this.hidden, expiresInMs });
+    this.newFrom = null;
+    this.ctx.convs.sendText(this.peer, text, { hidden: this.hidden, expiresInMs: this.timer.value() });
     this.input.value = '';
     this.resize();
     if (this.hidden) this.toggleHidden();
@@ -155,8 +163,9 @@ export class ConversationView {
 
   sendFiles(files) {
     if (this.blocked) return toast(this.blocked, { error: true });
+    this.newFrom = null;
     for (const file of files) {
-      this.ctx.convs.sendFile(this.peer, file).catch((e) => toast(e.message, { error: true }));
+      this.ctx.convs.sendFile(this.peer, file, { expiresInMs: this.timer.value() }).catch((e) => toast(e.message, { error: true }));
     }
     this.atBottom = true;
   }
@@ -247,6 +256,15 @@ export class ConversationView {
         m.revealed = !m.revealed;
         this.update();
       },
+      onDeleteForMe: async (m) => {
+        const ok = await confirmDialog('Delete this message for you?', `It is removed from this browser only. ${this.name} still has it${m.mine ? ', and you can no longer delete it for everyone' : ''}.`, { confirm: 'Delete for me', danger: true });
+        if (!ok) return;
+        try {
+          await this.ctx.convs.deleteForMe(m);
+        } catch (e) {
+          toast(e.message, { error: true });
+        }
+      },
       onDelete: async (m) => {
         const ok = await confirmDialog('Delete this message?', `It will be deleted for you and for ${this.name}.`, { confirm: 'Delete for everyone', danger: true });
         if (!ok) return;
@@ -274,45 +292,80 @@ export class ConversationView {
     });
   }
 
-  /** Brings the list in line with the model, rebuilding only messages that changed. */
+  distanceToEnd() {
+    return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
+  }
+
+  jumpToLatest() {
+    this.atBottom = true;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.readVisible();
+    this.updateJump();
+    this.input.focus();
+  }
+
+  /** Messages from the other side that this reader has not read yet. */
+  unreadMessages() {
+    const since = this.ctx.convs.readPosition(this.peer);
+    return this.ctx.convs.messages(this.peer).filter((m) => !m.mine && m.ts > since);
+  }
+
+  /** "Jump to latest" shows while scrolled up with unread messages below, or far up. */
+  updateJump() {
+    const unread = this.unreadMessages().length;
+    const show = !this.atBottom && (unread > 0 || this.distanceToEnd() > this.scroller.clientHeight);
+    this.jump.hidden = !show;
+    this.jump.classList.toggle('has-new', unread > 0);
+    this.jumpCount.textContent = unread ? `${unread} new message${unread === 1 ? '' : 's'}` : 'Latest';
+  }
+
+  /** The element of one item of the timeline, and what decides when it is rebuilt. */
+  itemElement(item, handlers) {
+    switch (item.kind) {
+      case 'day':
+        return [item.label, () => h('div', { class: 'day', role: 'separator' }, h('span', { text: item.label }))];
+      case 'new':
+        return ['', () => h('div', { class: 'new-divider', role: 'separator', 'aria-label': 'New messages' }, h('span', { text: 'New messages' }))];
+      case 'notice':
+        return [item.notice.text, () => h('p', { class: 'conv-notice', role: 'note' }, icon('timer', 'icon tiny'), h('span', { text: item.notice.text }))];
+      default: {
+        const m = item.m;
+        const thumb = !m.hidden || m.revealed ? this.thumbs.get(m) : null;
+        return [`${versionOf(m)}|${item.first}|${item.last}|${thumb || ''}`, () => renderMessage(m, handlers, { first: item.first, last: item.last, thumb })];
+      }
+    }
+  }
+
+  /** Brings the list in line with the model, rebuilding only items that changed. */
   update() {
     const convs = this.ctx.convs;
     const conv = convs.conv(this.peer);
     const messages = convs.messages(this.peer);
+    const hasUnread = messages.some((m) => !m.mine && m.ts > convs.readPosition(this.peer));
+    if (this.newFrom === null && hasUnread && (!this.atBottom || document.visibilityState !== 'visible')) this.newFrom = convs.readPosition(this.peer);
     const handlers = this.handlers();
     const wanted = [];
-    let lastDay = null;
-    for (const m of messages) {
-      const day = dayKey(m.ts);
-      if (day !== lastDay) {
-        lastDay = day;
-        const key = `day:${day}`;
-        let sep = this.elements.get(key);
-        if (!sep) {
-          sep = { el: h('div', { class: 'day', role: 'separator' }, h('span', { text: dayLabel(m.ts) })), version: '' };
-          this.elements.set(key, sep);
-        }
-        wanted.push([key, sep.el]);
-      }
-      const version = versionOf(m);
-      let entry = this.elements.get(m.key);
+    for (const item of timeline(messages, { notices: convs.notices(this.peer), newFrom: this.newFrom })) {
+      const [version, make] = this.itemElement(item, handlers);
+      let entry = this.elements.get(item.key);
       if (!entry || entry.version !== version) {
-        const el = renderMessage(m, handlers);
+        const el = make();
         if (entry) {
           const role = entry.el.contains(document.activeElement) ? document.activeElement.dataset.role : null;
           entry.el.replaceWith(el);
           if (role) el.querySelector(`[data-role="${role}"]`)?.focus();
         }
         entry = { el, version };
-        this.elements.set(m.key, entry);
+        this.elements.set(item.key, entry);
       }
-      wanted.push([m.key, entry.el]);
+      wanted.push([item.key, entry.el]);
     }
     const keep = new Set(wanted.map(([k]) => k));
     for (const [key, entry] of this.elements) {
       if (!keep.has(key)) {
         entry.el.remove();
         this.elements.delete(key);
+        this.thumbs.release(key);
       }
     }
     let cursor = this.list.firstChild;
@@ -326,18 +379,36 @@ export class ConversationView {
           : `No messages yet. Say hello to ${this.name}: only the two of you can read what you write here.`;
       this.empty ??= h('p', { class: 'empty-conv muted' });
       this.empty.textContent = text;
-      if (!this.empty.isConnected) this.list.append(this.empty);
+      if (!this.empty.isConnected) this.list.prepend(this.empty);
     } else {
       this.empty?.remove();
     }
+    this.timer.update();
     this.older.hidden = !conv.hasMore || !conv.loaded;
     this.updateHead();
     if (this.atBottom) this.scrollToBottom();
-    this.markRead();
+    this.readVisible();
+    this.updateJump();
   }
 
-  markRead() {
-    if (document.visibilityState !== 'visible' || !this.atBottom || !this.el.isConnected) return;
-    this.ctx.convs.markRead(this.peer);
+  /**
+   * Marks read what the reader has seen: everything when at the latest message, else the
+   * messages scrolled into view (a message counts once its end is on screen).
+   */
+  readVisible() {
+    if (document.visibilityState !== 'visible' || !this.el.isConnected) return;
+    if (this.atBottom) {
+      this.ctx.convs.markRead(this.peer);
+      return;
+    }
+    const bottom = this.scroller.getBoundingClientRect().bottom;
+    const unread = this.unreadMessages();
+    for (let i = unread.length - 1; i >= 0; i--) {
+      const el = this.elements.get(unread[i].key)?.el;
+      if (el && el.getBoundingClientRect().bottom <= bottom + 1) {
+        this.ctx.convs.markRead(this.peer, unread[i].ts);
+        return;
+      }
+    }
   }
 }

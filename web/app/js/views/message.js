@@ -1,8 +1,11 @@
-// One message in a conversation: text (or a hidden message behind an eye button), a file
-// card with progress, its time, self-destruct countdown and delivery status.
+// One message in a conversation: text with clickable links (or a hidden message behind an
+// eye button), a file card with progress and an image thumbnail, its time (on the last
+// message of a group), self-destruct countdown, delivery status and actions.
 
 import { h, icon } from '../ui/dom.js';
 import { countdown, countdownLabel, fullTime, size, time } from '../format.js';
+import { linkify } from './linkify.js';
+import { messageMenu, onLongPress } from './message-menu.js';
 
 const STATUS = {
   sending: ['clock', 'Sending'],
@@ -24,13 +27,24 @@ function progressBar(p, label) {
     h('span', { class: 'small', text: `${p.stage}… ${percent}%` }));
 }
 
-function fileCard(m, handlers) {
+function thumbnail(m, url, handlers) {
+  return h('button', { type: 'button', class: 'thumb', 'data-role': 'thumbnail', 'aria-label': `Download ${m.file.name}`, title: m.file.name, onclick: () => handlers.onDownload(m) },
+    h('img', { src: url, alt: m.file.name, class: 'thumb-img' }));
+}
+
+function fileCard(m, handlers, thumb) {
   const f = m.file;
   const ready = !!f.fileId;
   let action = null;
   if (m.progress) action = progressBar(m.progress, f.name);
   else if (ready && (!m.mine || m.status !== 'sending')) {
     action = h('button', { type: 'button', class: 'button small secondary', 'data-role': 'download', 'aria-label': `Download ${f.name}`, onclick: () => handlers.onDownload(m) }, icon('download'), 'Download');
+  }
+  if (thumb && !m.progress) {
+    return h('div', { class: 'file-card has-thumb' }, thumbnail(m, thumb, handlers),
+      h('div', { class: 'file-info' },
+        h('span', { class: 'file-name', text: f.name, title: f.name }),
+        h('span', { class: 'small muted', text: `${size(f.size)} · encrypted` })));
   }
   return h('div', { class: 'file-card' },
     h('span', { class: 'file-icon' }, icon('file')),
@@ -40,11 +54,11 @@ function fileCard(m, handlers) {
     action);
 }
 
-function body(m, handlers) {
+function body(m, handlers, thumb) {
   if (m.type === 'error') return h('p', { class: 'text unverified' }, icon('warning'), ' ', m.body);
   const content = [];
-  if (m.type === 'file') content.push(fileCard(m, handlers));
-  if (m.body) content.push(h('p', { class: 'text', dir: 'auto', text: m.body }));
+  if (m.type === 'file') content.push(fileCard(m, handlers, thumb));
+  if (m.body) content.push(h('p', { class: 'text', dir: 'auto' }, linkify(m.body)));
   if (!m.hidden) return content;
   const button = h('button', {
     type: 'button',
@@ -58,8 +72,11 @@ function body(m, handlers) {
   return [button, m.revealed ? h('div', { class: 'hidden-content' }, content) : null];
 }
 
-/** The element of a message. */
-export function renderMessage(m, handlers) {
+/**
+ * The element of a message. `first`/`last`: its place in a group of consecutive messages
+ * from one side (the time is shown on the last); `thumb`: the object URL of its image.
+ */
+export function renderMessage(m, handlers, { first = true, last = true, thumb = null } = {}) {
   const meta = [];
   if (m.expiresAt) {
     meta.push(h('span', { class: 'countdown', 'data-expires': String(m.expiresAt), 'aria-label': countdownLabel(m.expiresAt - Date.now()) },
@@ -67,12 +84,12 @@ export function renderMessage(m, handlers) {
   } else if (m.expiresInMs && m.status === 'sending') {
     meta.push(h('span', { class: 'countdown' }, icon('timer', 'icon tiny')));
   }
-  if (m.ts && m.status !== 'sending') meta.push(h('time', { dateTime: new Date(m.ts).toISOString(), title: fullTime(m.ts), text: time(m.ts) }));
+  if (m.ts && m.status !== 'sending' && last) meta.push(h('time', { dateTime: new Date(m.ts).toISOString(), title: fullTime(m.ts), text: time(m.ts) }));
   if (m.mine && STATUS[m.status]) {
     const [name, label] = STATUS[m.status];
     meta.push(h('span', { class: `status ${m.status}`, role: 'img', 'aria-label': label, title: label }, icon(name, 'icon tiny')));
   }
-  const bubble = h('div', { class: `bubble${m.hidden ? ' is-hidden' : ''}` }, body(m, handlers), h('div', { class: 'meta' }, meta));
+  const bubble = h('div', { class: `bubble${m.hidden ? ' is-hidden' : ''}`, title: m.ts && m.status !== 'sending' ? fullTime(m.ts) : null }, body(m, handlers, thumb), meta.length ? h('div', { class: 'meta' }, meta) : null);
   const actions = [];
   if (m.mine && m.status === 'failed') {
     if (m.error) bubble.append(h('p', { class: 'small error-text', text: m.error }));
@@ -81,7 +98,13 @@ export function renderMessage(m, handlers) {
   if (m.mine && m.id && !m.id.startsWith('local:') && m.type !== 'error') {
     actions.push(h('button', { type: 'button', class: 'icon-button small msg-delete', 'data-role': 'delete', 'aria-label': 'Delete message for everyone', title: 'Delete for everyone', onclick: () => handlers.onDelete(m) }, icon('trash')));
   }
-  return h('div', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.type === 'error' ? ' error' : ''}`, 'data-key': m.key, 'data-msg-id': m.id || '' },
+  const menu = messageMenu(m, handlers);
+  if (menu) {
+    actions.push(menu.button, menu.menu);
+    onLongPress(bubble, menu.open);
+  }
+  const group = `${first ? ' group-first' : ''}${last ? ' group-last' : ''}`;
+  return h('div', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.type === 'error' ? ' error' : ''}${group}`, 'data-key': m.key, 'data-msg-id': m.id || '' },
     bubble,
     actions.length ? h('div', { class: 'msg-actions' }, actions) : null);
 }

@@ -166,7 +166,7 @@ export class Shell {
     }
     this.view = new ConversationView(this.ctx, peer, { onBack: () => (location.hash = '') });
     replace(this.pane, this.view.el);
-    this.view.markRead();
+    this.view.readVisible();
     this.updateTitle();
     if (window.matchMedia('(min-width: 720px)').matches) this.view.input.focus();
   }
