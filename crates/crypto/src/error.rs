@@ -54,6 +54,17 @@ pub enum CryptoError {
     /// A cipher-suite or algorithm name this implementation does not know.
     #[error("{field}: unsupported algorithm")]
     UnsupportedAlgorithm { field: &'static str },
+    /// The group change bytes are not the canonical serialisation of the change they encode.
+    #[error("group change is not in canonical form (member order, spacing or number format)")]
+    NonCanonicalGroupChange,
+    /// A group membership change breaks a rule of the chain (docs/PROTOCOL.md §17.3).
+    #[error("group change {seq} refused: {reason}")]
+    GroupChange { seq: u64, reason: &'static str },
+    /// A group member's identity key differs from the one pinned for that user.
+    #[error(
+        "group member {user} has an identity key other than the pinned one (safety number changed)"
+    )]
+    GroupKeyMismatch { user: securechat_proto::ids::UserId },
     /// The header bytes are not the canonical serialisation of the header they encode.
     #[error("header is not in canonical form (member order, spacing or number format)")]
     NonCanonicalHeader,

@@ -15,6 +15,10 @@ pub const MESSAGE_SIG_LABEL: &[u8] = b"securechat/v1/message\x00";
 pub const FILE_CHUNK_LABEL: &[u8] = b"securechat/v1/file-chunk";
 /// Prefix of the SHA-256 input deriving a 1:1 conversation id.
 pub const DIRECT_CONV_LABEL: &[u8] = b"securechat/v1/direct-conv\x00";
+/// Prefix of the Ed25519 signature input of a group membership change.
+pub const GROUP_CHANGE_LABEL: &[u8] = b"securechat/v1/group-change\x00";
+/// Prefix of the SHA-256 input of the link from a group change to the previous one.
+pub const GROUP_LINK_LABEL: &[u8] = b"securechat/v1/group-link\x00";
 /// Prefix of the key-file AEAD associated data.
 pub const KEYFILE_AAD_PREFIX: &str = "securechat-keyfile|v1|";
 

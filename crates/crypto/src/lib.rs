@@ -11,6 +11,7 @@
 //! - [`file_stream`]: chunked file encryption (STREAM).
 //! - [`keyfile`]: the passphrase-protected key export.
 //! - [`fingerprint`]: safety numbers and short key ids.
+//! - [`group`]: group membership as a signed, hash-linked chain of changes.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
@@ -20,6 +21,7 @@ pub mod envelope;
 pub mod error;
 pub mod file_stream;
 pub mod fingerprint;
+pub mod group;
 pub mod identity;
 pub mod ids;
 pub mod keyfile;

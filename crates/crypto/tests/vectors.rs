@@ -1007,3 +1007,237 @@ fn fingerprint_vectors() {
         },
     );
 }
+
+// --- group.json -----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct GroupMemberVector {
+    user_id: String,
+    admin: bool,
+}
+
+#[derive(Serialize)]
+struct GroupStep {
+    /// What the change does, for readers.
+    note: &'static str,
+    /// The change's canonical JSON text (the signed bytes, as UTF-8).
+    change: String,
+    /// The transport form: `{"change": b64u(bytes), "sig": b64u(64)}`.
+    signed: String,
+    /// `SHA-256("securechat/v1/group-link\0" || lp(change) || sig)`, the next change's `prev`.
+    link: String,
+    /// The membership after this change, by user id.
+    members: Vec<GroupMemberVector>,
+}
+
+#[derive(Serialize)]
+struct GroupInvalid {
+    name: &'static str,
+    /// How many changes of `chain` come first (all valid).
+    after: usize,
+    /// The change that must be refused after them.
+    signed: String,
+    /// The error's text (CryptoError's Display).
+    error: String,
+}
+
+#[derive(Serialize)]
+struct GroupFile {
+    description: &'static str,
+    group_id: String,
+    /// Mallory's identity key: not a member (a key the server could make).
+    mallory: UserVector,
+    users: Vec<UserVector>,
+    chain: Vec<GroupStep>,
+    invalid: Vec<GroupInvalid>,
+}
+
+#[test]
+fn group_vectors() {
+    use securechat_crypto::group::{Change, ChangeMember, GroupState, Op, SignedChange};
+
+    let [alice, bob, carol] = users();
+    let mut rng = seeded("group");
+    let group_id = ConvId(uuid::Builder::from_random_bytes(draw::<16>(&mut rng)).into_uuid());
+    let mallory_seed = draw::<32>(&mut rng);
+    let mallory = User {
+        name: "mallory",
+        id: "0193650e-2c00-7000-8000-0000000a11e4"
+            .parse()
+            .expect("uuid"),
+        ik_seed: mallory_seed,
+        ik: IdentityKeyPair::from_seed(&mallory_seed),
+        ek_sk: draw::<32>(&mut rng),
+        ek: EncryptionKeyPair::from_secret_bytes(&[9; 32]),
+    };
+    let m = |u: &User, admin: bool| ChangeMember {
+        user_id: u.id,
+        ik: u.ik.public(),
+        admin,
+    };
+    let make =
+        |author: &User, state: Option<&GroupState>, op: Op, members: Vec<ChangeMember>| Change {
+            group_id,
+            seq: state.map_or(0, |s| s.seq() + 1),
+            prev: state.map(GroupState::head),
+            author: author.id,
+            author_ik: author.ik.public(),
+            at_ms: CREATED_AT + 1000 * state.map_or(0, |s| s.seq() as i64 + 1),
+            op,
+            members,
+        };
+    let sign = |author: &User, change: &Change| change.sign(&author.ik).expect("sign");
+
+    let plan: Vec<(&'static str, &User, Op, Vec<ChangeMember>)> = vec![
+        (
+            "alice creates the group with bob",
+            &alice,
+            Op::Create,
+            vec![m(&alice, true), m(&bob, false)],
+        ),
+        ("alice adds carol", &alice, Op::Add, vec![m(&carol, false)]),
+        (
+            "alice makes bob an admin",
+            &alice,
+            Op::Admin,
+            vec![m(&bob, true)],
+        ),
+        (
+            "bob removes carol",
+            &bob,
+            Op::Remove,
+            vec![m(&carol, false)],
+        ),
+        ("alice leaves", &alice, Op::Leave, vec![m(&alice, true)]),
+    ];
+    let mut states: Vec<GroupState> = Vec::new();
+    let mut chain: Vec<SignedChange> = Vec::new();
+    let mut steps = Vec::new();
+    for (note, author, op, members) in plan {
+        let change = make(author, states.last(), op, members);
+        let signed = sign(author, &change);
+        let state = match states.last() {
+            None => GroupState::genesis(&signed),
+            Some(s) => s.apply(&signed),
+        }
+        .expect("a valid step");
+        // Independently: the signature and the link, from the primitives.
+        let mut input = b"securechat/v1/group-change\x00".to_vec();
+        input.extend_from_slice(&signed.bytes);
+        author
+            .ik
+            .public()
+            .verify(&input, &signed.sig)
+            .expect("ed25519");
+        let mut link = b"securechat/v1/group-link\x00".to_vec();
+        link.extend_from_slice(&(signed.bytes.len() as u32).to_be_bytes());
+        link.extend_from_slice(&signed.bytes);
+        link.extend_from_slice(&signed.sig);
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&link)), signed.link());
+        steps.push(GroupStep {
+            note,
+            change: String::from_utf8(signed.bytes.clone()).expect("utf8"),
+            signed: signed.to_json(),
+            link: b64u(signed.link()),
+            members: state
+                .members()
+                .iter()
+                .map(|(id, member)| GroupMemberVector {
+                    user_id: user_id_text(id),
+                    admin: member.admin,
+                })
+                .collect(),
+        });
+        states.push(state);
+        chain.push(signed);
+    }
+    assert_eq!(GroupState::verify(&chain).expect("chain"), states[4]);
+
+    let refusal = |name: &'static str, after: usize, signed: SignedChange| {
+        let state = GroupState::verify(&chain[..after]).expect("prefix");
+        let error = state.apply(&signed).expect_err(name).to_string();
+        GroupInvalid {
+            name,
+            after,
+            signed: signed.to_json(),
+            error,
+        }
+    };
+    let s1 = &states[0];
+    let mut bad_sig = sign(
+        &alice,
+        &make(&alice, Some(s1), Op::Add, vec![m(&mallory, false)]),
+    );
+    bad_sig.sig[0] ^= 1;
+    let mut claimed = make(&alice, Some(s1), Op::Add, vec![m(&mallory, false)]);
+    claimed.author_ik = mallory.ik.public();
+    let mut unlinked = make(&alice, Some(s1), Op::Add, vec![m(&mallory, false)]);
+    unlinked.prev = Some(draw::<32>(&mut rng));
+    let invalid = vec![
+        refusal(
+            "signed by a key that is not a member's (the server's)",
+            1,
+            sign(
+                &mallory,
+                &make(&mallory, Some(s1), Op::Add, vec![m(&mallory, false)]),
+            ),
+        ),
+        refusal(
+            "alice's name with mallory's key",
+            1,
+            sign(&mallory, &claimed),
+        ),
+        refusal("a signature that does not verify", 1, bad_sig),
+        refusal(
+            "by a member who is not an admin",
+            1,
+            sign(
+                &bob,
+                &make(&bob, Some(s1), Op::Add, vec![m(&mallory, false)]),
+            ),
+        ),
+        refusal("not linked to the last change", 1, sign(&alice, &unlinked)),
+        refusal("a replayed earlier change", 2, chain[1].clone()),
+        refusal(
+            "the last admin leaving while others stay",
+            2,
+            sign(
+                &alice,
+                &make(&alice, Some(&states[1]), Op::Leave, vec![m(&alice, true)]),
+            ),
+        ),
+        refusal(
+            "a member named with another key",
+            3,
+            sign(
+                &bob,
+                &make(
+                    &bob,
+                    Some(&states[2]),
+                    Op::Remove,
+                    vec![ChangeMember {
+                        ik: mallory.ik.public(),
+                        ..m(&carol, false)
+                    }],
+                ),
+            ),
+        ),
+    ];
+
+    pin(
+        "group.json",
+        &GroupFile {
+            description: "Group membership chains (docs/PROTOCOL.md §17). Each step's `change` is \
+                          the canonical JSON that is signed (Ed25519 over 'securechat/v1/group-change\\0' \
+                          || change); `link` = SHA-256('securechat/v1/group-link\\0' || lp(change) || \
+                          sig) is the next change's `prev`; `members` is the verified state after it. \
+                          Each `invalid` case must be refused after the first `after` changes of the \
+                          chain, with the error text given.",
+            group_id: group_id.text(),
+            mallory: mallory.vector(),
+            users: [&alice, &bob, &carol].iter().map(|u| u.vector()).collect(),
+            chain: steps,
+            invalid,
+        },
+    );
+}
