@@ -33,6 +33,7 @@ function vectors() {
     file_stream: read('file_stream.json'),
     keyfile: read('keyfile.json'),
     fingerprint: read('fingerprint.json'),
+    group: read('group.json'),
   };
 }
 

@@ -16,6 +16,8 @@ export async function checkVectorsInPage(v) {
   const { open } = await import('/app/js/crypto/envelope/open.js');
   const { authorizeDelete } = await import('/app/js/crypto/envelope/tombstone.js');
   const { decodeEnvelope } = await import('/app/js/crypto/envelope/envelope.js');
+  const group = await import('/app/js/crypto/group.js');
+  const labels = await import('/app/js/crypto/labels.js');
 
   const { fromHex, toHex, equal, utf8, fromUtf8, rngFrom } = bytes;
   const d = (t) => b64.decode(t);
@@ -260,6 +262,116 @@ export async function checkVectorsInPage(v) {
     eq('libsignal alice', la.slice(0, 32), fromHex(l.alice_fingerprint_prefix_hex));
     eq('libsignal bob', lb.slice(0, 32), fromHex(l.bob_fingerprint_prefix_hex));
     eq('libsignal display', fingerprint.digitsOf(la) + fingerprint.digitsOf(lb), l.display);
+  });
+
+  // ---- group membership chains
+  const g = v.group;
+  const people = {};
+  for (const u of [...g.users, g.mallory]) people[u.name] = { ...u, key: await identity.importIdentitySeed(d(u.ik_seed)) };
+  const byId = (uid) => Object.values(people).find((p) => p.user_id === uid);
+  const chain = g.chain.map((s) => group.parseSignedChange(s.signed));
+  // Fails unless fn throws an error with exactly `message` (Rust's Display text) and a code.
+  const refusedWith = async (label, message, fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (e.message !== message || !e.code) throw new Error(`${label}: got ${e.code}: ${e.message}, want: ${message}`);
+      return;
+    }
+    throw new Error(`${label}: accepted, want: ${message}`);
+  };
+  const memberList = (state) => [...state.members].map(([userId, m]) => ({ user_id: userId, admin: m.admin }));
+  const signRaw = (who, text) => identity.sign(people[who].key.privateKey, bytes.concat(labels.GROUP_CHANGE, utf8(text)));
+  const signedText = async (who, text) => ({ bytes: utf8(text), sig: await signRaw(who, text) });
+  let state = null;
+  for (const [i, step] of g.chain.entries()) {
+    await check(`group: chain step ${i} (${step.note})`, async () => {
+      const signed = chain[i];
+      eq('change', fromUtf8(signed.bytes), step.change);
+      eq('transport', group.signedChangeToJson(signed), step.signed);
+      eq('link', b64.encode(await group.linkOf(signed)), step.link);
+      const change = group.parseChange(signed.bytes);
+      eq('canonical rebuild', fromUtf8(group.changeToBytes(change)), step.change);
+      const author = byId(change.author);
+      eq('signed by the author (deterministic Ed25519)', group.signedChangeToJson(await group.signChange(change, author.key)), step.signed);
+      const before = state;
+      const beforeMembers = before && JSON.stringify(memberList(before));
+      state = i === 0 ? await group.genesis(signed) : await group.apply(before, signed);
+      eq('seq', state.seq, i);
+      eq('head', b64.encode(state.head), step.link);
+      eq('group id', state.groupId, g.group_id);
+      eq('members', memberList(state), step.members);
+      for (const [userId, m] of state.members) eq(`ik of ${userId}`, m.ik, d(byId(userId).ik));
+      if (before) {
+        eq('earlier state unchanged (seq)', before.seq, i - 1);
+        eq('earlier state unchanged (members)', JSON.stringify(memberList(before)), beforeMembers);
+      }
+    });
+  }
+  await check('group: the whole chain verified at once, pins', async () => {
+    const last = g.chain[g.chain.length - 1];
+    const whole = await group.verifyChain(chain);
+    eq('seq', whole.seq, g.chain.length - 1);
+    eq('head', b64.encode(whole.head), last.link);
+    eq('members', memberList(whole), last.members);
+    if (!whole.isMember(last.members[0].user_id) || whole.isMember(people.carol.user_id)) throw new Error('isMember');
+    await refusedWith('empty chain', 'group change 0 refused: the chain is empty', () => group.verifyChain([]));
+    await refusedWith('a chain not starting at its create', 'group change 1 refused: the first change must have seq 0 and no prev', () => group.verifyChain(chain.slice(1)));
+    await refusedWith('changes out of order', 'group change 2 refused: the change does not follow the last one (seq)', () => group.verifyChain([chain[0], chain[2], chain[1]]));
+    await whole.checkPins((uid) => d(byId(uid).ik));
+    await whole.checkPins(() => null);
+    const bob = people.bob.user_id;
+    await refusedWith('changed pin', `group member ${bob} has an identity key other than the pinned one (safety number changed)`,
+      () => whole.checkPins(async (uid) => (uid === bob ? d(g.mallory.ik) : d(byId(uid).ik))));
+    let forged = false;
+    try {
+      new group.GroupState(Symbol('GroupState'), g.group_id, 0, new Uint8Array(32), new Map());
+      forged = true;
+    } catch {
+      // only the module makes states
+    }
+    if (forged) throw new Error('a GroupState was made outside genesis/apply');
+  });
+  for (const c of g.invalid) {
+    await check(`group: refuses ${c.name}`, async () => {
+      const before = await group.verifyChain(chain.slice(0, c.after));
+      const bad = group.parseSignedChange(c.signed);
+      await refusedWith('apply', c.error, () => group.apply(before, bad));
+      eq('state unchanged', [before.seq, b64.encode(before.head)], [c.after - 1, g.chain[c.after - 1].link]);
+      await refusedWith('in a chain', c.error, () => group.verifyChain([...chain.slice(0, c.after), bad]));
+    });
+  }
+  await check('group: non-canonical and malformed changes refused', async () => {
+    const after1 = await group.verifyChain(chain.slice(0, 1));
+    const text = g.chain[1].change;
+    const nonCanonical = 'group change is not in canonical form (member order, spacing or number format)';
+    // The untouched text, signed again, is accepted: only the alteration is refused below.
+    await group.apply(after1, await signedText('alice', text));
+    const j = JSON.parse(text);
+    const variants = {
+      'an extra space': text.replace('"seq":1', '"seq": 1'),
+      'top-level members reordered': JSON.stringify({ group_id: j.group_id, v: j.v, ...j }),
+      'a member\'s members reordered': JSON.stringify({ ...j, members: j.members.map((m) => ({ ik: m.ik, user_id: m.user_id, admin: m.admin })) }),
+      'author members reordered': JSON.stringify({ ...j, author: { ik: j.author.ik, user_id: j.author.user_id } }),
+      'a trailing newline': `${text}\n`,
+      'an escaped character': text.replace('"op":"add"', '"op":"\\u0061dd"'),
+      'no prev member': JSON.stringify({ ...j, prev: undefined }),
+    };
+    for (const [name, altered] of Object.entries(variants)) {
+      if (altered === text) throw new Error(`${name}: the variant is the original`);
+      await refusedWith(name, nonCanonical, async () => group.apply(after1, await signedText('alice', altered)));
+    }
+    const withText = async (name, altered, message) => refusedWith(name, message, async () => group.apply(after1, await signedText('alice', altered)));
+    await rejects('a float', 'Json', async () => group.apply(after1, await signedText('alice', text.replace(/"at":(\d+)/, '"at":$1.0'))));
+    await withText('seq above 2^53 - 1', text.replace('"seq":1', '"seq":9007199254740993'), 'seq: integer above 2^53 - 1');
+    await withText('an upper-case group id', text.replace(j.group_id, j.group_id.toUpperCase()), 'conv_id: UUID is not in lower-case hyphenated form');
+    await withText('an unknown op', text.replace('"op":"add"', '"op":"grant"'), 'op: unknown operation');
+    await withText('version 2', text.replace('"v":1', '"v":2'), 'group change: unsupported version 2');
+    await withText('a small-order member key', text.replace(j.members[0].ik, b64.encode(new Uint8Array(32))), 'identity key is not a valid, strong Ed25519 public key');
+    await refusedWith('an unknown member', 'signed group change: malformed JSON: unknown, missing or wrongly typed member',
+      () => group.parseSignedChange(JSON.stringify({ ...JSON.parse(g.chain[1].signed), extra: 1 })));
+    await refusedWith('a short signature', 'sig: expected 64 bytes, got 63', () => group.parseSignedChange(JSON.stringify({ change: b64.encode(utf8(text)), sig: b64.encode(new Uint8Array(63)) })));
+    await refusedWith('too large', 'group change is too large: 65537 bytes, the limit is 65536', () => group.parseChange(new Uint8Array(65537)));
   });
   return results;
 }

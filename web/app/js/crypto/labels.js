@@ -8,6 +8,8 @@ export const CONTENT = utf8('securechat/v1/content');
 export const MESSAGE_SIG = utf8('securechat/v1/message\0');
 export const FILE_CHUNK = utf8('securechat/v1/file-chunk');
 export const DIRECT_CONV = utf8('securechat/v1/direct-conv\0');
+export const GROUP_CHANGE = utf8('securechat/v1/group-change\0');
+export const GROUP_LINK = utf8('securechat/v1/group-link\0');
 export const KEYFILE_AAD_PREFIX = 'securechat-keyfile|v1|';
 
 /** lp(x) = u32be(len(x)) || x; strings enter as UTF-8. */
