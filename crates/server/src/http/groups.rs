@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use securechat_crypto::group::{Change, GroupState, SignedChange};
+use securechat_crypto::group::{Change, GroupState, Op, SignedChange};
 use securechat_proto::b64;
 use securechat_proto::groups::{GroupChangeStored, GroupChanges, GroupSummary, SignedGroupChange};
 use securechat_proto::ids::UserId;
@@ -80,12 +80,16 @@ async fn verified_chain(state: &AppState, group: Uuid) -> Result<Option<GroupSta
     })
 }
 
-/// Every member a change names, and its author, must be a live account registered with
-/// exactly the identity key the change gives it.
+/// Every member a change brings in (`create`, `add`), and its author, must be a live account
+/// registered with exactly the identity key the change gives it. Members a change names
+/// otherwise are in the verified state already (checked when they came in): an admin can
+/// still remove a member whose account was deleted since.
 async fn check_accounts(state: &AppState, change: &Change) -> Result<(), ApiError> {
+    let joining = matches!(change.op, Op::Create | Op::Add);
     let mut named: Vec<(UserId, [u8; 32])> = change
         .members
         .iter()
+        .filter(|_| joining)
         .map(|m| (m.user_id, m.ik.to_bytes()))
         .collect();
     named.push((change.author, change.author_ik.to_bytes()));

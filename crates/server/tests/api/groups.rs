@@ -214,23 +214,14 @@ async fn a_group_chain_is_stored_only_as_its_members_signed_it() {
 
     // Removed, Carol still reads the chain (she sees why) but no longer lists the group.
     let s1 = s0.apply(&add).expect("add");
-    assert_eq!(
-        post(
-            &app,
-            ta,
-            group,
-            &make(
-                group,
-                &alice,
-                Some(&s1),
-                Op::Remove,
-                vec![member(&carol, false)]
-            )
-        )
-        .await
-        .0,
-        StatusCode::CREATED
+    let remove = make(
+        group,
+        &alice,
+        Some(&s1),
+        Op::Remove,
+        vec![member(&carol, false)],
     );
+    assert_eq!(post(&app, ta, group, &remove).await.0, StatusCode::CREATED);
     assert_eq!(chain(&app, tc, group).await.0, StatusCode::OK);
     let mine: Value = app
         .get_authed("/api/v1/groups", tc)
@@ -239,6 +230,35 @@ async fn a_group_chain_is_stored_only_as_its_members_signed_it() {
         .await
         .expect("json");
     assert_eq!(mine, json!([]));
+
+    // Bob deletes his account; Alice can still remove him (his key was checked when he came
+    // in), but nobody can add a deleted account.
+    let gone = reqwest::Client::new()
+        .delete(app.url("/api/v1/me"))
+        .bearer_auth(tb)
+        .json(&json!({"password": bob.password}))
+        .send()
+        .await
+        .expect("delete");
+    assert!(gone.status().is_success(), "{:?}", gone.text().await);
+    let s2 = s1.apply(&remove).expect("remove");
+    let drop_bob = make(
+        group,
+        &alice,
+        Some(&s2),
+        Op::Remove,
+        vec![member(&bob, false)],
+    );
+    let answer = post(&app, ta, group, &drop_bob).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let s3 = s2.apply(&drop_bob).expect("remove bob");
+    let add_bob = make(group, &alice, Some(&s3), Op::Add, vec![member(&bob, false)]);
+    refused(
+        &post(&app, ta, group, &add_bob).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_group_change",
+        "is not a registered account",
+    );
 }
 
 #[tokio::test]
