@@ -47,6 +47,12 @@ pub enum ErrorCode {
     IpRefused,
     /// The password-reset code is unknown, used or expired (the message says which).
     ResetCodeInvalid,
+    /// A group change does not extend the group's last change: another change came first.
+    /// Fetch the chain, verify it, and make the change again on the new head.
+    GroupConflict,
+    /// A group change breaks the chain's rules, or its signature does not verify (the message
+    /// says which rule); nothing was stored.
+    InvalidGroupChange,
     /// A code this client does not know (added by a newer server); treat as an error.
     #[serde(other)]
     Unknown,

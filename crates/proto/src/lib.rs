@@ -7,6 +7,7 @@ pub mod b64;
 pub mod email;
 pub mod envelope;
 pub mod error;
+pub mod groups;
 pub mod ids;
 pub mod keys;
 pub mod messages;

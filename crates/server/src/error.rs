@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The IP rule refuses the request's address.
     #[error("{0}")]
     IpRefused(String),
+    /// A group change breaks the chain's rules (the crypto crate's refusal, in words).
+    #[error("{0}")]
+    InvalidGroupChange(String),
     /// The path exists, but not with this method.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -133,6 +136,7 @@ impl ApiError {
                     Conflict::UserId | Conflict::IdentityKey => ErrorCode::AccountConflict,
                     Conflict::EncryptionKey | Conflict::KeyOrder => ErrorCode::KeyConflict,
                     Conflict::Code => ErrorCode::Internal,
+                    Conflict::GroupHead => ErrorCode::GroupConflict,
                 },
             ),
             Self::MissingToken | Self::Unauthorized(_) => {
@@ -141,6 +145,10 @@ impl ApiError {
             Self::WrongPassword => (StatusCode::FORBIDDEN, ErrorCode::WrongPassword),
             Self::RegistrationClosed(_) => (StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed),
             Self::IpRefused(_) => (StatusCode::FORBIDDEN, ErrorCode::IpRefused),
+            Self::InvalidGroupChange(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidGroupChange,
+            ),
             Self::Store(StoreError::Refused(r)) => (StatusCode::FORBIDDEN, refusal_code(*r)),
             Self::NotFound | Self::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
@@ -168,6 +176,10 @@ impl ApiError {
                     "a newer encryption key is already published; publish a newer one".to_owned()
                 }
                 Conflict::Code => "this code exists already; make another".to_owned(),
+                Conflict::GroupHead => "another change to this group was stored first: fetch \
+                                        the group's changes, verify them, and make yours again \
+                                        on the new last change"
+                    .to_owned(),
             },
             Self::Store(StoreError::Refused(r)) => refusal_message(*r).to_owned(),
             Self::Store(StoreError::Other(_) | StoreError::NewerDatabase(_))

@@ -46,6 +46,7 @@ pub use securechat_store_postgres::redacted_url;
 use source::Source;
 use tables::accounts::{EncryptionKeys, Streams, Users};
 use tables::codes::{Invites, PasswordResets};
+use tables::groups::{GroupChanges, GroupMembers, Groups};
 use tables::messages::{Files, Inbox, Messages};
 use tables::security::SecurityEvents;
 use tables::sessions::{LoginSources, RefreshTokens, Sessions};
@@ -132,6 +133,9 @@ async fn fill(
         walk::copy::<Invites>(src, dst, chunk, progress).await?;
         walk::copy::<PasswordResets>(src, dst, chunk, progress).await?;
         walk::copy::<SecurityEvents>(src, dst, chunk, progress).await?;
+        walk::copy::<Groups>(src, dst, chunk, progress).await?;
+        walk::copy::<GroupChanges>(src, dst, chunk, progress).await?;
+        walk::copy::<GroupMembers>(src, dst, chunk, progress).await?;
     }
     target.continue_identities().await?;
     let copy_time = started.elapsed();
@@ -151,6 +155,9 @@ async fn fill(
         check::<Invites>(src, dst, chunk, progress).await?,
         check::<PasswordResets>(src, dst, chunk, progress).await?,
         check::<SecurityEvents>(src, dst, chunk, progress).await?,
+        check::<Groups>(src, dst, chunk, progress).await?,
+        check::<GroupChanges>(src, dst, chunk, progress).await?,
+        check::<GroupMembers>(src, dst, chunk, progress).await?,
     ];
     if tables.iter().any(|t| !t.matches()) {
         return Err(MigrateError::Mismatch(tables));

@@ -19,7 +19,7 @@ use support::fixture::{self, Fixture, Observed, NOW};
 use support::postgres_database;
 
 /// Tables in copy order, with the fixture's row counts.
-const FIXTURE_ROWS: [(&str, u64); 12] = [
+const FIXTURE_ROWS: [(&str, u64); 15] = [
     ("users", 4),
     ("streams", 4),
     ("encryption_keys", 6),
@@ -32,6 +32,9 @@ const FIXTURE_ROWS: [(&str, u64); 12] = [
     ("invites", 2),
     ("password_resets", 1),
     ("security_events", 2),
+    ("groups", 1),
+    ("group_changes", 3),
+    ("group_members", 2),
 ];
 
 /// A SQLite database holding the fixture (closed), and what its store answered.

@@ -55,7 +55,17 @@ pub async fn contents_of(path: &Path) -> Result<Contents, StoreError> {
 
 async fn read_contents(conn: &mut SqliteConnection) -> Result<Contents, StoreError> {
     let mut contents = Contents::default();
+    // A backup made by an older securechat lacks the tables added since (it is migrated when
+    // the restored database is opened): count the tables it has; its manifest names no more.
+    let present: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_err)?;
     for table in COUNTED_TABLES {
+        if !present.iter().any(|name| name == table) {
+            continue;
+        }
         let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&mut *conn)
             .await

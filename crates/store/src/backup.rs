@@ -9,7 +9,7 @@ use crate::model::FileId;
 use crate::Schema;
 
 /// The tables whose rows a backup counts, on every backend.
-pub const COUNTED_TABLES: [&str; 10] = [
+pub const COUNTED_TABLES: [&str; 13] = [
     "users",
     "encryption_keys",
     "sessions",
@@ -20,6 +20,9 @@ pub const COUNTED_TABLES: [&str; 10] = [
     "files",
     "invites",
     "password_resets",
+    "groups",
+    "group_changes",
+    "group_members",
 ];
 
 /// The count of messages that still hold their ciphertext (not deleted, not yet expired by

@@ -12,6 +12,9 @@ pub enum Conflict {
     KeyOrder,
     /// An invitation or reset code with this hash exists.
     Code,
+    /// A group change did not extend the group's last stored change (another came first, or
+    /// the group exists already, or does not exist yet).
+    GroupHead,
 }
 
 /// Why a gated write (a registration, a password reset) was refused; nothing was stored.

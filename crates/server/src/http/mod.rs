@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod files;
+pub mod groups;
 pub mod health;
 pub mod json;
 pub mod key_checks;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(messages::routes())
         .merge(files::routes())
+        .merge(groups::routes())
         .merge(ws::routes())
         .merge(assets::routes())
         .route_layer(axum::middleware::from_fn(crate::metrics::track))

@@ -9,6 +9,7 @@ mod accounts;
 mod faults;
 mod files;
 mod files_s3;
+mod groups;
 mod health;
 mod ip_rule;
 mod keys;

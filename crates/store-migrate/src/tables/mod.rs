@@ -3,6 +3,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod codes;
+pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod security;
 pub(crate) mod sessions;
@@ -16,7 +17,7 @@ use crate::checksum::Canonical;
 use crate::MigrateError;
 
 /// Every table that holds data, in copy order (a table after those its rows refer to).
-pub(crate) const DATA_TABLES: [&str; 12] = [
+pub(crate) const DATA_TABLES: [&str; 15] = [
     accounts::Users::NAME,
     accounts::Streams::NAME,
     accounts::EncryptionKeys::NAME,
@@ -29,6 +30,9 @@ pub(crate) const DATA_TABLES: [&str; 12] = [
     codes::Invites::NAME,
     codes::PasswordResets::NAME,
     security::SecurityEvents::NAME,
+    groups::Groups::NAME,
+    groups::GroupChanges::NAME,
+    groups::GroupMembers::NAME,
 ];
 
 /// One column value of a keyset cursor (the last row of the previous page).

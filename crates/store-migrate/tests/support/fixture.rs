@@ -3,6 +3,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
+use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::model::{
     AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, InviteRow,
     NewInvite, NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
@@ -26,6 +27,8 @@ pub struct Fixture {
     pub files: [FileId; 2],
     /// bob → alice "two" (live), to send again.
     pub resend: NewMessage,
+    /// A group of alice's with three changes (bob added, then carol, then bob removed).
+    pub group: uuid::Uuid,
 }
 
 pub fn key(seed: u8, created_at: i64) -> EncryptionKeyRow {
@@ -229,12 +232,39 @@ pub async fn fill(store: &dyn Store) -> Fixture {
         ])
         .await
         .expect("security events");
+    // A group chain (the store keeps the bytes and the membership the server verified).
+    let group = uuid::Uuid::from_u128(0x0193_650e_2c00_7000_8000_0000_0000_9999);
+    let members = |list: &[(UserId, bool)]| -> Vec<GroupMemberRow> {
+        list.iter()
+            .map(|&(user, admin)| GroupMemberRow { user, admin })
+            .collect()
+    };
+    let chain = [
+        members(&[(alice, true), (bob, false)]),
+        members(&[(alice, true), (bob, false), (carol, false)]),
+        members(&[(alice, true), (carol, false)]),
+    ];
+    for (seq, members) in chain.into_iter().enumerate() {
+        let seq = u64::try_from(seq).expect("seq");
+        store
+            .append_group_change(&NewGroupChange {
+                group_id: group,
+                seq,
+                change: format!("change {seq}").into_bytes(),
+                sig: vec![u8::try_from(seq).expect("tag"); 64],
+                stored_at: NOW - 20 + i64::try_from(seq).expect("seq"),
+                members,
+            })
+            .await
+            .expect("group change");
+    }
     Fixture {
         users: [alice, bob, carol],
         sessions: [sessions[0], sessions[1], sessions[2]],
         tokens,
         files,
         resend,
+        group,
     }
 }
 
@@ -252,6 +282,9 @@ pub struct Observed {
     invites: Vec<InviteRow>,
     summaries: Vec<AccountSummary>,
     events: Vec<SecurityEventRow>,
+    group_changes: Vec<GroupChangeRow>,
+    group_members: Vec<GroupMemberRow>,
+    groups_of: Vec<Vec<(uuid::Uuid, u64)>>,
 }
 
 /// What `store` answers about `fixture` at `NOW`.
@@ -271,8 +304,17 @@ pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
             .security_events_since(0, 100)
             .await
             .expect("security events"),
+        group_changes: store
+            .group_changes(fixture.group, 0)
+            .await
+            .expect("changes"),
+        group_members: store.group_members(fixture.group).await.expect("members"),
+        groups_of: Vec::new(),
     };
     for &user in &fixture.users {
+        observed
+            .groups_of
+            .push(store.groups_of(user).await.expect("groups of"));
         let row = store.get_user(user).await.expect("user").expect("exists");
         observed.accounts.push((
             row.email,

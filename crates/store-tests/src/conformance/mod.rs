@@ -10,6 +10,7 @@ mod admin;
 mod cluster;
 mod concurrency;
 mod files;
+mod groups;
 mod messages;
 mod removals;
 mod sessions;
@@ -37,6 +38,7 @@ pub use concurrency::{
     concurrent_refreshes_rotate_once, concurrent_resends_store_one_message,
 };
 pub use files::{files_are_attached_with_their_message, unreferenced_files_are_taken_once};
+pub use groups::{concurrent_group_changes_store_one, group_changes_extend_the_chain_in_order};
 pub use messages::{
     event_pages_resume_where_they_stopped, history_pages_back_through_a_conversation,
     messages_get_gap_free_seqs_and_resends_are_settled, read_receipts_go_to_the_peers_stream,
@@ -172,6 +174,7 @@ macro_rules! conformance_tests {
             disabled_accounts_cannot_log_in_until_enabled,
             accounts_and_sessions_are_listed_for_operators,
             security_events_are_recorded_listed_and_pruned,
+            group_changes_extend_the_chain_in_order,
         );
         $crate::conformance_tests!(@two $database;
             concurrent_appends_keep_streams_gap_free,
@@ -183,6 +186,7 @@ macro_rules! conformance_tests {
             nodes_register_and_one_leads,
             concurrent_uses_of_one_code_succeed_once,
             logins_racing_a_disabling_leave_no_session,
+            concurrent_group_changes_store_one,
         );
     };
     (@one $database:path; $($check:ident),* $(,)?) => {
