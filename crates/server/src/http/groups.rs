@@ -4,8 +4,6 @@
 //! on the group's last change. It cannot make a change itself: every change is signed by the
 //! member who made it, and clients verify the whole chain again.
 
-use std::collections::HashSet;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -48,6 +46,14 @@ fn group_id(text: &str) -> Result<Uuid, ApiError> {
         return Err(ApiError::field(
             "id",
             "a group id is written in lower-case hyphenated form",
+        ));
+    }
+    // Random (version 4), as PROTOCOL.md §17.1 says: never a derived 1:1 conversation id
+    // (version 8), which anyone could compute for two other people.
+    if id.get_version_num() != 4 {
+        return Err(ApiError::field(
+            "id",
+            "a group id is a random (version 4) UUID",
         ));
     }
     Ok(id)
@@ -183,8 +189,9 @@ pub async fn append(
 }
 
 /// `GET /api/v1/groups/{id}/changes?from=N`: the group's changes from `from` on, for its
-/// members and for anyone a change of it names (a removed member sees why); `404` for
-/// everyone else, as for a group that does not exist.
+/// members; a former member gets them up to the last change that names them (the one that
+/// took them out) and nothing made after; `404` for everyone else, as for a group that does
+/// not exist.
 #[utoipa::path(get, path = "/api/v1/groups/{id}/changes", tag = "groups",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "the group id"), ChangesQuery),
@@ -199,21 +206,31 @@ pub async fn changes(
 ) -> Result<Json<GroupChanges>, ApiError> {
     let group = group_id(&id)?;
     let rows = state.store().group_changes(group, 0).await?;
-    let named: HashSet<UserId> = rows
+    // The last change that names the caller: a former member sees the chain up to the change
+    // that took them out, and nothing made after it.
+    let last_named = rows
         .iter()
-        .filter_map(|row| Change::parse(&row.change).ok())
-        .flat_map(|c| c.members.into_iter().map(|m| m.user_id).chain([c.author]))
-        .collect();
-    if !named.contains(&auth.user_id) {
-        return Err(ApiError::NotFound);
-    }
+        .filter_map(|row| Change::parse(&row.change).ok().map(|c| (row.seq, c)))
+        .filter(|(_, c)| {
+            c.author == auth.user_id || c.members.iter().any(|m| m.user_id == auth.user_id)
+        })
+        .map(|(seq, _)| seq)
+        .max()
+        .ok_or(ApiError::NotFound)?;
+    let member = state
+        .store()
+        .group_members(group)
+        .await?
+        .iter()
+        .any(|m| m.user == auth.user_id);
+    let until = if member { u64::MAX } else { last_named };
     let from = query.from.unwrap_or(0);
     Ok(Json(GroupChanges {
         group_id: group.hyphenated().to_string(),
         from,
         changes: rows
             .iter()
-            .filter(|row| row.seq >= from)
+            .filter(|row| row.seq >= from && row.seq <= until)
             .map(|row| SignedGroupChange {
                 change: b64::encode(&row.change),
                 sig: b64::encode(&row.sig),

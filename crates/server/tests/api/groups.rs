@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 use crate::helpers::{now_ms, spawn_app, TestApp, TestUser};
 
+/// A group id as clients make them: a random (version 4) UUID.
+fn random_group() -> Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 fn member(user: &TestUser, admin: bool) -> ChangeMember {
     ChangeMember {
         user_id: user.id,
@@ -79,7 +84,24 @@ async fn a_group_chain_is_stored_only_as_its_members_signed_it() {
         tokens.push(app.login_ok(user).await.access_token);
     }
     let [ta, tb, tc, tm] = [&tokens[0], &tokens[1], &tokens[2], &tokens[3]];
-    let group = Uuid::now_v7();
+    let group = random_group();
+
+    // A group id must be random: a 1:1 conversation's derived id (version 8) is refused.
+    let direct = ConvId::direct(&alice.id, &bob.id).0;
+    let squatted = make(
+        direct,
+        &alice,
+        None,
+        Op::Create,
+        vec![member(&alice, true), member(&bob, false)],
+    );
+    let answer = post(&app, ta, direct, &squatted).await;
+    assert_eq!(
+        (answer.0, answer.1["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("id")),
+        "{}",
+        answer.1
+    );
 
     // Alice creates it with Bob; Carol and Mallory cannot see it.
     let create = make(
@@ -252,6 +274,20 @@ async fn a_group_chain_is_stored_only_as_its_members_signed_it() {
     let answer = post(&app, ta, group, &drop_bob).await;
     assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
     let s3 = s2.apply(&drop_bob).expect("remove bob");
+    // Carol, out since seq 2, sees the chain up to her removal and nothing made after it.
+    let (status, listed) = chain(&app, tc, group).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed["changes"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    assert_eq!(
+        chain(&app, ta, group).await.1["changes"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
     let add_bob = make(group, &alice, Some(&s3), Op::Add, vec![member(&bob, false)]);
     refused(
         &post(&app, ta, group, &add_bob).await,
@@ -270,7 +306,7 @@ async fn two_admins_at_once_one_change_is_stored_and_the_other_is_told() {
         app.register_ok(user).await;
         tokens.push(app.login_ok(user).await.access_token);
     }
-    let group = Uuid::now_v7();
+    let group = random_group();
     let create = make(
         group,
         &alice,
