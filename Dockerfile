@@ -38,7 +38,9 @@ EXPOSE 8080
 USER securechat:securechat
 WORKDIR /data
 # `securechat healthcheck` asks this process's own /healthz (the address from
-# SECURECHAT_LISTEN), so the image needs no curl.
+# SECURECHAT_LISTEN, https when SECURECHAT_TLS_CERT is set), so the image needs no curl. It
+# reads only those two variables: set the listen address and the certificate by environment,
+# not in a config file, or the container never becomes healthy.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["securechat", "healthcheck"]
 ENTRYPOINT ["securechat"]

@@ -3,10 +3,11 @@
 #
 # primary (first start, empty data folder): initdb with SCRAM passwords; the role and database
 #   `securechat` (SECURECHAT_DB_PASSWORD); the role `replicator` (POSTGRES_REPLICATION_PASSWORD)
-#   and a physical replication slot for the replica; WAL kept for a replica. With
+#   and a physical replication slot for the replica; WAL kept for a replica (at most
+#   POSTGRES_MAX_SLOT_WAL_KEEP, default 4GB, while the replica is away). With
 #   POSTGRES_SYNCHRONOUS_REPLICA=on a commit (so a message's acknowledgement) waits until the
 #   replica has it too: no acknowledged message is lost when the primary's disk is, at the
-#   cost of writes stopping while the replica is away.
+#   cost of writes stopping while the replica is away (applied at every start).
 # replica (first start): waits for the primary, copies it with pg_basebackup and follows it.
 # Later starts use the data folder as it is.
 set -eu
@@ -41,9 +42,6 @@ hot_standby = on
 synchronous_commit = on
 password_encryption = scram-sha-256
 CONF
-    if [ "$POSTGRES_SYNCHRONOUS_REPLICA" = on ]; then
-      echo "synchronous_standby_names = 'replica'" >> "$PGDATA/postgresql.conf"
-    fi
     cat >> "$PGDATA/pg_hba.conf" <<HBA
 host all         all        samenet scram-sha-256
 host replication replicator samenet scram-sha-256
@@ -83,4 +81,15 @@ SQL
     ;;
   esac
 fi
-exec postgres -D "$PGDATA"
+# Settings applied at every start, so that a change in deploy/.env takes effect on the next
+# `up` (not only on the first): whether commits wait for the replica, and how much WAL the
+# replica's slot may hold back while the replica is away (beyond it the slot is given up and
+# the replica must be made again, rather than the primary's disk filling up).
+set -- -D "$PGDATA"
+if [ "$POSTGRES_ROLE" = primary ]; then
+  standby=""
+  [ "$POSTGRES_SYNCHRONOUS_REPLICA" = on ] && standby=replica
+  set -- "$@" -c "synchronous_standby_names=$standby" \
+    -c "max_slot_wal_keep_size=${POSTGRES_MAX_SLOT_WAL_KEEP:-4GB}"
+fi
+exec postgres "$@"
