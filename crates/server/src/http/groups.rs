@@ -205,26 +205,36 @@ pub async fn changes(
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Json<GroupChanges>, ApiError> {
     let group = group_id(&id)?;
-    let rows = state.store().group_changes(group, 0).await?;
-    // The last change that names the caller: a former member sees the chain up to the change
-    // that took them out, and nothing made after it.
-    let last_named = rows
-        .iter()
-        .filter_map(|row| Change::parse(&row.change).ok().map(|c| (row.seq, c)))
-        .filter(|(_, c)| {
-            c.author == auth.user_id || c.members.iter().any(|m| m.user_id == auth.user_id)
-        })
-        .map(|(seq, _)| seq)
-        .max()
-        .ok_or(ApiError::NotFound)?;
+    let from = query.from.unwrap_or(0);
     let member = state
         .store()
         .group_members(group)
         .await?
         .iter()
         .any(|m| m.user == auth.user_id);
-    let until = if member { u64::MAX } else { last_named };
-    let from = query.from.unwrap_or(0);
+    // A member reads from `from` on; only a former member's request needs the whole chain,
+    // to find the last change that names them.
+    let rows = state
+        .store()
+        .group_changes(group, if member { from } else { 0 })
+        .await?;
+    let until = if member {
+        u64::MAX
+    } else {
+        // A stored change that no longer parses is a server fault, not a reason to hide it.
+        let mut last_named = None;
+        for row in &rows {
+            let change = Change::parse(&row.change).map_err(|e| {
+                ApiError::fault(format!("stored change {} of group {group}: {e}", row.seq))
+            })?;
+            if change.author == auth.user_id
+                || change.members.iter().any(|m| m.user_id == auth.user_id)
+            {
+                last_named = Some(row.seq);
+            }
+        }
+        last_named.ok_or(ApiError::NotFound)?
+    };
     Ok(Json(GroupChanges {
         group_id: group.hyphenated().to_string(),
         from,
