@@ -172,8 +172,9 @@ pub async fn token(
 
 /// Canonical form of what the user typed as login: an email (lower case) or a username.
 pub fn canonical_login(login: &str) -> Option<String> {
+    let login = login.trim();
     if login.contains('@') {
-        Some(login.trim().to_lowercase())
+        Some(login.to_lowercase())
     } else {
         Username::parse(login).ok().map(String::from)
     }
