@@ -158,8 +158,10 @@ pub async fn run_once(schedule: &Schedule, source: &Source) -> Result<Manifest, 
             let dir = schedule.dir.clone();
             let keep = schedule.keep;
             let pruned = tokio::task::spawn_blocking(move || prune(&dir, keep)).await;
-            if let Ok(Err(e)) = pruned {
-                tracing::warn!(error = %e, "could not remove old backups");
+            match pruned {
+                Ok(Ok(_removed)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not remove old backups"),
+                Err(e) => tracing::warn!(error = %e, "removing old backups stopped short"),
             }
             Ok(manifest)
         }

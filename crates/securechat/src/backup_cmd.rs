@@ -61,7 +61,8 @@ pub(crate) fn source(config: &Config, database: Database) -> Source {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The current-thread runtime a one-shot command runs its async work on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -50,10 +50,7 @@ pub fn run(args: HealthcheckArgs) -> anyhow::Result<()> {
         .danger_accept_invalid_certs(true)
         .build()
         .context("HTTP client")?;
-    let status = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("runtime")?
+    let status = crate::backup_cmd::runtime()?
         .block_on(async { client.get(&url).send().await.map(|r| r.status()) })
         .with_context(|| format!("{url}: no answer"))?;
     if !status.is_success() {

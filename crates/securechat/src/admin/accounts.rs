@@ -177,8 +177,8 @@ pub(super) async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         "admin: account deleted"
     );
     println!(
-        "Deleted {}: {} message(s) and {} file(s) removed for both sides, {} session(s) ended. \
-         The username stays reserved.",
+        "Deleted {}: {} message(s) and {} file(s) removed for both sides (a file the storage \
+         could not delete is named in the log), {} session(s) ended. The username stays reserved.",
         user.username,
         removal.removals.len(),
         files,
