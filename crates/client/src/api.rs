@@ -11,12 +11,14 @@ use securechat_proto::auth::{
     ChangePasswordRequest, DeleteAccountRequest, ForgotPasswordRequest, Password, RegisterRequest,
     RegisterResponse, ResetPasswordRequest, ServerInfo, TokenRequest, TokenResponse,
 };
+use securechat_proto::groups::{GroupChangeStored, GroupChanges, GroupSummary, SignedGroupChange};
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{EncryptionKeyRecord, NewEncryptionKey, UserKeys};
 use securechat_proto::messages::{FileUploaded, HistoryPage};
 use securechat_proto::users::UserSummary;
 
 use crate::{now_ms, ClientError, TlsTrust};
+use uuid::Uuid;
 
 /// Refresh the access token when less than this remains (ms).
 const REFRESH_MARGIN_MS: i64 = 60_000;
@@ -470,6 +472,63 @@ impl Api {
             path.push_str(&format!("&before={before}"));
         }
         self.get_json(&path).await
+    }
+
+    /// One page of a group's messages I received, newest first.
+    pub async fn group_history(
+        &self,
+        group: Uuid,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<HistoryPage, ClientError> {
+        let mut path = format!("/api/v1/groups/{group}/messages?limit={limit}");
+        if let Some(before) = before {
+            path.push_str(&format!("&before={before}"));
+        }
+        self.get_json(&path).await
+    }
+
+    /// The groups I am a member of, with each one's last change seq.
+    pub async fn my_groups(&self) -> Result<Vec<GroupSummary>, ClientError> {
+        self.get_json("/api/v1/groups").await
+    }
+
+    /// A group's membership changes from `from` on.
+    pub async fn group_changes(&self, group: Uuid, from: u64) -> Result<GroupChanges, ClientError> {
+        self.get_json(&format!("/api/v1/groups/{group}/changes?from={from}"))
+            .await
+    }
+
+    /// Submits the next change of a group's chain (`409 group_conflict` when another came
+    /// first).
+    pub async fn post_group_change(
+        &self,
+        group: Uuid,
+        change: &SignedGroupChange,
+    ) -> Result<GroupChangeStored, ClientError> {
+        let path = format!("/api/v1/groups/{group}/changes");
+        Ok(self
+            .send(Method::POST, &path, |r| r.json(change))
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Uploads an encrypted file for a group's members.
+    pub async fn upload_for_group(
+        &self,
+        group: Uuid,
+        ciphertext: Vec<u8>,
+    ) -> Result<FileUploaded, ClientError> {
+        let path = format!("/api/v1/files?group={group}");
+        Ok(self
+            .send(Method::POST, &path, |r| {
+                r.header("content-type", "application/octet-stream")
+                    .body(ciphertext.clone())
+            })
+            .await?
+            .json()
+            .await?)
     }
 
     /// Uploads encrypted bytes for `to`.

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use securechat_crypto::binding::{parse_identity_key, verify_published_key};
 use securechat_crypto::envelope::{
     open, parse_header, seal, Content, Delivery, Kind, MessageMeta, OpenedMessage, OutgoingMessage,
-    Receiver, RecipientKey, SealedEnvelope, Sender,
+    Receiver, RecipientKey, RoutingHeader, SealedEnvelope, Sender,
 };
 use securechat_crypto::file_stream::{decrypt_file, encrypt_file, FileDescriptor};
 use securechat_crypto::identity::IdentityKey;
@@ -18,6 +18,8 @@ use securechat_crypto::ids::{ConvId, FileId, MsgId};
 use securechat_crypto::CryptoError;
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
+use securechat_proto::groups::SignedGroupChange;
+use uuid::Uuid;
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{KeyStatus, UserKeys};
 
@@ -36,6 +38,12 @@ pub struct ChatState {
     counters: HashMap<ConvIdText, u64>,
     /// The last stream seq this client holds (resume point).
     pub last_seq: u64,
+    /// The membership chains this client verified, by group id (each change as it travels).
+    #[serde(default)]
+    pub(crate) groups: HashMap<Uuid, Vec<SignedGroupChange>>,
+    /// Each group's name and colour (from the latest meta message accepted), by group id.
+    #[serde(default)]
+    pub(crate) group_names: HashMap<Uuid, (String, String)>,
 }
 
 type ConvIdText = String;
@@ -55,6 +63,11 @@ pub enum Received {
     },
     Receipt {
         target: MsgId,
+    },
+    /// A group's name and colour, set by a member.
+    GroupMeta {
+        name: String,
+        color: String,
     },
 }
 
@@ -114,6 +127,11 @@ impl Chat {
         Ok(active)
     }
 
+    /// Pins `user`'s identity key (trust on first use, from a group's verified chain).
+    pub(crate) fn pin(&mut self, user: UserId, ik: &[u8; 32]) {
+        self.state.pins.insert(user, b64::encode(ik));
+    }
+
     /// The pinned identity key of a contact (after `contact_keys`).
     pub fn pinned_identity(&self, user: &UserId) -> Option<IdentityKey> {
         self.pinned(user)
@@ -128,6 +146,18 @@ impl Chat {
     ) -> Result<SealedEnvelope, ClientError> {
         let recipients = self.contact_keys(peer).await?;
         let conv = ConvId::direct(&self.me(), &peer);
+        self.seal_for(conv, &recipients, content, hidden, expires_in_ms)
+    }
+
+    /// Seals `content` in conversation `conv` for the recipients' keys and my own.
+    pub(crate) fn seal_for(
+        &mut self,
+        conv: ConvId,
+        recipients: &[RecipientKey],
+        content: &Content,
+        hidden: bool,
+        expires_in_ms: Option<i64>,
+    ) -> Result<SealedEnvelope, ClientError> {
         let counter = self.state.counters.entry(conv_text(&conv)).or_insert(0);
         *counter += 1;
         let sender_ctr = *counter;
@@ -148,7 +178,7 @@ impl Chat {
                 expires_in_ms,
                 hidden,
                 content,
-                recipients: &recipients,
+                recipients,
             },
         )?;
         let id = sealed.msg_id.to_b64();
@@ -221,8 +251,27 @@ impl Chat {
         ts: i64,
         envelope: &Envelope,
     ) -> Result<Opened, ClientError> {
-        let opened = self.verify(from, ts, envelope, true).await?;
-        self.accept(opened)
+        self.open_in(None, from, ts, envelope).await
+    }
+
+    /// [`Chat::open`] for an envelope delivered in `group` (the `group` of a `message`
+    /// event), or in a 1:1 conversation (`None`). A group message opens only when its sender
+    /// and everyone it is wrapped for are members of the group as this client verified it.
+    pub async fn open_in(
+        &mut self,
+        group: Option<Uuid>,
+        from: UserId,
+        ts: i64,
+        envelope: &Envelope,
+    ) -> Result<Opened, ClientError> {
+        let opened = self.verify(group, from, ts, envelope, true).await?;
+        let accepted = self.accept(group, opened)?;
+        if let (Some(group), Received::GroupMeta { name, color }) = (group, &accepted.content) {
+            self.state
+                .group_names
+                .insert(group, (name.clone(), color.clone()));
+        }
+        Ok(accepted)
     }
 
     /// Verifies and decrypts a stored envelope for display (history, or a saved file message
@@ -236,7 +285,18 @@ impl Chat {
         ts: i64,
         envelope: &Envelope,
     ) -> Result<Opened, ClientError> {
-        let opened = self.verify(from, ts, envelope, false).await?;
+        self.open_history_in(None, from, ts, envelope).await
+    }
+
+    /// [`Chat::open_history`] for a message of `group` (or of a 1:1 conversation: `None`).
+    pub async fn open_history_in(
+        &mut self,
+        group: Option<Uuid>,
+        from: UserId,
+        ts: i64,
+        envelope: &Envelope,
+    ) -> Result<Opened, ClientError> {
+        let opened = self.verify(group, from, ts, envelope, false).await?;
         let header = &opened.header;
         if header.kind == Kind::Delete {
             return Err(ClientError::Invalid(
@@ -253,30 +313,26 @@ impl Chat {
     /// The verification procedure, with or without the replay check.
     async fn verify(
         &mut self,
+        group: Option<Uuid>,
         from: UserId,
         ts: i64,
         envelope: &Envelope,
         check_replay: bool,
     ) -> Result<OpenedMessage, ClientError> {
-        // The conversation the envelope arrived in: with the sender, or for my own copies
-        // with the other party named in the header.
         let header = parse_header(envelope)?;
-        let other = if from == self.me() {
-            header
-                .recipients
-                .iter()
-                .copied()
-                .find(|u| *u != self.me())
-                .unwrap_or(from)
-        } else {
-            from
+        let conv_id = match group {
+            Some(group) => {
+                self.admit_group_message(group, &header).await?;
+                ConvId(group)
+            }
+            None => self.direct_conversation(from, &header),
         };
         if self.pinned(&from).is_none() {
             self.contact_keys(from).await?;
         }
         let delivery = Delivery {
             sender: from,
-            conv_id: ConvId::direct(&self.me(), &other),
+            conv_id,
             server_received_at_ms: ts,
         };
         let opened = open(
@@ -293,6 +349,22 @@ impl Chat {
         Ok(opened)
     }
 
+    /// The 1:1 conversation an envelope arrived in: with the sender, or for my own copies
+    /// with the other party named in the header.
+    fn direct_conversation(&self, from: UserId, header: &RoutingHeader) -> ConvId {
+        let other = if from == self.me() {
+            header
+                .recipients
+                .iter()
+                .copied()
+                .find(|u| *u != self.me())
+                .unwrap_or(from)
+        } else {
+            from
+        };
+        ConvId::direct(&self.me(), &other)
+    }
+
     /// Checks that `tombstone`, delivered as the removal of message `target` sent by `from`
     /// (a `deleted` event), is `from`'s signed deletion of exactly that message. Every step of
     /// [`Chat::open`] runs except the replay check (a deletion already shown may come again:
@@ -305,21 +377,45 @@ impl Chat {
         target: &MsgId,
         tombstone: &Envelope,
     ) -> Result<(), ClientError> {
-        let opened = self.verify(from, now_ms(), tombstone, false).await?;
+        self.verify_deletion_in(None, from, target, tombstone).await
+    }
+
+    /// [`Chat::verify_deletion`] for a message of `group` (`None`: a 1:1 conversation). In a
+    /// group the tombstone may also be signed by an admin of the group as verified here.
+    pub async fn verify_deletion_in(
+        &mut self,
+        group: Option<Uuid>,
+        from: UserId,
+        target: &MsgId,
+        tombstone: &Envelope,
+    ) -> Result<(), ClientError> {
+        // The tombstone's own sender (`from` names the deleted message's sender).
+        let signer = parse_header(tombstone)?.sender;
+        let opened = self
+            .verify(group, signer, now_ms(), tombstone, false)
+            .await?;
         if opened.header.kind != Kind::Delete {
             return Err(CryptoError::NotATombstone.into());
         }
         if opened.header.reference != Some(*target) {
             return Err(CryptoError::TombstoneTargetMismatch.into());
         }
-        self.authorize_tombstone(&opened)?;
+        if group.is_none() && signer != from {
+            return Err(CryptoError::TombstoneNotBySender.into());
+        }
+        self.authorize_tombstone(group, &opened)?;
         self.state.seen.insert(opened.header.msg_id.to_b64());
         Ok(())
     }
 
     /// Step 9: the tombstone's sender sent the message it names, in the same conversation,
-    /// as this device accepted it.
-    fn authorize_tombstone(&self, opened: &OpenedMessage) -> Result<(), ClientError> {
+    /// as this device accepted it; in a group, an admin of the group as verified here may
+    /// delete any member's message.
+    fn authorize_tombstone(
+        &self,
+        group: Option<Uuid>,
+        opened: &OpenedMessage,
+    ) -> Result<(), ClientError> {
         let target = opened
             .header
             .reference
@@ -333,19 +429,29 @@ impl Chat {
         let target_meta = MessageMeta {
             msg_id: target,
             conv_id: ConvId(
-                uuid::Uuid::parse_str(&conv).map_err(|e| ClientError::Invalid(e.to_string()))?,
+                Uuid::parse_str(&conv).map_err(|e| ClientError::Invalid(e.to_string()))?,
             ),
             sender,
         };
-        securechat_crypto::envelope::authorize_delete(opened, &target_meta)?;
-        Ok(())
+        match securechat_crypto::envelope::authorize_delete(opened, &target_meta) {
+            Err(CryptoError::TombstoneNotBySender)
+                if group.is_some_and(|g| self.is_group_admin(g, &opened.header.sender)) =>
+            {
+                Ok(())
+            }
+            result => result.map(|_| ()).map_err(Into::into),
+        }
     }
 
-    fn accept(&mut self, opened: OpenedMessage) -> Result<Opened, ClientError> {
+    fn accept(
+        &mut self,
+        group: Option<Uuid>,
+        opened: OpenedMessage,
+    ) -> Result<Opened, ClientError> {
         let header = &opened.header;
         let id = header.msg_id.to_b64();
         if header.kind == Kind::Delete {
-            self.authorize_tombstone(&opened)?;
+            self.authorize_tombstone(group, &opened)?;
         }
         self.state.seen.insert(id.clone());
         self.state
@@ -364,6 +470,7 @@ impl Chat {
             },
             Content::Delete { target } => Received::Delete { target },
             Content::Receipt { target } => Received::Receipt { target },
+            Content::GroupMeta { name, color } => Received::GroupMeta { name, color },
         };
         Opened {
             msg_id,

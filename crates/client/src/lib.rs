@@ -9,6 +9,7 @@ pub mod api;
 pub mod backoff;
 pub mod chat;
 pub mod error;
+pub mod groups;
 pub mod keyring;
 pub mod socket;
 pub mod stream;

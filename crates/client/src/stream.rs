@@ -78,6 +78,7 @@ mod tests {
             by: peer,
             up_to: 5,
             seq,
+            group: None,
         };
         assert_eq!(stream_seq(&read(Some(9))), Some(9));
         assert_eq!(stream_seq(&read(None)), None, "my own receipt elsewhere");

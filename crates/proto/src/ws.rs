@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::ids::UserId;
+use uuid::Uuid;
 
 /// A version of the WebSocket protocol at `/api/v1/ws`: which shapes the server's frames
 /// have for one connection. Within a version every change is additive (new optional members,
@@ -77,8 +78,15 @@ pub enum ClientFrame {
     Send { envelope: Envelope },
     /// Delete one of my messages for everyone: a tombstone envelope (kind `delete`) I signed.
     Delete { envelope: Envelope },
-    /// I have read `peer`'s messages up to server time `up_to` (ms).
-    Read { peer: UserId, up_to: i64 },
+    /// I have read `peer`'s messages up to server time `up_to` (ms), or, with `group`
+    /// instead of `peer`, the group's messages.
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Uuid>,
+        up_to: i64,
+    },
     /// Keep-alive; answered with `pong`.
     Ping,
 }
@@ -99,9 +107,10 @@ impl std::fmt::Debug for ClientFrame {
                 .debug_struct("Delete")
                 .field("envelope", envelope)
                 .finish(),
-            Self::Read { peer, up_to } => f
+            Self::Read { peer, group, up_to } => f
                 .debug_struct("Read")
                 .field("peer", peer)
+                .field("group", group)
                 .field("up_to", up_to)
                 .finish(),
             Self::Ping => f.write_str("Ping"),
@@ -140,6 +149,9 @@ pub enum ServerEvent {
         envelope: Envelope,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_at: Option<i64>,
+        /// The group it was sent in (absent for a 1:1 message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Uuid>,
     },
     /// A message was removed for both sides.
     Deleted {
@@ -148,9 +160,13 @@ pub enum ServerEvent {
         /// The message's sender.
         from: UserId,
         reason: DeleteReason,
-        /// The sender-signed tombstone, when `reason` is `deleted`.
+        /// The sender-signed tombstone, when `reason` is `deleted` (in a group, signed by
+        /// the sender or by an admin).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         envelope: Option<Envelope>,
+        /// The group the message was sent in (absent for a 1:1 message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Uuid>,
     },
     /// Users who came online or went offline since the last `presence` event. The server
     /// gathers changes and sends one event per interval (0.5 s) to every connection, so a
@@ -164,13 +180,16 @@ pub enum ServerEvent {
     },
     /// A read receipt in the conversation with `peer`: `by` has read the other side's
     /// messages up to server time `up_to`. `by` is `peer` when the other side read mine, and
-    /// is me when I read theirs in another session. Stored receipts carry a `seq`.
+    /// is me when I read theirs in another session. Stored receipts carry a `seq`. With
+    /// `group`, it is the group's messages that `by` (= `peer`) has read.
     Read {
         peer: UserId,
         by: UserId,
         up_to: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Uuid>,
     },
     /// Replay is complete: everything up to `seq` has been sent.
     CaughtUp { seq: u64 },
@@ -239,6 +258,8 @@ impl WsErrorCode {
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::NotAMember => "not_a_member",
+            Self::GroupChanged => "group_changed",
             Self::Unknown => "unknown",
         }
     }
@@ -246,7 +267,11 @@ impl WsErrorCode {
     /// The protocol version that introduced the code.
     pub fn since(self) -> Protocol {
         match self {
-            Self::Unavailable | Self::UnsupportedProtocol | Self::Unknown => Protocol::V2,
+            Self::Unavailable
+            | Self::UnsupportedProtocol
+            | Self::NotAMember
+            | Self::GroupChanged
+            | Self::Unknown => Protocol::V2,
             _ => Protocol::V1,
         }
     }
@@ -294,6 +319,12 @@ pub enum WsErrorCode {
     /// The `auth` frame's `protocol` is a version this server does not speak (closes); the
     /// message says which versions it speaks and who should upgrade.
     UnsupportedProtocol,
+    /// The group does not exist, or I am not one of its members (a group message, delete
+    /// or read).
+    NotAMember,
+    /// A group message's wraps are not the group's current members: its membership changed
+    /// since I verified it. Nothing was stored: fetch the chain, verify it, seal again.
+    GroupChanged,
     /// A code this client does not know (added by a newer server); treat as an error.
     #[serde(other)]
     Unknown,
@@ -335,6 +366,8 @@ mod tests {
             WsErrorCode::Internal,
             WsErrorCode::Unavailable,
             WsErrorCode::UnsupportedProtocol,
+            WsErrorCode::NotAMember,
+            WsErrorCode::GroupChanged,
             WsErrorCode::Unknown,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
@@ -378,7 +411,7 @@ mod tests {
         .unwrap();
         assert!(matches!(ready, ServerEvent::Ready { protocol: None, .. }));
         let presence = v1::Presence {
-            user_id: UserId(uuid::Uuid::nil()),
+            user_id: UserId(Uuid::nil()),
             online: true,
         };
         assert_eq!(
@@ -407,6 +440,7 @@ mod tests {
                     by: presence.user_id,
                     up_to: 1,
                     seq: None,
+                    group: None,
                 },
                 _ => continue,
             })

@@ -87,10 +87,15 @@ impl From<StoreError> for DeleteError {
     }
 }
 
-/// The peers the account has live messages to.
+/// The users who received the account's live messages (its peers, and the members who got
+/// its group messages).
 async fn live_peers(conn: &mut PgConnection, id: UserId) -> Result<Vec<UserId>, StoreError> {
     let peers: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT recipient FROM messages WHERE sender = $1 AND envelope IS NOT NULL",
+        "SELECT DISTINCT recipient FROM messages \
+         WHERE sender = $1 AND envelope IS NOT NULL AND group_id IS NULL \
+         UNION SELECT DISTINCT i.user_id FROM messages m \
+         JOIN inbox i ON i.message = m.id AND i.group_id IS NOT NULL AND i.kind = 'message' \
+         WHERE m.sender = $1 AND m.envelope IS NOT NULL AND m.group_id IS NOT NULL",
     )
     .bind(id.0)
     .fetch_all(conn)
@@ -130,7 +135,7 @@ impl PostgresStore {
         let removed = sqlx::query(
             "UPDATE messages SET envelope = NULL, removed_at = $1 \
              WHERE sender = $2 AND envelope IS NOT NULL \
-             RETURNING id, sender, msg_id, recipient",
+             RETURNING id, sender, msg_id, recipient, group_id",
         )
         .bind(now)
         .bind(id.0)

@@ -107,6 +107,7 @@ pub(crate) async fn append(
             tombstone: None,
             up_to: None,
             ts: m.received_at,
+            group: None,
         };
         entries.push(entry(m.sender, f.sender_seq, m.recipient));
         entries.push(entry(m.recipient, f.recipient_seq, m.sender));
@@ -139,7 +140,7 @@ async fn deleted_among(
 }
 
 /// `n` new message ids, ascending.
-async fn new_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, StoreError> {
+pub(crate) async fn new_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, StoreError> {
     let mut ids: Vec<i64> = sqlx::query_scalar(
         "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
     )
@@ -208,7 +209,7 @@ async fn insert_messages(
 }
 
 /// The batch's keys that are stored already, with what a resend of each is answered.
-async fn stored_keys(
+pub(crate) async fn stored_keys(
     conn: &mut PgConnection,
     batch: &[NewMessage],
 ) -> Result<HashMap<Key, StoredKey>, StoreError> {

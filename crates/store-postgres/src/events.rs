@@ -10,10 +10,11 @@ use sqlx::PgPool;
 use crate::{map_err, rows};
 
 /// A live message as served.
-fn stored(row: &PgRow, seq: u64) -> Result<StoredMessage, StoreError> {
+pub(crate) fn stored(row: &PgRow, seq: u64) -> Result<StoredMessage, StoreError> {
     Ok(StoredMessage {
         seq,
         from: rows::user_id(row, "sender")?,
+        group: rows::get(row, "group_id")?,
         ts: rows::get(row, "received_at")?,
         envelope: rows::get(row, "envelope")?,
         expires_at: rows::get(row, "expires_at")?,
@@ -38,12 +39,14 @@ fn event(row: &PgRow, now: i64) -> Result<Option<InboxEvent>, StoreError> {
             msg_id: rows::fixed(row, "msg_id")?,
             from: rows::user_id(row, "sender")?,
             tombstone: rows::get(row, "tombstone")?,
+            group: rows::get(row, "group_id")?,
         }),
         "read" => Some(InboxEvent::Read {
             seq,
             peer: rows::user_id(row, "peer")?,
             up_to: rows::get::<Option<i64>>(row, "up_to")?
                 .ok_or_else(|| rows::corrupt("a read receipt without up_to"))?,
+            group: rows::get(row, "group_id")?,
         }),
         other => return Err(rows::corrupt(&format!("unknown event kind {other:?}"))),
     })
@@ -58,7 +61,7 @@ pub(crate) async fn since(
     now: i64,
 ) -> Result<EventPage, StoreError> {
     let found = sqlx::query(
-        "SELECT i.seq, i.kind, i.peer, i.tombstone, i.up_to, \
+        "SELECT i.seq, i.kind, i.peer, i.tombstone, i.up_to, i.group_id, \
                 m.sender, m.msg_id, m.envelope, m.received_at, m.expires_at \
          FROM inbox i LEFT JOIN messages m ON m.id = i.message \
          WHERE i.user_id = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3",
@@ -136,14 +139,14 @@ pub(crate) async fn history(
         ),
     };
     let page = format!(
-        "SELECT seq, sender, received_at, envelope, expires_at FROM ( \
-             (SELECT id, sender_seq AS seq, sender, received_at, envelope, expires_at \
+        "SELECT seq, sender, received_at, envelope, expires_at, group_id FROM ( \
+             (SELECT id, sender_seq AS seq, sender, received_at, envelope, expires_at, group_id \
               FROM messages \
               WHERE sender = $1 AND recipient = $2 AND id <= {bound} AND envelope IS NOT NULL \
                 AND (expires_at IS NULL OR expires_at > $4) \
               ORDER BY id DESC LIMIT $5) \
              UNION ALL \
-             (SELECT id, recipient_seq AS seq, sender, received_at, envelope, expires_at \
+             (SELECT id, recipient_seq AS seq, sender, received_at, envelope, expires_at, group_id \
               FROM messages \
               WHERE sender = $2 AND recipient = $1 AND id <= {bound} AND envelope IS NOT NULL \
                 AND (expires_at IS NULL OR expires_at > $4) \

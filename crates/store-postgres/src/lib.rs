@@ -25,6 +25,7 @@ mod cluster;
 mod errors;
 mod events;
 mod files;
+mod group_messages;
 mod groups;
 mod messages;
 mod migrations;

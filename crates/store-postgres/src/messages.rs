@@ -24,6 +24,7 @@ pub(crate) struct Removed {
     sender: UserId,
     recipient: UserId,
     msg_id: [u8; 16],
+    group: Option<Uuid>,
 }
 
 impl Removed {
@@ -33,12 +34,57 @@ impl Removed {
             sender: rows::user_id(row, "sender")?,
             recipient: rows::user_id(row, "recipient")?,
             msg_id: rows::fixed(row, "msg_id")?,
+            group: rows::get(row, "group_id")?,
         })
     }
 }
 
-/// Records removals (the envelopes are already cleared, the streams locked) in both streams
-/// of each message, in id order, and drops the messages' files.
+/// The members who received each group message of `ids`, the sender included, by user id (a
+/// group message's removal goes into each of their streams). The set never changes once the
+/// message is stored, so a plain read is enough to know which streams to lock.
+pub(crate) async fn group_receivers(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<UserId>>, StoreError> {
+    let found = sqlx::query(
+        "SELECT message, user_id FROM inbox \
+         WHERE message = ANY($1) AND group_id IS NOT NULL AND kind = 'message' \
+         ORDER BY message, user_id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+    .map_err(map_err)?;
+    let mut receivers: HashMap<i64, Vec<UserId>> = HashMap::new();
+    for row in &found {
+        receivers
+            .entry(rows::get(row, "message")?)
+            .or_default()
+            .push(rows::user_id(row, "user_id")?);
+    }
+    Ok(receivers)
+}
+
+/// The streams a removal of the message (`id`, `sender`, `recipient`, in a group or not)
+/// goes to, to lock before removing it.
+pub(crate) fn removal_users(
+    id: i64,
+    sender: UserId,
+    recipient: UserId,
+    group: Option<Uuid>,
+    receivers: &HashMap<i64, Vec<UserId>>,
+) -> Vec<UserId> {
+    match group {
+        None => vec![sender, recipient],
+        Some(_) => std::iter::once(sender)
+            .chain(receivers.get(&id).into_iter().flatten().copied())
+            .collect(),
+    }
+}
+
+/// Records removals (the envelopes are already cleared, the streams locked) in the streams of
+/// everyone who got each message (both sides; in a group, each member who received it), in
+/// id order, and drops the messages' files.
 pub(crate) async fn record_removals(
     conn: &mut PgConnection,
     mut streams: Streams,
@@ -47,36 +93,50 @@ pub(crate) async fn record_removals(
     now: i64,
 ) -> Result<Vec<Removal>, StoreError> {
     removed.sort_by_key(|r| r.id);
+    let ids: Vec<i64> = removed.iter().map(|r| r.id).collect();
+    let receivers = group_receivers(&mut *conn, &ids).await?;
     let mut entries = Vec::with_capacity(removed.len() * 2);
     let mut removals = Vec::with_capacity(removed.len());
     for r in &removed {
-        let sender_seq = streams.next(r.sender)?;
-        let recipient_seq = streams.next(r.recipient)?;
-        let entry = |user, seq, peer| Entry {
-            user,
-            seq,
-            kind: "deleted",
-            peer,
-            message: Some(r.id),
-            tombstone,
-            up_to: None,
-            ts: now,
-        };
-        entries.push(entry(r.sender, sender_seq, r.recipient));
-        entries.push(entry(r.recipient, recipient_seq, r.sender));
+        let mut to = vec![(r.sender, r.recipient)];
+        match r.group {
+            None => to.push((r.recipient, r.sender)),
+            Some(_) => to.extend(
+                receivers
+                    .get(&r.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|u| **u != r.sender)
+                    .map(|u| (*u, r.recipient)),
+            ),
+        }
+        let mut positions = Vec::with_capacity(to.len());
+        for (user, peer) in to {
+            let seq = streams.next(user)?;
+            entries.push(Entry {
+                user,
+                seq,
+                kind: "deleted",
+                peer,
+                message: Some(r.id),
+                tombstone,
+                up_to: None,
+                ts: now,
+                group: r.group,
+            });
+            positions.push((user, seq));
+        }
         removals.push(Removal {
             msg_id: r.msg_id,
             sender: r.sender,
-            recipient: r.recipient,
-            sender_seq,
-            recipient_seq,
+            group: r.group,
+            streams: positions,
             files: Vec::new(),
         });
     }
     streams::insert(&mut *conn, &entries).await?;
     streams.save(&mut *conn).await?;
 
-    let ids: Vec<i64> = removed.iter().map(|r| r.id).collect();
     let dropped = sqlx::query("DELETE FROM files WHERE message = ANY($1) RETURNING id, message")
         .bind(&ids)
         .fetch_all(&mut *conn)
@@ -127,7 +187,7 @@ impl Messages for PostgresStore {
             // read is enough. Whether the message is still live is decided after the locks.
             let recipient: Option<Uuid> = sqlx::query_scalar(
                 "SELECT recipient FROM messages \
-                 WHERE sender = $1 AND msg_id = $2 AND envelope IS NOT NULL",
+                 WHERE sender = $1 AND msg_id = $2 AND envelope IS NOT NULL AND group_id IS NULL",
             )
             .bind(sender.0)
             .bind(&msg_id[..])
@@ -141,8 +201,8 @@ impl Messages for PostgresStore {
             let streams = Streams::lock(&mut tx, [sender, UserId(recipient)]).await?;
             let row = sqlx::query(
                 "UPDATE messages SET envelope = NULL, removed_at = $1 \
-                 WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL \
-                 RETURNING id, sender, msg_id, recipient",
+                 WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL AND group_id IS NULL \
+                 RETURNING id, sender, msg_id, recipient, group_id",
             )
             .bind(now)
             .bind(sender.0)
@@ -170,7 +230,7 @@ impl Messages for PostgresStore {
         let result: Result<Vec<Removal>, StoreError> = async {
             let mut tx = self.begin().await?;
             let due = sqlx::query(
-                "SELECT id, sender, recipient FROM messages \
+                "SELECT id, sender, recipient, group_id FROM messages \
                  WHERE envelope IS NOT NULL AND expires_at IS NOT NULL AND expires_at <= $1 \
                  ORDER BY expires_at LIMIT $2",
             )
@@ -184,18 +244,26 @@ impl Messages for PostgresStore {
                 return Ok(Vec::new());
             }
             let mut ids = Vec::with_capacity(due.len());
-            let mut users = Vec::with_capacity(due.len() * 2);
             for row in &due {
                 ids.push(rows::get::<i64>(row, "id")?);
-                users.push(rows::user_id(row, "sender")?);
-                users.push(rows::user_id(row, "recipient")?);
+            }
+            let receivers = group_receivers(&mut tx, &ids).await?;
+            let mut users = Vec::with_capacity(due.len() * 2);
+            for row in &due {
+                users.extend(removal_users(
+                    rows::get(row, "id")?,
+                    rows::user_id(row, "sender")?,
+                    rows::user_id(row, "recipient")?,
+                    rows::get(row, "group_id")?,
+                    &receivers,
+                ));
             }
             let streams = Streams::lock(&mut tx, users).await?;
             // Messages another process expired (or a sender deleted) meanwhile are skipped.
             let expired = sqlx::query(
                 "UPDATE messages SET envelope = NULL, removed_at = $1 \
                  WHERE id = ANY($2) AND envelope IS NOT NULL \
-                 RETURNING id, sender, msg_id, recipient",
+                 RETURNING id, sender, msg_id, recipient, group_id",
             )
             .bind(now)
             .bind(&ids)
@@ -233,6 +301,7 @@ impl Messages for PostgresStore {
                 tombstone: None,
                 up_to: Some(up_to),
                 ts: now,
+                group: None,
             };
             streams::insert(&mut tx, &[entry]).await?;
             streams.save(&mut tx).await?;

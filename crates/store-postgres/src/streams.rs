@@ -95,6 +95,7 @@ pub(crate) struct Entry<'a> {
     pub(crate) tombstone: Option<&'a str>,
     pub(crate) up_to: Option<i64>,
     pub(crate) ts: i64,
+    pub(crate) group: Option<Uuid>,
 }
 
 /// Inserts stream entries, all in one statement.
@@ -114,6 +115,7 @@ pub(crate) async fn insert(
     let mut tombstone = Vec::with_capacity(n);
     let mut up_to = Vec::with_capacity(n);
     let mut ts = Vec::with_capacity(n);
+    let mut group = Vec::with_capacity(n);
     for e in entries {
         user.push(e.user.0);
         seq.push(rows::sql_int(e.seq));
@@ -123,11 +125,12 @@ pub(crate) async fn insert(
         tombstone.push(e.tombstone);
         up_to.push(e.up_to);
         ts.push(e.ts);
+        group.push(e.group);
     }
     sqlx::query(
-        "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts) \
+        "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts, group_id) \
          SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::bigint[], \
-                              $6::text[], $7::bigint[], $8::bigint[])",
+                              $6::text[], $7::bigint[], $8::bigint[], $9::uuid[])",
     )
     .bind(&user)
     .bind(&seq)
@@ -137,6 +140,7 @@ pub(crate) async fn insert(
     .bind(&tombstone)
     .bind(&up_to)
     .bind(&ts)
+    .bind(&group)
     .execute(conn)
     .await
     .map_err(map_err)?;

@@ -240,7 +240,7 @@ impl Accounts for SqliteStore {
             let sent = sqlx::query(
                 "UPDATE messages SET envelope = NULL, removed_at = $1 \
                  WHERE sender = $2 AND envelope IS NOT NULL \
-                 RETURNING id, sender, msg_id, recipient",
+                 RETURNING id, sender, msg_id, recipient, group_id",
             )
             .bind(now)
             .bind(id.0)

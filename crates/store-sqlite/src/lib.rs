@@ -12,6 +12,7 @@ mod checkpoint;
 mod cluster;
 mod errors;
 mod files;
+mod group_messages;
 mod groups;
 mod messages;
 mod migrations;

@@ -8,26 +8,31 @@ use securechat_store::model::{
 use securechat_store::{Messages, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
+use uuid::Uuid;
 
 use crate::batch::{append_run, resend_answer};
 use crate::{map_err, rows, SqliteStore};
 
 /// One new event of a user's stream.
-struct Event<'a> {
-    user: UserId,
-    kind: &'static str,
-    peer: UserId,
-    message: Option<i64>,
-    tombstone: Option<&'a str>,
-    up_to: Option<i64>,
-    ts: i64,
+pub(crate) struct Event<'a> {
+    pub(crate) user: UserId,
+    pub(crate) kind: &'static str,
+    pub(crate) peer: UserId,
+    pub(crate) message: Option<i64>,
+    pub(crate) tombstone: Option<&'a str>,
+    pub(crate) up_to: Option<i64>,
+    pub(crate) ts: i64,
+    pub(crate) group: Option<Uuid>,
 }
 
-async fn push_event(conn: &mut SqliteConnection, event: Event<'_>) -> Result<u64, StoreError> {
+pub(crate) async fn push_event(
+    conn: &mut SqliteConnection,
+    event: Event<'_>,
+) -> Result<u64, StoreError> {
     let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts) \
+        "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts, group_id) \
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM inbox WHERE user_id = $1), \
-                 $2, $3, $4, $5, $6, $7) \
+                 $2, $3, $4, $5, $6, $7, $8) \
          RETURNING seq",
     )
     .bind(event.user.0)
@@ -37,15 +42,16 @@ async fn push_event(conn: &mut SqliteConnection, event: Event<'_>) -> Result<u64
     .bind(event.tombstone)
     .bind(event.up_to)
     .bind(event.ts)
+    .bind(event.group)
     .fetch_one(&mut *conn)
     .await
     .map_err(map_err)?;
     rows::seq(seq)
 }
 
-/// Whether every file may be attached by `m`: uploaded by its sender for its recipient and
-/// not yet carried by a message.
-async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<bool, StoreError> {
+/// Whether every file may be attached by `m`: uploaded by its sender for its recipient (or
+/// group) and not yet carried by a message.
+pub(crate) async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<bool, StoreError> {
     for file in &m.files {
         let row = sqlx::query("SELECT uploader, recipient, message FROM files WHERE id = $1")
             .bind(&file[..])
@@ -106,6 +112,7 @@ async fn append_one(
         tombstone: None,
         up_to: None,
         ts: m.received_at,
+        group: None,
     };
     let sender_seq = push_event(conn, event(m.sender, m.recipient)).await?;
     let recipient_seq = push_event(conn, event(m.recipient, m.sender)).await?;
@@ -122,8 +129,9 @@ async fn append_one(
     })
 }
 
-/// Records a removal (the envelope is already cleared) in both streams and drops the
-/// message's files.
+/// Records a removal (the envelope is already cleared) in the stream of everyone who got the
+/// message (both sides; in a group, every member who received it) and drops its files. `row`
+/// has the message's `id`, `sender`, `msg_id`, `recipient` and `group_id`.
 pub(crate) async fn record_removal(
     conn: &mut SqliteConnection,
     row: &SqliteRow,
@@ -133,17 +141,43 @@ pub(crate) async fn record_removal(
     let id: i64 = row.try_get("id").map_err(map_err)?;
     let sender = rows::user_id(row, "sender")?;
     let recipient = rows::user_id(row, "recipient")?;
-    let event = |user, peer| Event {
-        user,
-        kind: "deleted",
-        peer,
-        message: Some(id),
-        tombstone,
-        up_to: None,
-        ts: now,
-    };
-    let sender_seq = push_event(conn, event(sender, recipient)).await?;
-    let recipient_seq = push_event(conn, event(recipient, sender)).await?;
+    let group: Option<Uuid> = row.try_get("group_id").map_err(map_err)?;
+    let mut users = vec![(sender, recipient)];
+    if group.is_some() {
+        let members: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM inbox \
+             WHERE message = $1 AND group_id IS NOT NULL AND kind = 'message' AND user_id != $2 \
+             ORDER BY user_id",
+        )
+        .bind(id)
+        .bind(sender.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        users = std::iter::once((sender, recipient))
+            .chain(members.into_iter().map(|m| (UserId(m), recipient)))
+            .collect();
+    } else {
+        users.push((recipient, sender));
+    }
+    let mut streams = Vec::with_capacity(users.len());
+    for (user, peer) in users {
+        let seq = push_event(
+            conn,
+            Event {
+                user,
+                kind: "deleted",
+                peer,
+                message: Some(id),
+                tombstone,
+                up_to: None,
+                ts: now,
+                group,
+            },
+        )
+        .await?;
+        streams.push((user, seq));
+    }
     let files = sqlx::query("DELETE FROM files WHERE message = $1 RETURNING id")
         .bind(id)
         .fetch_all(&mut *conn)
@@ -155,17 +189,17 @@ pub(crate) async fn record_removal(
     Ok(Removal {
         msg_id: rows::fixed(row, "msg_id")?,
         sender,
-        recipient,
-        sender_seq,
-        recipient_seq,
+        group,
+        streams,
         files,
     })
 }
 
-fn stored(row: &SqliteRow, seq: u64) -> Result<StoredMessage, StoreError> {
+pub(crate) fn stored(row: &SqliteRow, seq: u64) -> Result<StoredMessage, StoreError> {
     Ok(StoredMessage {
         seq,
         from: rows::user_id(row, "sender")?,
+        group: row.try_get("group_id").map_err(map_err)?,
         ts: row.try_get("received_at").map_err(map_err)?,
         envelope: row.try_get("envelope").map_err(map_err)?,
         expires_at: row.try_get("expires_at").map_err(map_err)?,
@@ -225,8 +259,8 @@ impl Messages for SqliteStore {
             let mut tx = self.writer.begin().await?;
             let row = sqlx::query(
                 "UPDATE messages SET envelope = NULL, removed_at = $1 \
-                 WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL \
-                 RETURNING id, sender, msg_id, recipient",
+                 WHERE sender = $2 AND msg_id = $3 AND envelope IS NOT NULL AND group_id IS NULL \
+                 RETURNING id, sender, msg_id, recipient, group_id",
             )
             .bind(now)
             .bind(sender.0)
@@ -253,7 +287,7 @@ impl Messages for SqliteStore {
                 "UPDATE messages SET envelope = NULL, removed_at = $1 WHERE id IN ( \
                      SELECT id FROM messages WHERE envelope IS NOT NULL AND expires_at IS NOT NULL \
                      AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
-                 RETURNING id, sender, msg_id, recipient",
+                 RETURNING id, sender, msg_id, recipient, group_id",
             )
             .bind(now)
             .bind(i64::from(limit))
@@ -290,6 +324,7 @@ impl Messages for SqliteStore {
                     tombstone: None,
                     up_to: Some(up_to),
                     ts: now,
+                    group: None,
                 },
             )
             .await?;
@@ -308,7 +343,7 @@ impl Messages for SqliteStore {
         now: i64,
     ) -> Result<EventPage, StoreError> {
         let rows = sqlx::query(
-            "SELECT i.seq, i.kind, i.peer, i.tombstone, i.up_to, \
+            "SELECT i.seq, i.kind, i.peer, i.tombstone, i.up_to, i.group_id, \
                     m.sender, m.msg_id, m.envelope, m.received_at, m.expires_at \
              FROM inbox i LEFT JOIN messages m ON m.id = i.message \
              WHERE i.user_id = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3",
@@ -341,6 +376,7 @@ impl Messages for SqliteStore {
                     msg_id: rows::fixed(row, "msg_id")?,
                     from: rows::user_id(row, "sender")?,
                     tombstone: row.try_get("tombstone").map_err(map_err)?,
+                    group: row.try_get("group_id").map_err(map_err)?,
                 }),
                 "read" => page.events.push(InboxEvent::Read {
                     seq,
@@ -349,6 +385,7 @@ impl Messages for SqliteStore {
                         .try_get::<Option<i64>, _>("up_to")
                         .map_err(map_err)?
                         .ok_or_else(|| rows::corrupt("a read receipt without up_to"))?,
+                    group: row.try_get("group_id").map_err(map_err)?,
                 }),
                 other => return Err(rows::corrupt(&format!("unknown event kind {other:?}"))),
             }
@@ -397,15 +434,15 @@ impl Messages for SqliteStore {
             ),
         };
         let page = format!(
-            "SELECT seq, sender, received_at, envelope, expires_at FROM ( \
+            "SELECT seq, sender, received_at, envelope, expires_at, group_id FROM ( \
                  SELECT * FROM (SELECT id, sender_seq AS seq, sender, received_at, envelope, \
-                                       expires_at FROM messages \
+                                       expires_at, group_id FROM messages \
                      WHERE sender = $1 AND recipient = $2 AND id <= {bound} \
                        AND envelope IS NOT NULL AND (expires_at IS NULL OR expires_at > $4) \
                      ORDER BY id DESC LIMIT $5) \
                  UNION ALL \
                  SELECT * FROM (SELECT id, recipient_seq AS seq, sender, received_at, envelope, \
-                                       expires_at FROM messages \
+                                       expires_at, group_id FROM messages \
                      WHERE sender = $2 AND recipient = $1 AND id <= {bound} \
                        AND envelope IS NOT NULL AND (expires_at IS NULL OR expires_at > $4) \
                      ORDER BY id DESC LIMIT $5)) \

@@ -19,7 +19,8 @@
 //!   sessions, a login's IP-rule check + its session, a message + its file attachments, an
 //!   account + the invitation it uses up, a reset code's use + the password change + the
 //!   revocations, an account's deletion + the removal of everything it sent, an account's
-//!   disabling + the revocation of its sessions, a group change + the group's new membership.
+//!   disabling + the revocation of its sessions, a group change + the group's new membership,
+//!   a group message + the membership check it passed + its entry in every member's stream.
 //! - **Group chains** grow by compare-and-swap on the last seq: of two changes made on the
 //!   same head exactly one is stored (the other is `Conflict(GroupHead)`).
 //! - **Refresh rotation** is a compare-and-swap: of two concurrent uses of one token exactly
@@ -36,6 +37,7 @@ pub mod backup;
 pub mod cluster;
 pub mod error;
 pub mod files;
+pub mod group_messages;
 pub mod groups;
 pub mod health;
 pub mod messages;
@@ -49,6 +51,7 @@ pub use accounts::Accounts;
 pub use cluster::Cluster;
 pub use error::StoreError;
 pub use files::Files;
+pub use group_messages::GroupMessages;
 pub use groups::Groups;
 pub use messages::Messages;
 pub use schema::{Migration, NewerDatabase, Schema};
@@ -59,7 +62,18 @@ pub use users::Users;
 /// Everything the server needs from storage.
 #[async_trait::async_trait]
 pub trait Store:
-    Users + Accounts + Sessions + Messages + Files + Groups + Cluster + Security + Send + Sync + 'static
+    Users
+    + Accounts
+    + Sessions
+    + Messages
+    + Files
+    + Groups
+    + GroupMessages
+    + Cluster
+    + Security
+    + Send
+    + Sync
+    + 'static
 {
     /// Cheap round trip to the database, for `/readyz`: `Err` while the database cannot be
     /// reached, or while writes fail (then it retries a small write, at most once a second,

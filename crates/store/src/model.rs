@@ -2,6 +2,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
+use uuid::Uuid;
 
 /// An encryption key as stored (decoded bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,16 +217,51 @@ impl StoredKey {
     }
 }
 
-/// A message removed for both sides (deleted or expired).
+/// A message removed for everyone who got it (deleted or expired).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removal {
     pub msg_id: [u8; 16],
     pub sender: UserId,
-    pub recipient: UserId,
-    pub sender_seq: u64,
-    pub recipient_seq: u64,
+    /// The group the message was sent in; `None` for a 1:1 message.
+    pub group: Option<Uuid>,
+    /// The removal event's place in each stream it went to: the sender's first, then the
+    /// recipient's (in a group: each other member who received the message, by user id).
+    pub streams: Vec<(UserId, u64)>,
     /// Files the message carried; their records are gone, their bytes must go too.
     pub files: Vec<FileId>,
+}
+
+/// A message sent in a group, accepted for storage. The server has checked its routing
+/// header; the store checks it against the group's membership in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewGroupMessage {
+    /// The message. Its `recipient` is the group id (as a `UserId`): the id the files it
+    /// carries were uploaded for.
+    pub message: NewMessage,
+    pub group: Uuid,
+    /// The users with a wrap, the sender's own included.
+    pub wrapped: Vec<UserId>,
+}
+
+/// What storing a group message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupAppendOutcome {
+    /// Stored; its place in the sender's stream and in each other member's, by user id.
+    Stored {
+        sender_seq: u64,
+        members: Vec<(UserId, u64)>,
+    },
+    /// The same sender already sent this `msg_id` with the same content.
+    Duplicate { sender_seq: u64, received_at: i64 },
+    /// The same sender already used this `msg_id` for different content.
+    Conflict,
+    /// A referenced file is unknown, not the sender's for this group, or already used.
+    BadFile,
+    /// The group does not exist, or the sender is not one of its members (or its account was deleted).
+    NotMember,
+    /// The users with a wrap are not the group's current members: someone outside it has a
+    /// wrap, or a member whose account is live has none. Nothing was stored.
+    MembershipChanged,
 }
 
 /// A live stored message as served in history and replay.
@@ -233,6 +269,8 @@ pub struct Removal {
 pub struct StoredMessage {
     pub seq: u64,
     pub from: UserId,
+    /// The group it was sent in; `None` for a 1:1 message.
+    pub group: Option<Uuid>,
     pub ts: i64,
     pub envelope: String,
     pub expires_at: Option<i64>,
@@ -248,11 +286,16 @@ pub enum InboxEvent {
         from: UserId,
         /// The tombstone envelope's JSON text; `None` when the message expired.
         tombstone: Option<String>,
+        /// The group the message was sent in.
+        group: Option<Uuid>,
     },
+    /// `peer` read up to `up_to`: the messages of the conversation with `peer`, or in
+    /// `group` when set (then `peer` is the member who read).
     Read {
         seq: u64,
         peer: UserId,
         up_to: i64,
+        group: Option<Uuid>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The plaintext inside the content ciphertext: padded UTF-8 JSON.
 //!
-//! `{"t", "body"?, "hidden", "msg_id", "conv_id", "sender_user_id", "file"?, "ref"?, "pad"}`,
+//! `{"t", "body"?, "hidden", "msg_id", "conv_id", "sender_user_id", "file"?, "group"?, "ref"?,
+//! "pad"}`,
 //! members in that order; `pad` is spaces making the whole a multiple of 256 bytes.
 
 use securechat_proto::ids::UserId;
@@ -22,13 +23,46 @@ pub enum Content {
     Delete { target: MsgId },
     /// A read receipt for `target` (`t = "receipt"`, header kind `receipt`).
     Receipt { target: MsgId },
+    /// A group's name and colour, for its members (`t = "text"` with an empty `body` and a
+    /// `group` member, header kind `msg`; docs/PROTOCOL.md §17.4).
+    GroupMeta { name: String, color: String },
+}
+
+/// Longest group name, in characters.
+pub const MAX_GROUP_NAME_CHARS: usize = 64;
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct GroupMetaJson {
+    name: String,
+    color: String,
+}
+
+/// Checks a group name (1 to 64 characters, no control characters) and colour (`#rrggbb`,
+/// lower-case hex).
+pub fn check_group_meta(name: &str, color: &str) -> Result<(), CryptoError> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_GROUP_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(reject(
+            "plaintext.group.name",
+            "1 to 64 characters, no control characters",
+        ));
+    }
+    let hex = color.strip_prefix('#').unwrap_or("");
+    if hex.len() != 6 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(reject(
+            "plaintext.group.color",
+            "#rrggbb in lower-case hex",
+        ));
+    }
+    Ok(())
 }
 
 impl Content {
     /// The header kind this content travels as.
     pub fn kind(&self) -> Kind {
         match self {
-            Self::Text { .. } => Kind::Msg,
+            Self::Text { .. } | Self::GroupMeta { .. } => Kind::Msg,
             Self::File { .. } => Kind::File,
             Self::Delete { .. } => Kind::Delete,
             Self::Receipt { .. } => Kind::Receipt,
@@ -38,7 +72,7 @@ impl Content {
     /// The plaintext `t` value.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Self::Text { .. } => "text",
+            Self::Text { .. } | Self::GroupMeta { .. } => "text",
             Self::File { .. } => "file",
             Self::Delete { .. } => "delete",
             Self::Receipt { .. } => "receipt",
@@ -49,7 +83,10 @@ impl Content {
     pub fn file_ids(&self) -> Vec<FileId> {
         match self {
             Self::File { file, .. } => vec![file.file_id],
-            Self::Text { .. } | Self::Delete { .. } | Self::Receipt { .. } => Vec::new(),
+            Self::Text { .. }
+            | Self::Delete { .. }
+            | Self::Receipt { .. }
+            | Self::GroupMeta { .. } => Vec::new(),
         }
     }
 
@@ -57,7 +94,7 @@ impl Content {
     pub fn reference(&self) -> Option<MsgId> {
         match self {
             Self::Delete { target } | Self::Receipt { target } => Some(*target),
-            Self::Text { .. } | Self::File { .. } => None,
+            Self::Text { .. } | Self::File { .. } | Self::GroupMeta { .. } => None,
         }
     }
 }
@@ -74,6 +111,8 @@ struct PlaintextJson {
     sender_user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<FileDescriptorJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<GroupMetaJson>,
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
     pad: String,
@@ -104,13 +143,21 @@ pub(crate) fn encode(
     hidden: bool,
     ids: &InnerIds,
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    let (body, file) = match content {
-        Content::Text { body } => (Some(body.clone()), None),
+    let (body, file, group) = match content {
+        Content::Text { body } => (Some(body.clone()), None, None),
         Content::File { body, file } => {
             file.validate()?;
-            (Some(body.clone()), Some(file.to_json()))
+            (Some(body.clone()), Some(file.to_json()), None)
         }
-        Content::Delete { .. } | Content::Receipt { .. } => (None, None),
+        Content::Delete { .. } | Content::Receipt { .. } => (None, None, None),
+        Content::GroupMeta { name, color } => {
+            check_group_meta(name, color)?;
+            let meta = GroupMetaJson {
+                name: name.clone(),
+                color: color.clone(),
+            };
+            (Some(String::new()), None, Some(meta))
+        }
     };
     let mut json = PlaintextJson {
         t: content.type_name().to_owned(),
@@ -120,6 +167,7 @@ pub(crate) fn encode(
         conv_id: ids.conv_id.text(),
         sender_user_id: user_id_text(&ids.sender),
         file,
+        group,
         reference: content.reference().map(|id| id.to_b64()),
         pad: String::new(),
     };
@@ -169,7 +217,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Plaintext, CryptoError> {
                 .clone()
                 .ok_or_else(|| reject("plaintext.body", "required for text and file"))?;
             match (json.t.as_str(), &json.file) {
-                ("text", None) => Content::Text { body },
+                ("text", None) => match &json.group {
+                    None => Content::Text { body },
+                    Some(meta) => {
+                        check_group_meta(&meta.name, &meta.color)?;
+                        if !body.is_empty() {
+                            return Err(reject("plaintext.body", "must be empty with group"));
+                        }
+                        Content::GroupMeta {
+                            name: meta.name.clone(),
+                            color: meta.color.clone(),
+                        }
+                    }
+                },
+                ("file", Some(_)) if json.group.is_some() => {
+                    return Err(reject("plaintext.group", "not allowed for file"))
+                }
                 ("file", Some(file)) => Content::File {
                     body,
                     file: FileDescriptor::from_json(file)?,
@@ -179,10 +242,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Plaintext, CryptoError> {
             }
         }
         "delete" | "receipt" => {
-            if json.body.is_some() || json.file.is_some() {
+            if json.body.is_some() || json.file.is_some() || json.group.is_some() {
                 return Err(reject(
                     "plaintext",
-                    "body and file are not allowed for delete and receipt",
+                    "body, file and group are not allowed for delete and receipt",
                 ));
             }
             let target = reference

@@ -162,6 +162,24 @@ impl GroupState {
         self.members.contains_key(user)
     }
 
+    /// Whether a message of this group may be opened and shown (§17.4): its sender and every
+    /// user it is wrapped for are members of this state. `wrapped` is the header's
+    /// `recipients` (every user with a wrap).
+    pub fn admit(&self, sender: &UserId, wrapped: &[UserId]) -> Result<(), CryptoError> {
+        if !self.is_member(sender) {
+            return Err(CryptoError::GroupSenderNotMember { user: *sender });
+        }
+        match wrapped.iter().find(|u| !self.is_member(u)) {
+            Some(user) => Err(CryptoError::GroupOutsider { user: *user }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `user` is an admin of this state.
+    pub fn is_admin(&self, user: &UserId) -> bool {
+        self.members.get(user).is_some_and(|m| m.admin)
+    }
+
     /// Every member's identity key must be the one this client pinned for that user (a user
     /// with no pin yet is pinned from the chain by the caller, trust on first use).
     pub fn check_pins(

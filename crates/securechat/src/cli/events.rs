@@ -11,6 +11,7 @@ use securechat_crypto::CryptoError;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, ServerEvent};
+use uuid::Uuid;
 
 use super::context::Client;
 use super::profile::SavedFile;
@@ -29,10 +30,31 @@ pub enum Item {
     Read(ReadItem),
     /// Someone came online or went offline.
     Presence(PresenceItem),
+    /// A member named a group (or renamed it).
+    GroupNamed(GroupNamedItem),
     /// A message that could not be verified or decrypted.
     Invalid(InvalidItem),
     /// Everything missed has been shown.
     CaughtUp { seq: u64 },
+}
+
+/// The group an event belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRef {
+    pub id: Uuid,
+    /// Its name as its members set it, when known here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupNamedItem {
+    pub seq: u64,
+    pub group: Uuid,
+    pub name: String,
+    pub color: String,
+    pub from: UserId,
+    pub from_username: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -41,9 +63,13 @@ pub struct MessageItem {
     pub msg_id: String,
     pub from: UserId,
     pub from_username: String,
-    /// The other side when I sent it (from another session or in history), else me.
+    /// The other side when I sent it (from another session or in history), else me; in a
+    /// group, me.
     pub to: UserId,
     pub to_username: String,
+    /// The group it was sent in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
     /// Server receive time, Unix ms.
     pub ts: i64,
     pub text: String,
@@ -74,6 +100,8 @@ pub struct DeletedItem {
     /// For deletions: whether the sender-signed tombstone verified against the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +116,9 @@ pub struct ReadItem {
     pub by_username: String,
     /// Messages up to this server time (Unix ms) are read.
     pub up_to: i64,
+    /// In a group: `peer` = `by` is the member who read the group's messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,6 +186,14 @@ pub fn conversation_peer(me: UserId, from: UserId, envelope: &Envelope) -> UserI
         .unwrap_or(me)
 }
 
+/// The group reference of an event in `group`.
+pub fn group_ref(client: &Client, group: Option<Uuid>) -> Option<GroupRef> {
+    group.map(|id| GroupRef {
+        id,
+        name: client.chat.group_name(id).map(|(name, _)| name.clone()),
+    })
+}
+
 /// Shows an opened message; file messages are remembered for `download`.
 pub async fn message_item(
     client: &mut Client,
@@ -162,8 +201,12 @@ pub async fn message_item(
     ts: i64,
     envelope: &Envelope,
     opened: Opened,
+    group: Option<Uuid>,
 ) -> Option<Item> {
-    let to = conversation_peer(client.me(), opened.from, envelope);
+    let to = match group {
+        Some(_) => client.me(),
+        None => conversation_peer(client.me(), opened.from, envelope),
+    };
     let msg_id = msg_id_text(&opened.msg_id);
     let (text, file) = match opened.content {
         Received::Text { body } => (body, None),
@@ -174,6 +217,7 @@ pub async fn message_item(
                     from: opened.from,
                     ts,
                     envelope: envelope.clone(),
+                    group,
                 },
             );
             let info = FileInfo {
@@ -186,6 +230,17 @@ pub async fn message_item(
         }
         // Tombstones arrive as `deleted` events, and receipts are not sent as envelopes.
         Received::Delete { .. } | Received::Receipt { .. } => return None,
+        Received::GroupMeta { name, color } => {
+            let group = group?;
+            return Some(Item::GroupNamed(GroupNamedItem {
+                seq,
+                group,
+                name,
+                color,
+                from: opened.from,
+                from_username: client.name_of(opened.from).await,
+            }));
+        }
     };
     let item = MessageItem {
         seq,
@@ -199,6 +254,7 @@ pub async fn message_item(
         hidden: opened.hidden,
         expires_at: opened.expires_at,
         file,
+        group: group_ref(client, group),
     };
     Some(if item.file.is_some() {
         Item::File(item)
@@ -232,10 +288,12 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             from,
             ts,
             envelope,
+            group,
             ..
         } => {
-            let handled = match client.chat.open(from, ts, &envelope).await {
-                Ok(opened) => match message_item(client, seq, ts, &envelope, opened).await {
+            let handled = match client.chat.open_in(group, from, ts, &envelope).await {
+                Ok(opened) => match message_item(client, seq, ts, &envelope, opened, group).await
+                {
                     Some(item) => Handled::Show(item),
                     None => Handled::Nothing,
                 },
@@ -255,6 +313,7 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             from,
             reason,
             envelope,
+            group,
         } => {
             let verified = match (reason, envelope) {
                 (DeleteReason::Expired, _) => None,
@@ -263,7 +322,11 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
                 // server replays against another message id does not.
                 (DeleteReason::Deleted, Some(tombstone)) => match MsgId::from_b64(&msg_id) {
                     Ok(target) => {
-                        match client.chat.verify_deletion(from, &target, &tombstone).await {
+                        match client
+                            .chat
+                            .verify_deletion_in(group, from, &target, &tombstone)
+                            .await
+                        {
                             Ok(()) => Some(true),
                             Err(e) if is_connection_error(&e) => return Err(e),
                             Err(_) => Some(false),
@@ -284,6 +347,7 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
                     DeleteReason::Expired => "expired",
                 },
                 verified,
+                group: group_ref(client, group),
             })))
         }
         ServerEvent::Read {
@@ -291,6 +355,7 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             by,
             up_to,
             seq,
+            group,
         } => {
             if let Some(seq) = seq {
                 client.chat.saw_seq(seq);
@@ -302,6 +367,7 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
                 by,
                 by_username: client.name_of(by).await,
                 up_to,
+                group: group_ref(client, group),
             })))
         }
         ServerEvent::Presence { online, offline } => {

@@ -18,7 +18,7 @@ use super::context::{Client, Context};
 use super::events::{invalid_item, is_connection_error, message_item};
 use super::output::{size, Printer};
 use super::profile::{write_private, SavedFile};
-use super::send::parse_msg_id;
+use super::send::{parse_msg_id, target, Target};
 use super::{DownloadArgs, HistoryArgs};
 
 /// Most pages `download` reads per conversation while looking for a message.
@@ -40,8 +40,8 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {
     client.finish(result)
 }
 
-/// The latest `limit` messages with `peer`, oldest first.
-async fn fetch(client: &Client, peer: UserId, limit: u32) -> anyhow::Result<Vec<HistoryItem>> {
+/// The latest `limit` messages with a user or in a group, oldest first.
+async fn fetch(client: &Client, target: Target, limit: u32) -> anyhow::Result<Vec<HistoryItem>> {
     let mut items = Vec::new();
     let mut before = None;
     loop {
@@ -50,12 +50,12 @@ async fn fetch(client: &Client, peer: UserId, limit: u32) -> anyhow::Result<Vec<
         if want == 0 {
             break;
         }
-        let page = client
-            .chat
-            .api
-            .history(peer, before, want)
-            .await
-            .map_err(|e| client.explain(e))?;
+        let api = &client.chat.api;
+        let page = match target {
+            Target::User(peer) => api.history(peer, before, want).await,
+            Target::Group(group) => api.group_history(group, before, want).await,
+        }
+        .map_err(|e| client.explain(e))?;
         let got = page.messages.len();
         items.extend(page.messages);
         match page.next_before {
@@ -72,10 +72,18 @@ async fn show_history(
     args: &HistoryArgs,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let peer = client.find_peer(&args.with).await?;
-    let items = fetch(client, peer.id, args.limit).await?;
+    let target = target(client, args.with.as_deref(), args.group.as_deref()).await?;
+    let group = match target {
+        Target::Group(group) => Some(group),
+        Target::User(_) => None,
+    };
+    let items = fetch(client, target, args.limit).await?;
     if items.is_empty() && !args.json {
-        eprintln!("no messages with {}", peer.username);
+        match (&args.with, &args.group) {
+            (Some(with), _) => eprintln!("no messages with {with}"),
+            (_, Some(group)) => eprintln!("no messages in group {group}"),
+            _ => {}
+        }
     }
     // The server could list one envelope twice (history skips the replay check): each
     // message id is shown once.
@@ -83,7 +91,7 @@ async fn show_history(
     for item in items {
         match client
             .chat
-            .open_history(item.from, item.ts, &item.envelope)
+            .open_history_in(group, item.from, item.ts, &item.envelope)
             .await
         {
             Ok(opened) => {
@@ -93,7 +101,7 @@ async fn show_history(
                     continue;
                 }
                 if let Some(shown) =
-                    message_item(client, item.seq, item.ts, &item.envelope, opened).await
+                    message_item(client, item.seq, item.ts, &item.envelope, opened, group).await
                 {
                     printer.print(&shown);
                 }
@@ -154,6 +162,7 @@ async fn search(
                     from: item.from,
                     ts: item.ts,
                     envelope: item.envelope.clone(),
+                    group: None,
                 }));
             }
             match page.next_before {
@@ -180,7 +189,7 @@ async fn fetch_file(client: &mut Client, args: &DownloadArgs, target: MsgId) -> 
     };
     let opened = client
         .chat
-        .open_history(saved.from, saved.ts, &saved.envelope)
+        .open_history_in(saved.group, saved.from, saved.ts, &saved.envelope)
         .await
         .map_err(|e| client.explain(e))?;
     let Received::File { file, .. } = opened.content else {

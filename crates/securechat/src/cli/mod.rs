@@ -6,6 +6,7 @@ mod account;
 mod context;
 mod errors;
 mod events;
+mod group;
 mod history;
 mod keys;
 mod listen;
@@ -70,8 +71,11 @@ pub enum ClientCommand {
     /// Show, export, import or rotate your keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Send an encrypted text message.
+    /// Send an encrypted text message (to a user, or to a group).
     Send(SendArgs),
+    /// Groups: create one, change its members and admins, leave, list yours, show one.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Print your messages as they arrive (everything missed first).
     Listen(ListenArgs),
     /// Print the conversation with a user, oldest first.
@@ -225,13 +229,72 @@ pub struct KeysImportArgs {
     pub passphrase: PassphraseOpts,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group of you (its admin) and these users; prints the group's id.
+    Create(GroupCreateArgs),
+    /// Add users to a group (admins only).
+    Add(GroupChangeArgs),
+    /// Remove members from a group (admins only); they get no new messages.
+    Remove(GroupChangeArgs),
+    /// Make members admins (admins only).
+    Admin(GroupChangeArgs),
+    /// Make admins ordinary members again (admins only).
+    Unadmin(GroupChangeArgs),
+    /// Leave a group.
+    Leave(GroupLeaveArgs),
+    /// The groups you are in.
+    List(PlainArgs),
+    /// A group's members, admins and key ids, as verified from its signed chain.
+    Show(GroupLeaveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GroupCreateArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// The group's name (1 to 64 characters), sent encrypted to its members.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Its colour, #rrggbb [default: one picked from the group id].
+    #[arg(long, value_name = "COLOUR", requires = "name")]
+    pub color: Option<String>,
+    /// The other members' usernames.
+    #[arg(value_name = "USER", num_args = 1..)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupChangeArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// The group: its id, or its name.
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// The users' usernames.
+    #[arg(value_name = "USER", required = true, num_args = 1..)]
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupLeaveArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+    /// The group: its id, or its name.
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+}
+
 #[derive(Debug, Args)]
 pub struct SendArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// Recipient's username.
-    #[arg(long, value_name = "NAME")]
-    pub to: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    pub to: Option<String>,
+    /// Or the group (its id or name) to send to.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// Mark the message hidden (the recipient's app conceals it until asked).
     #[arg(long)]
     pub hidden: bool,
@@ -266,8 +329,11 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// The other user's username.
-    #[arg(long, value_name = "NAME")]
-    pub with: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    pub with: Option<String>,
+    /// Or a group (its id or name).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// How many of the latest messages.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
@@ -284,8 +350,11 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// Recipient's username.
-    #[arg(long, value_name = "NAME")]
-    pub to: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    pub to: Option<String>,
+    /// Or the group (its id or name) to send to.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// The file to send.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -321,8 +390,11 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// The other user of the conversation.
-    #[arg(long, value_name = "NAME")]
-    pub with: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    pub with: Option<String>,
+    /// Or the group (its id or name); an admin may delete any member's message.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// The id of your message to delete.
     #[arg(value_name = "MSG_ID")]
     pub msg_id: String,
@@ -354,6 +426,7 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Keys(KeysCommand::Import(args)) => keys::import(args).await,
         ClientCommand::Keys(KeysCommand::Rotate(args)) => keys::rotate(args).await,
         ClientCommand::Send(args) => send::send(args).await,
+        ClientCommand::Group(command) => group::run(command).await,
         ClientCommand::Upload(args) => send::upload(args).await,
         ClientCommand::Delete(args) => send::delete(args).await,
         ClientCommand::ResetPassword(args) => recovery::reset_password(args).await,

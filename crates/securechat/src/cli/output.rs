@@ -44,6 +44,12 @@ impl Printer {
         }
         match item {
             Item::Message(m) | Item::File(m) => self.out(&self.message_text(m)),
+            Item::GroupNamed(g) => self.out(&format!(
+                "* {} named the group {} “{}”",
+                clean(&g.from_username),
+                g.group,
+                clean(&g.name)
+            )),
             Item::Deleted(d) => {
                 let line = match (d.reason, d.verified) {
                     ("expired", _) => format!("* message {} expired", clean(&d.msg_id)),
@@ -61,7 +67,15 @@ impl Printer {
                 self.out(&line);
             }
             Item::Read(r) => {
-                let line = if r.by == r.peer {
+                let line = if let Some(group) = &r.group {
+                    let name = group.name.clone().unwrap_or_else(|| group.id.to_string());
+                    format!(
+                        "* {} read the messages of group {} up to {}",
+                        clean(&r.by_username),
+                        clean(&name),
+                        time(r.up_to)
+                    )
+                } else if r.by == r.peer {
                     format!(
                         "* {} read your messages up to {}",
                         clean(&r.peer_username),
@@ -108,8 +122,13 @@ impl Printer {
     }
 
     fn message_text(&self, m: &MessageItem) -> String {
-        let mut line = format!("[{}] {}", time(m.ts), clean(&m.from_username));
-        if self.arrows_for == Some(m.from) && m.from != m.to {
+        let mut line = format!("[{}] ", time(m.ts));
+        if let Some(group) = &m.group {
+            let name = group.name.clone().unwrap_or_else(|| group.id.to_string());
+            let _ = write!(line, "[{}] ", clean(&name));
+        }
+        line.push_str(&clean(&m.from_username));
+        if m.group.is_none() && self.arrows_for == Some(m.from) && m.from != m.to {
             let _ = write!(line, " → {}", clean(&m.to_username));
         }
         line.push_str(": ");
@@ -266,6 +285,7 @@ mod tests {
             hidden: false,
             expires_at: None,
             file: None,
+            group: None,
         }
     }
 

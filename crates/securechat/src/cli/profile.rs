@@ -48,6 +48,9 @@ pub struct SavedFile {
     /// Server receive time, Unix ms.
     pub ts: i64,
     pub envelope: Envelope,
+    /// The group it was sent in (absent for a 1:1 message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<uuid::Uuid>,
 }
 
 /// File messages by message id.

@@ -7,9 +7,12 @@ use anyhow::{bail, Context as _};
 
 use securechat_client::chat::msg_id_text;
 use securechat_crypto::ids::MsgId;
+use securechat_proto::ids::UserId;
 use securechat_proto::ws::ClientFrame;
+use uuid::Uuid;
 
 use super::context::{Client, Context};
+use super::group::resolve_group;
 use super::outbox::{deliver, Confirm, Confirmed};
 use super::profile::SavedFile;
 use super::{DeleteArgs, SendArgs, UploadArgs};
@@ -55,11 +58,31 @@ pub fn parse_msg_id(text: &str) -> anyhow::Result<MsgId> {
     })
 }
 
+/// Whom a message goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    User(UserId),
+    Group(Uuid),
+}
+
+/// The conversation named by `--to`/`--with` (a username) or `--group` (a group).
+pub async fn target(
+    client: &mut Client,
+    user: Option<&str>,
+    group: Option<&str>,
+) -> anyhow::Result<Target> {
+    match (user, group) {
+        (_, Some(group)) => Ok(Target::Group(resolve_group(client, group).await?)),
+        (Some(user), None) => Ok(Target::User(client.find_peer(user).await?.id)),
+        (None, None) => bail!("name a user or a group"),
+    }
+}
+
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let text = message_text(&args.text)?;
     let expires = expiry_ms(args.expires)?;
     let mut client = Context::new(&args.opts)?.client()?;
-    let result = send_text(&mut client, &args.to, &text, args.hidden, expires).await;
+    let result = send_text(&mut client, &args, &text, expires).await;
     let msg_id = client.finish(result)?;
     println!("{msg_id}");
     Ok(())
@@ -67,17 +90,21 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
 
 async fn send_text(
     client: &mut Client,
-    to: &str,
+    args: &SendArgs,
     text: &str,
-    hidden: bool,
     expires: Option<i64>,
 ) -> anyhow::Result<String> {
-    let peer = client.find_peer(to).await?;
-    let sealed = client
-        .chat
-        .seal_text(peer.id, text, hidden, expires)
-        .await
-        .map_err(|e| client.explain(e))?;
+    let hidden = args.hidden;
+    let sealed = match target(client, args.to.as_deref(), args.group.as_deref()).await? {
+        Target::User(peer) => client.chat.seal_text(peer, text, hidden, expires).await,
+        Target::Group(group) => {
+            client
+                .chat
+                .seal_group_text(group, text, hidden, expires)
+                .await
+        }
+    }
+    .map_err(|e| client.explain(e))?;
     let msg_id = msg_id_text(&sealed.msg_id);
     let frame = ClientFrame::Send {
         envelope: sealed.envelope,
@@ -142,12 +169,21 @@ async fn upload_file(
     name: &str,
     mime: &str,
 ) -> anyhow::Result<String> {
-    let peer = client.find_peer(&args.to).await?;
-    let sealed = client
-        .chat
-        .seal_file(peer.id, bytes, name, mime, &args.caption)
-        .await
-        .map_err(|e| client.explain(e))?;
+    let caption = &args.caption;
+    let (sealed, group) = match target(client, args.to.as_deref(), args.group.as_deref()).await? {
+        Target::User(peer) => (
+            client.chat.seal_file(peer, bytes, name, mime, caption).await,
+            None,
+        ),
+        Target::Group(group) => (
+            client
+                .chat
+                .seal_group_file(group, bytes, name, mime, caption)
+                .await,
+            Some(group),
+        ),
+    };
+    let sealed = sealed.map_err(|e| client.explain(e))?;
     let msg_id = msg_id_text(&sealed.msg_id);
     let frame = ClientFrame::Send {
         envelope: sealed.envelope.clone(),
@@ -161,6 +197,7 @@ async fn upload_file(
                 from,
                 ts,
                 envelope: sealed.envelope,
+                group,
             },
         );
     }
@@ -170,19 +207,23 @@ async fn upload_file(
 pub async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
     let target = parse_msg_id(&args.msg_id)?;
     let mut client = Context::new(&args.opts)?.client()?;
-    let result = delete_message(&mut client, &args.with, target).await;
+    let result = delete_message(&mut client, &args, target).await;
     client.finish(result)?;
     println!("deleted {}", msg_id_text(&target));
     Ok(())
 }
 
-async fn delete_message(client: &mut Client, with: &str, target: MsgId) -> anyhow::Result<()> {
-    let peer = client.find_peer(with).await?;
-    let sealed = client
-        .chat
-        .seal_delete(peer.id, target)
-        .await
-        .map_err(|e| client.explain(e))?;
+async fn delete_message(
+    client: &mut Client,
+    args: &DeleteArgs,
+    message: MsgId,
+) -> anyhow::Result<()> {
+    let sealed = match target(client, args.with.as_deref(), args.group.as_deref()).await? {
+        Target::User(peer) => client.chat.seal_delete(peer, message).await,
+        Target::Group(group) => client.chat.seal_group_delete(group, message).await,
+    }
+    .map_err(|e| client.explain(e))?;
+    let target = message;
     let tombstone_id = msg_id_text(&sealed.msg_id);
     let frame = ClientFrame::Delete {
         envelope: sealed.envelope,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use securechat_proto::b64;
 use securechat_proto::ids::UserId;
+use uuid::Uuid;
 use securechat_proto::messages::FileUploaded;
 use securechat_store::model::FileRow;
 
@@ -36,10 +37,14 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UploadQuery {
     /// The user the file is for (the only other user who may download it).
-    pub to: String,
+    pub to: Option<String>,
+    /// Or the group it is for (its members who receive the message carrying it may
+    /// download it); the caller must be a member.
+    pub group: Option<String>,
 }
 
-/// `POST /api/v1/files?to={user_id}`: streams ciphertext to the file storage under a random 128-bit id.
+/// `POST /api/v1/files?to={user_id}` (or `?group={group_id}`): streams ciphertext to the file
+/// storage under a random 128-bit id.
 #[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])),
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -55,13 +60,33 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileUploaded>), ApiError> {
-    let recipient: UserId = query
-        .to
-        .parse()
-        .map_err(|_| ApiError::field("to", "not a UUID"))?;
-    if recipient == auth.user_id || !state.user_exists(recipient).await? {
-        return Err(ApiError::field("to", "no such other user"));
-    }
+    let recipient = match (query.to, query.group) {
+        (Some(to), None) => {
+            let recipient: UserId = to
+                .parse()
+                .map_err(|_| ApiError::field("to", "not a UUID"))?;
+            if recipient == auth.user_id || !state.user_exists(recipient).await? {
+                return Err(ApiError::field("to", "no such other user"));
+            }
+            recipient
+        }
+        (None, Some(group)) => {
+            let group: Uuid = group
+                .parse()
+                .map_err(|_| ApiError::field("group", "not a UUID"))?;
+            let members = state.store().group_members(group).await?;
+            if !members.iter().any(|m| m.user == auth.user_id) {
+                return Err(ApiError::field("group", "you are not a member of this group"));
+            }
+            UserId(group)
+        }
+        _ => {
+            return Err(ApiError::field(
+                "query",
+                "name either `to` (a user) or `group` (a group), not both",
+            ))
+        }
+    };
     let limit = state.settings().max_file_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -110,12 +135,15 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: [u8; 16] = b64::decode_array(&id).map_err(|_| ApiError::NotFound)?;
-    let row = state
-        .store()
-        .get_file(id)
-        .await?
-        .filter(|f| f.uploader == auth.user_id || f.recipient == auth.user_id)
-        .ok_or(ApiError::NotFound)?;
+    let row = state.store().get_file(id).await?.ok_or(ApiError::NotFound)?;
+    // A group file's `recipient` is the group: its readers are the members who received the
+    // message carrying it.
+    let allowed = row.uploader == auth.user_id
+        || row.recipient == auth.user_id
+        || state.store().file_delivered_to(id, auth.user_id).await?;
+    if !allowed {
+        return Err(ApiError::NotFound);
+    }
     let file = state.blobs().read(&id).await?;
     Ok((
         [

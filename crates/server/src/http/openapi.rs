@@ -43,6 +43,7 @@ impl Modify for BearerAuth {
         super::users::keys,
         super::users::publish_key,
         super::messages::history,
+        super::messages::group_history,
         super::files::upload,
         super::files::download,
         super::groups::append,

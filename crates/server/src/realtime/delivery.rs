@@ -21,7 +21,9 @@ use crate::metrics::{MESSAGES_DELETED, MESSAGES_EXPIRED, STORE_BATCH, STORE_UNAV
 use crate::realtime::fanout;
 use crate::realtime::frames::error;
 use crate::realtime::hub::Hub;
-use crate::realtime::work::{Announcement, Deletion, Failure, Job, Pending, Receipt, Reply};
+use crate::realtime::work::{
+    Announcement, Conversation, Deletion, Failure, GroupPending, Job, Pending, Receipt, Reply,
+};
 
 /// Most messages committed in one transaction: large enough that a saturated writer's
 /// per-commit costs are spread thin, small enough that one commit stays well under 100 ms.
@@ -152,6 +154,7 @@ impl Worker {
     async fn other(&self, job: Job) {
         match job {
             Job::Append(_) => {}
+            Job::AppendGroup(g) => self.append_group(g).await,
             Job::Delete(d) => self.delete(d).await,
             Job::Read(r) => self.read(r).await,
             Job::Expire => self.expire().await,
@@ -182,14 +185,30 @@ impl Worker {
         let _ = done.send(result);
     }
 
+    /// Stores a group message on its own (its membership check and its entries in every
+    /// member's stream make one transaction).
+    async fn append_group(&self, pending: GroupPending) {
+        let outcome = match self.store.append_group_message(&pending.message).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => Err(failed(&e, "storing a group message failed")),
+        };
+        self.announce(Announcement::GroupMessage { pending, outcome })
+            .await;
+    }
+
     async fn delete(&self, d: Deletion) {
-        let stored = match serde_json::to_string(&d.tombstone) {
-            Ok(text) => {
+        let stored = match (serde_json::to_string(&d.tombstone), d.group) {
+            (Ok(text), None) => {
                 self.store
                     .delete_message(d.sender, d.target, &text, now_ms())
                     .await
             }
-            Err(e) => Err(StoreError::Other(Box::new(e))),
+            (Ok(text), Some(group)) => {
+                self.store
+                    .delete_group_message(d.sender, group, d.target, &text, now_ms())
+                    .await
+            }
+            (Err(e), _) => Err(StoreError::Other(Box::new(e))),
         };
         let announcement = match stored {
             Ok(Some(removal)) => {
@@ -204,7 +223,11 @@ impl Worker {
                 origin: d.origin,
                 frame: error(
                     WsErrorCode::NotFound,
-                    "you have no such message",
+                    if d.group.is_some() {
+                        "the group has no such message that you sent, and you are not its admin"
+                    } else {
+                        "you have no such message"
+                    },
                     Some(d.msg_id),
                 ),
             },
@@ -217,17 +240,43 @@ impl Worker {
     }
 
     async fn read(&self, r: Receipt) {
-        let announcement = match self
-            .store
-            .record_read(r.reader, r.peer, r.up_to, now_ms())
-            .await
-        {
-            Ok(seq) => Announcement::Read {
-                reader: r.reader,
-                peer: r.peer,
-                up_to: r.up_to,
-                seq,
+        let stored = match r.peer {
+            Conversation::Direct(peer) => self
+                .store
+                .record_read(r.reader, peer, r.up_to, now_ms())
+                .await
+                .map(|seq| {
+                    Some(Announcement::Read {
+                        reader: r.reader,
+                        peer,
+                        up_to: r.up_to,
+                        seq,
+                        origin: r.origin.clone(),
+                    })
+                }),
+            Conversation::Group(group) => self
+                .store
+                .record_group_read(r.reader, group, r.up_to, now_ms())
+                .await
+                .map(|seqs| {
+                    seqs.map(|seqs| Announcement::GroupRead {
+                        reader: r.reader,
+                        group,
+                        up_to: r.up_to,
+                        seqs,
+                        origin: r.origin.clone(),
+                    })
+                }),
+        };
+        let announcement = match stored {
+            Ok(Some(announcement)) => announcement,
+            Ok(None) => Announcement::Reply {
                 origin: r.origin,
+                frame: error(
+                    WsErrorCode::NotAMember,
+                    "you are not a member of this group",
+                    None,
+                ),
             },
             Err(e) => Announcement::Reply {
                 origin: r.origin,

@@ -14,14 +14,14 @@ use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, ServerEvent, WsErrorCode};
-use securechat_store::model::{AppendOutcome, NewMessage, Removal};
+use securechat_store::model::{AppendOutcome, GroupAppendOutcome, NewMessage, Removal};
 
 use crate::blobs::Blobs;
 use crate::cluster::Cluster;
 use crate::metrics::{DELIVERY_LATENCY, MESSAGES_DELIVERED, MESSAGES_STORED};
 use crate::realtime::frames::{self, error, outbound, Outbound};
 use crate::realtime::hub::{ConnId, Hub};
-use crate::realtime::work::{Announcement, Origin, Reply};
+use crate::realtime::work::{Announcement, Failure, GroupPending, Origin, Reply};
 
 /// Sends to the connection a job came from. A closed or overflowing origin will resend after
 /// reconnecting; the store is the truth.
@@ -112,11 +112,31 @@ fn announce(fanout: &Fanout, announcement: Announcement) {
                 reply(&r.origin, failure.frame(Some(r.msg_id)));
             }
         }
+        Announcement::GroupMessage { pending, outcome } => settle_group(fanout, pending, outcome),
         Announcement::Removal {
             removal,
             reason,
             tombstone,
         } => announce_removal(fanout, &removal, reason, tombstone.as_ref()),
+        Announcement::GroupRead {
+            reader,
+            group,
+            up_to,
+            seqs,
+            origin,
+        } => {
+            let read = |seq| ServerEvent::Read {
+                peer: reader,
+                by: reader,
+                up_to,
+                seq,
+                group: Some(group),
+            };
+            for (member, seq) in seqs {
+                fanout.to_user(member, &outbound(&read(Some(seq))), None);
+            }
+            fanout.to_user(reader, &outbound(&read(None)), Some(origin.conn));
+        }
         Announcement::Read {
             reader,
             peer,
@@ -129,6 +149,7 @@ fn announce(fanout: &Fanout, announcement: Announcement) {
                 by: reader,
                 up_to,
                 seq: Some(seq),
+                group: None,
             });
             fanout.to_user(peer, &to_peer, None);
             let to_reader = outbound(&ServerEvent::Read {
@@ -136,6 +157,7 @@ fn announce(fanout: &Fanout, announcement: Announcement) {
                 by: reader,
                 up_to,
                 seq: None,
+                group: None,
             });
             fanout.to_user(reader, &to_reader, Some(origin.conn));
         }
@@ -162,8 +184,9 @@ fn settle(fanout: &Fanout, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
                     ts: m.received_at,
                 }),
             );
-            let event =
-                |seq| frames::message(seq, m.sender, m.received_at, &m.envelope, m.expires_at);
+            let event = |seq| {
+                frames::message(seq, m.sender, m.received_at, &m.envelope, m.expires_at, None)
+            };
             let delivered = fanout.to_user_with(m.recipient, None, || event(recipient_seq))
                 + fanout.to_user_with(m.sender, Some(r.origin.conn), || event(sender_seq));
             metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
@@ -207,8 +230,77 @@ fn settle(fanout: &Fanout, m: &NewMessage, r: Reply, outcome: AppendOutcome) {
     }
 }
 
-/// Tells every live session of sender and recipient that a message is gone, and removes the
-/// bytes of its files (in the background). Offline sessions learn it from their stream.
+/// Acks a group message to its sender and delivers it to every member's sessions (the
+/// sender's other sessions too), or answers why it was refused.
+fn settle_group(
+    fanout: &Fanout,
+    pending: GroupPending,
+    outcome: Result<GroupAppendOutcome, Failure>,
+) {
+    let m = &pending.message.message;
+    let group = pending.message.group;
+    let (r, msg_id) = (&pending.origin, pending.msg_id);
+    let refuse = |code, text: &str| reply(r, error(code, text, Some(msg_id.clone())));
+    match outcome {
+        Err(failure) => reply(r, failure.frame(Some(msg_id))),
+        Ok(GroupAppendOutcome::Stored {
+            sender_seq,
+            members,
+        }) => {
+            metrics::counter!(MESSAGES_STORED).increment(1);
+            reply(
+                r,
+                outbound(&ServerEvent::Ack {
+                    msg_id,
+                    seq: sender_seq,
+                    ts: m.received_at,
+                }),
+            );
+            let event = |seq| {
+                let (at, expires) = (m.received_at, m.expires_at);
+                frames::message(seq, m.sender, at, &m.envelope, expires, Some(group))
+            };
+            let mut delivered = fanout.to_user_with(m.sender, Some(r.conn), || event(sender_seq));
+            for (member, seq) in members {
+                delivered += fanout.to_user_with(member, None, || event(seq));
+            }
+            metrics::counter!(MESSAGES_DELIVERED).increment(delivered as u64);
+            metrics::histogram!(DELIVERY_LATENCY).record(pending.received.elapsed().as_secs_f64());
+        }
+        Ok(GroupAppendOutcome::Duplicate {
+            sender_seq,
+            received_at,
+        }) => reply(
+            r,
+            outbound(&ServerEvent::Ack {
+                msg_id,
+                seq: sender_seq,
+                ts: received_at,
+            }),
+        ),
+        Ok(GroupAppendOutcome::Conflict) => refuse(
+            WsErrorCode::DuplicateConflict,
+            "this msg_id was already used for a different message",
+        ),
+        Ok(GroupAppendOutcome::BadFile) => refuse(
+            WsErrorCode::InvalidEnvelope,
+            "a referenced file is unknown, not uploaded by you for this group, or already used",
+        ),
+        Ok(GroupAppendOutcome::NotMember) => refuse(
+            WsErrorCode::NotAMember,
+            "you are not a member of this group (or it does not exist); nothing was sent",
+        ),
+        Ok(GroupAppendOutcome::MembershipChanged) => refuse(
+            WsErrorCode::GroupChanged,
+            "the group's membership changed: the message must be wrapped for exactly its \
+             members; fetch its chain, verify it and seal again (nothing was sent)",
+        ),
+    }
+}
+
+/// Tells every live session of everyone who got a message (sender and recipient, or the
+/// group's members who received it) that it is gone, and removes the bytes of its files (in
+/// the background). Offline sessions learn it from their stream.
 fn announce_removal(
     fanout: &Fanout,
     removal: &Removal,
@@ -216,16 +308,14 @@ fn announce_removal(
     tombstone: Option<&Envelope>,
 ) {
     let msg_id = b64::encode(removal.msg_id);
-    for (user, seq) in [
-        (removal.sender, removal.sender_seq),
-        (removal.recipient, removal.recipient_seq),
-    ] {
+    for &(user, seq) in &removal.streams {
         let frame = outbound(&ServerEvent::Deleted {
             msg_id: msg_id.clone(),
             seq,
             from: removal.sender,
             reason,
             envelope: tombstone.cloned(),
+            group: removal.group,
         });
         fanout.to_user(user, &frame, None);
     }

@@ -6,6 +6,7 @@ use axum::extract::ws::Utf8Bytes;
 
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{v1, ServerEvent, WsErrorCode};
+use uuid::Uuid;
 
 use crate::metrics::WS_ERRORS;
 
@@ -87,6 +88,7 @@ pub fn message(
     ts: i64,
     envelope_json: &str,
     expires_at: Option<i64>,
+    group: Option<Uuid>,
 ) -> Outbound {
     let mut text = String::with_capacity(envelope_json.len() + 160);
     let _ = write!(
@@ -95,6 +97,9 @@ pub fn message(
     );
     if let Some(at) = expires_at {
         let _ = write!(text, r#","expires_at":{at}"#);
+    }
+    if let Some(group) = group {
+        let _ = write!(text, r#","group":"{group}""#);
     }
     text.push('}');
     Outbound {
@@ -141,14 +146,21 @@ mod tests {
         };
         let json = serde_json::to_string(&envelope).unwrap();
         let from = UserId::generate();
-        for expires_at in [None, Some(1_732_530_000_000)] {
-            let built = message(7, from, 1_732_529_000_000, &json, expires_at);
+        let group = Uuid::from_u128(0x0193_650e_2c00_4a11_8ce0_a11c_e000_0001);
+        for (expires_at, group) in [
+            (None, None),
+            (Some(1_732_530_000_000), None),
+            (None, Some(group)),
+            (Some(1_732_530_000_000), Some(group)),
+        ] {
+            let built = message(7, from, 1_732_529_000_000, &json, expires_at, group);
             let serialised = outbound(&ServerEvent::Message {
                 seq: 7,
                 from,
                 ts: 1_732_529_000_000,
                 envelope: envelope.clone(),
                 expires_at,
+                group,
             });
             assert_eq!(built.text.as_str(), serialised.text.as_str());
             assert_eq!(built.place, serialised.place);

@@ -6,6 +6,7 @@ use securechat_crypto::identity::IdentityKey;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_store::model::FileId;
+use uuid::Uuid;
 
 pub use securechat_crypto::envelope::Kind;
 
@@ -20,6 +21,10 @@ pub struct Routing {
     pub kind: Kind,
     /// Users with a wrap other than the sender.
     pub recipients: Vec<UserId>,
+    /// Users with a wrap, the sender included when it wrapped for itself.
+    pub wrapped: Vec<UserId>,
+    /// The conversation: a 1:1 conversation's derived id (UUIDv8), or a group's id (UUIDv4).
+    pub conv_id: Uuid,
     pub expires_in_ms: Option<u64>,
     /// The message a tombstone or receipt names.
     pub reference: Option<[u8; 16]>,
@@ -43,12 +48,22 @@ pub fn parse(envelope: &Envelope, registered: &IdentityKey) -> Result<Routing, S
             .copied()
             .filter(|u| *u != header.sender)
             .collect(),
+        wrapped: header.recipients.clone(),
+        conv_id: header.conv_id.0,
         expires_in_ms: header
             .expires_in_ms
             .map(|ms| u64::try_from(ms).unwrap_or(0)),
         reference: header.reference.map(|r| r.0),
         files: header.files.iter().map(|f| f.0).collect(),
     })
+}
+
+impl Routing {
+    /// The group the envelope is sent in: a group's id is a UUIDv4, while a 1:1
+    /// conversation's derived id is a UUIDv8 (docs/PROTOCOL.md §5, §17.1).
+    pub fn group(&self) -> Option<Uuid> {
+        (self.conv_id.get_version_num() == 4).then_some(self.conv_id)
+    }
 }
 
 /// Verifies the envelope's signature by the given identity key.

@@ -9,7 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 use securechat_proto::envelope::Envelope;
 use securechat_proto::ids::UserId;
 use securechat_proto::ws::{DeleteReason, WsErrorCode};
-use securechat_store::model::{AccountRemoval, AppendOutcome, NewMessage, Removal};
+use securechat_store::model::{
+    AccountRemoval, AppendOutcome, GroupAppendOutcome, NewGroupMessage, NewMessage, Removal,
+};
+use uuid::Uuid;
 use securechat_store::StoreError;
 
 use crate::realtime::frames::{error, Outbound};
@@ -32,10 +35,23 @@ pub struct Pending {
     pub received: Instant,
 }
 
-/// A sender's signed tombstone, already checked.
+/// One group message waiting to be stored.
+#[derive(Debug)]
+pub struct GroupPending {
+    pub message: NewGroupMessage,
+    /// `msg_id` as the client wrote it (base64url), for the ack.
+    pub msg_id: String,
+    pub origin: Origin,
+    pub received: Instant,
+}
+
+/// A signed tombstone, already checked: its signer (`sender`) deletes its own message, or,
+/// in a group, an admin deletes a member's.
 #[derive(Debug)]
 pub struct Deletion {
     pub sender: UserId,
+    /// The group of the message, for a group tombstone.
+    pub group: Option<Uuid>,
     pub target: [u8; 16],
     pub tombstone: Envelope,
     /// The tombstone's own `msg_id`, for error references.
@@ -43,19 +59,27 @@ pub struct Deletion {
     pub origin: Origin,
 }
 
-/// A read receipt.
+/// A read receipt: of the conversation with `peer`, or of a group.
 #[derive(Debug)]
 pub struct Receipt {
     pub reader: UserId,
-    pub peer: UserId,
+    pub peer: Conversation,
     pub up_to: i64,
     pub origin: Origin,
+}
+
+/// A conversation: with one user, or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation {
+    Direct(UserId),
+    Group(Uuid),
 }
 
 /// Work for the delivery task.
 #[derive(Debug)]
 pub enum Job {
     Append(Pending),
+    AppendGroup(GroupPending),
     Delete(Deletion),
     Read(Receipt),
     /// Remove messages whose self-destruct time has come.
@@ -84,6 +108,11 @@ pub enum Announcement {
         replies: Vec<Reply>,
         outcomes: Result<Vec<AppendOutcome>, Failure>,
     },
+    /// A group message and what the store made of it.
+    GroupMessage {
+        pending: GroupPending,
+        outcome: Result<GroupAppendOutcome, Failure>,
+    },
     /// A message deleted by its sender or expired.
     Removal {
         removal: Removal,
@@ -96,6 +125,15 @@ pub enum Announcement {
         peer: UserId,
         up_to: i64,
         seq: u64,
+        origin: Origin,
+    },
+    /// Member `reader` read the group's messages up to `up_to`; `seqs` are the events in the
+    /// other members' streams.
+    GroupRead {
+        reader: UserId,
+        group: Uuid,
+        up_to: i64,
+        seqs: Vec<(UserId, u64)>,
         origin: Origin,
     },
     /// A frame for the origin only (an error).

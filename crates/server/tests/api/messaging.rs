@@ -474,7 +474,8 @@ async fn read_receipts_and_presence_reach_the_other_side() {
     assert!(listed.iter().any(|u| u.id == bob.id()));
 
     b.send(&ClientFrame::Read {
-        peer: alice.id(),
+        peer: Some(alice.id()),
+        group: None,
         up_to: 1234,
     })
     .await

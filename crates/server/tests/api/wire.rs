@@ -522,7 +522,8 @@ async fn record_a_session_of_this_release() {
     // Bob read it.
     bob_ws
         .send(&ClientFrame::Read {
-            peer: alice_id,
+            peer: Some(alice_id),
+            group: None,
             up_to: ts,
         })
         .await

@@ -238,7 +238,7 @@ pub async fn deleted_accounts_leave_and_keep_their_name(store: Arc<dyn Store>) {
     assert!(removal
         .removals
         .iter()
-        .all(|r| r.sender == a && r.recipient == b));
+        .all(|r| r.sender == a && r.streams.iter().map(|s| s.0).eq([a, b])));
     assert_eq!(removal.removals[0].files, vec![[1; 16]]);
     assert_eq!(removal.files, vec![[2; 16]]);
     for id in [[1; 16], [2; 16]] {

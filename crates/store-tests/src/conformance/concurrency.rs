@@ -450,8 +450,9 @@ pub async fn concurrent_deletes_and_expiry_remove_once(a: Arc<dyn Store>, b: Arc
     assert_eq!(keys.len(), 40, "each message removed once");
     assert!(keys.contains(&(batch[0].sender, msg_id(0))));
     for r in &removals {
-        seqs.entry(r.sender).or_default().push(r.sender_seq);
-        seqs.entry(r.recipient).or_default().push(r.recipient_seq);
+        for &(user, seq) in &r.streams {
+            seqs.entry(user).or_default().push(seq);
+        }
     }
     for (who, list) in seqs {
         assert_gap_free(&*a, who, list).await;

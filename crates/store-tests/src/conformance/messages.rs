@@ -105,7 +105,8 @@ pub async fn read_receipts_go_to_the_peers_stream(store: Arc<dyn Store>) {
         vec![InboxEvent::Read {
             seq: 2,
             peer: b,
-            up_to: T0 + 1
+            up_to: T0 + 1,
+            group: None,
         }]
     );
     let page = store.events_since(b, 1, 10, T0 + 10).await.expect("events");
@@ -139,6 +140,7 @@ pub async fn event_pages_resume_where_they_stopped(store: Arc<dyn Store>) {
             msg_id: msg_id(2),
             from: a,
             tombstone: Some("tomb".to_owned()),
+            group: None,
         })
     );
     assert_eq!((page.last_scanned, page.more), (6, true));
@@ -183,6 +185,7 @@ pub async fn history_pages_back_through_a_conversation(store: Arc<dyn Store>) {
             let seen = |seq| StoredMessage {
                 seq,
                 from: m.sender,
+                group: None,
                 ts: m.received_at,
                 envelope: m.envelope.clone(),
                 expires_at: None,

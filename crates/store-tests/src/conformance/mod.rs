@@ -10,6 +10,7 @@ mod admin;
 mod cluster;
 mod concurrency;
 mod files;
+mod group_messages;
 mod groups;
 mod messages;
 mod removals;
@@ -38,6 +39,11 @@ pub use concurrency::{
     concurrent_refreshes_rotate_once, concurrent_resends_store_one_message,
 };
 pub use files::{files_are_attached_with_their_message, unreferenced_files_are_taken_once};
+pub use group_messages::{
+    deleted_members_leave_group_delivery, group_messages_racing_a_removal_agree,
+    group_messages_reach_exactly_the_members,
+    group_reads_removals_and_files_follow_the_members,
+};
 pub use groups::{concurrent_group_changes_store_one, group_changes_extend_the_chain_in_order};
 pub use messages::{
     event_pages_resume_where_they_stopped, history_pages_back_through_a_conversation,
@@ -175,6 +181,9 @@ macro_rules! conformance_tests {
             accounts_and_sessions_are_listed_for_operators,
             security_events_are_recorded_listed_and_pruned,
             group_changes_extend_the_chain_in_order,
+            group_messages_reach_exactly_the_members,
+            group_reads_removals_and_files_follow_the_members,
+            deleted_members_leave_group_delivery,
         );
         $crate::conformance_tests!(@two $database;
             concurrent_appends_keep_streams_gap_free,
@@ -187,6 +196,7 @@ macro_rules! conformance_tests {
             concurrent_uses_of_one_code_succeed_once,
             logins_racing_a_disabling_leave_no_session,
             concurrent_group_changes_store_one,
+            group_messages_racing_a_removal_agree,
         );
     };
     (@one $database:path; $($check:ident),* $(,)?) => {

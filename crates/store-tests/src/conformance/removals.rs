@@ -35,9 +35,8 @@ pub async fn deleted_messages_leave_both_streams(store: Arc<dyn Store>) {
         Some(Removal {
             msg_id: msg_id(1),
             sender: a,
-            recipient: b,
-            sender_seq: 3,
-            recipient_seq: 3,
+            group: None,
+            streams: vec![(a, 3), (b, 3)],
             files: vec![file.id],
         })
     );
@@ -61,6 +60,7 @@ pub async fn deleted_messages_leave_both_streams(store: Arc<dyn Store>) {
                 msg_id: msg_id(1),
                 from: a,
                 tombstone: Some("tomb".to_owned()),
+                group: None,
             }
         );
         let history = s.history(me, peer, None, 10, T0 + 200).await.expect("h");
@@ -120,9 +120,8 @@ pub async fn expired_messages_are_removed_once(store: Arc<dyn Store>) {
         vec![Removal {
             msg_id: msg_id(1),
             sender: a,
-            recipient: b,
-            sender_seq: 4,
-            recipient_seq: 4,
+            group: None,
+            streams: vec![(a, 4), (b, 4)],
             files: vec![file.id],
         }]
     );
@@ -139,6 +138,7 @@ pub async fn expired_messages_are_removed_once(store: Arc<dyn Store>) {
             msg_id: msg_id(1),
             from: a,
             tombstone: None,
+            group: None,
         }]
     );
 
@@ -160,7 +160,7 @@ pub async fn expired_messages_are_removed_once(store: Arc<dyn Store>) {
     let seqs: HashSet<_> = first
         .iter()
         .chain(&second)
-        .map(|r| r.recipient_seq)
+        .map(|r| r.streams[1].1)
         .collect();
     assert_eq!(seqs, HashSet::from([8, 9, 10, 11]));
     assert_eq!(s.last_seq(b).await.expect("last"), 11);

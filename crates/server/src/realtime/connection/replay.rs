@@ -132,12 +132,14 @@ fn replayed(event: InboxEvent) -> Option<ServerEvent> {
             ts: m.ts,
             envelope: serde_json::from_str(&m.envelope).ok()?,
             expires_at: m.expires_at,
+            group: m.group,
         },
         InboxEvent::Deleted {
             seq,
             msg_id,
             from,
             tombstone,
+            group,
         } => ServerEvent::Deleted {
             msg_id: securechat_proto::b64::encode(msg_id),
             seq,
@@ -148,12 +150,19 @@ fn replayed(event: InboxEvent) -> Option<ServerEvent> {
                 DeleteReason::Expired
             },
             envelope: tombstone.and_then(|t| serde_json::from_str(&t).ok()),
+            group,
         },
-        InboxEvent::Read { seq, peer, up_to } => ServerEvent::Read {
+        InboxEvent::Read {
+            seq,
+            peer,
+            up_to,
+            group,
+        } => ServerEvent::Read {
             peer,
             by: peer,
             up_to,
             seq: Some(seq),
+            group,
         },
     })
 }
