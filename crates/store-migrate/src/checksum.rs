@@ -73,6 +73,11 @@ impl Checksum {
         self.bytes(value.as_bytes());
     }
 
+    /// A nullable UUID column.
+    pub(crate) fn opt_uuid(&mut self, value: Option<&Uuid>) {
+        self.opt_bytes(value.map(|v| &v.as_bytes()[..]));
+    }
+
     /// A text column.
     pub(crate) fn text(&mut self, value: &str) {
         self.tagged(3, value.as_bytes());

@@ -27,6 +27,7 @@ pub(crate) struct MessageRow {
     removed_at: Option<i64>,
     sender_seq: Option<i64>,
     recipient_seq: Option<i64>,
+    group_id: Option<Uuid>,
 }
 
 impl Canonical for MessageRow {
@@ -42,12 +43,13 @@ impl Canonical for MessageRow {
         out.opt_int(self.removed_at);
         out.opt_int(self.sender_seq);
         out.opt_int(self.recipient_seq);
+        out.opt_uuid(self.group_id.as_ref());
     }
 }
 
 const MESSAGES: Walk = Walk {
     select: "SELECT id, sender, msg_id, recipient, envelope, digest, received_at, expires_at, \
-             removed_at, sender_seq, recipient_seq FROM messages",
+             removed_at, sender_seq, recipient_seq, group_id FROM messages",
     after: "id > $1",
     order: "id",
 };
@@ -77,10 +79,10 @@ impl Table for Messages {
         sqlx::query(
             "INSERT INTO messages (id, sender, msg_id, recipient, envelope, digest, \
                                    received_at, expires_at, removed_at, sender_seq, \
-                                   recipient_seq) \
+                                   recipient_seq, group_id) \
              SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::bytea[], $4::uuid[], \
                                   $5::text[], $6::bytea[], $7::int8[], $8::int8[], \
-                                  $9::int8[], $10::int8[], $11::int8[])",
+                                  $9::int8[], $10::int8[], $11::int8[], $12::uuid[])",
         )
         .bind(column(rows, |r| r.id))
         .bind(column(rows, |r| r.sender))
@@ -93,6 +95,7 @@ impl Table for Messages {
         .bind(column(rows, |r| r.removed_at))
         .bind(column(rows, |r| r.sender_seq))
         .bind(column(rows, |r| r.recipient_seq))
+        .bind(column(rows, |r| r.group_id))
         .execute(conn)
         .await
         .map_err(target_failed(Self::NAME))?;
@@ -114,6 +117,7 @@ pub(crate) struct InboxRow {
     tombstone: Option<String>,
     up_to: Option<i64>,
     ts: i64,
+    group_id: Option<Uuid>,
 }
 
 impl Canonical for InboxRow {
@@ -126,11 +130,12 @@ impl Canonical for InboxRow {
         out.opt_text(self.tombstone.as_deref());
         out.opt_int(self.up_to);
         out.int(self.ts);
+        out.opt_uuid(self.group_id.as_ref());
     }
 }
 
 const INBOX: Walk = Walk {
-    select: "SELECT user_id, seq, kind, peer, message, tombstone, up_to, ts FROM inbox",
+    select: "SELECT user_id, seq, kind, peer, message, tombstone, up_to, ts, group_id FROM inbox",
     after: "(user_id, seq) > ($1, $2)",
     order: "user_id, seq",
 };
@@ -148,9 +153,10 @@ impl Table for Inbox {
 
     async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), MigrateError> {
         sqlx::query(
-            "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts) \
+            "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts, \
+                                group_id) \
              SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::text[], $4::uuid[], \
-                                  $5::int8[], $6::text[], $7::int8[], $8::int8[])",
+                                  $5::int8[], $6::text[], $7::int8[], $8::int8[], $9::uuid[])",
         )
         .bind(column(rows, |r| r.user_id))
         .bind(column(rows, |r| r.seq))
@@ -160,6 +166,7 @@ impl Table for Inbox {
         .bind(column(rows, |r| r.tombstone.as_deref()))
         .bind(column(rows, |r| r.up_to))
         .bind(column(rows, |r| r.ts))
+        .bind(column(rows, |r| r.group_id))
         .execute(conn)
         .await
         .map_err(target_failed(Self::NAME))?;

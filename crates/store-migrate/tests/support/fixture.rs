@@ -5,7 +5,8 @@ use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::model::{
-    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, InviteRow,
+    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, GroupAppendOutcome,
+    InviteRow, NewGroupMessage,
     NewInvite, NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
 };
 use securechat_store::security::{SecurityEvent, SecurityEventRow, SecurityKind};
@@ -258,6 +259,25 @@ pub async fn fill(store: &dyn Store) -> Fixture {
             .await
             .expect("group change");
     }
+    // A message in the group, to its members then (alice and carol).
+    let in_group = store
+        .append_group_message(&NewGroupMessage {
+            message: NewMessage {
+                sender: alice,
+                recipient: UserId(group),
+                msg_id: [0x99; 16],
+                envelope: "{\"group\":\"message\"}".to_owned(),
+                digest: [0x98; 32],
+                received_at: NOW - 10,
+                expires_at: None,
+                files: Vec::new(),
+            },
+            group,
+            wrapped: vec![alice, carol],
+        })
+        .await
+        .expect("group message");
+    assert!(matches!(in_group, GroupAppendOutcome::Stored { .. }), "{in_group:?}");
     Fixture {
         users: [alice, bob, carol],
         sessions: [sessions[0], sessions[1], sessions[2]],
@@ -285,6 +305,7 @@ pub struct Observed {
     group_changes: Vec<GroupChangeRow>,
     group_members: Vec<GroupMemberRow>,
     groups_of: Vec<Vec<(uuid::Uuid, u64)>>,
+    group_histories: Vec<Vec<StoredMessage>>,
 }
 
 /// What `store` answers about `fixture` at `NOW`.
@@ -310,11 +331,18 @@ pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
             .expect("changes"),
         group_members: store.group_members(fixture.group).await.expect("members"),
         groups_of: Vec::new(),
+        group_histories: Vec::new(),
     };
     for &user in &fixture.users {
         observed
             .groups_of
             .push(store.groups_of(user).await.expect("groups of"));
+        observed.group_histories.push(
+            store
+                .group_history(user, fixture.group, None, 10, NOW)
+                .await
+                .expect("group history"),
+        );
         let row = store.get_user(user).await.expect("user").expect("exists");
         observed.accounts.push((
             row.email,
