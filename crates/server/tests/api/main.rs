@@ -9,6 +9,7 @@ mod accounts;
 mod faults;
 mod files;
 mod files_s3;
+mod group_messaging;
 mod groups;
 mod health;
 mod ip_rule;
