@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 
 use crate::nodes::{Nodes, Placement};
 use crate::report::Report;
-use crate::scenarios::{accounts, connections, messages, store_history, upload, Ctx};
+use crate::scenarios::{accounts, connections, group, messages, store_history, upload, Ctx};
 
 /// Load tool for securechat (see docs/PERFORMANCE.md).
 #[derive(Parser)]
@@ -120,6 +120,15 @@ enum Scenario {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// One group of N members, all online, sending at a total rate for T seconds.
+    Group {
+        #[arg(long, default_value_t = 10)]
+        members: usize,
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     /// The store alone (no server): fill it with messages, then time history pages and
     /// events_since.
     StoreHistory {
@@ -173,6 +182,11 @@ async fn against_server(ctx: &Ctx, scenario: Scenario) -> anyhow::Result<Report>
         } => {
             messages::sustained(ctx, pairs.max(1), rate.max(1.0), seconds.clamp(1.0, 600.0)).await?
         }
+        Scenario::Group {
+            members,
+            rate,
+            seconds,
+        } => group::group(ctx, members, rate.max(0.1), seconds.clamp(1.0, 600.0)).await?,
         Scenario::StoreHistory { .. } => anyhow::bail!("store-history runs without a server"),
     })
 }

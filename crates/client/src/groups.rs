@@ -94,7 +94,14 @@ impl Chat {
         } else {
             Some(verify_chain(&chain)?)
         };
-        let fetched = self.api.group_changes(group, chain.len() as u64).await?;
+        let fetched = match self.api.group_changes(group, chain.len() as u64).await {
+            Err(ClientError::Http { status: 404, .. }) => {
+                return Err(ClientError::Invalid(
+                    "no such group, or you are not a member of it".into(),
+                ))
+            }
+            other => other?,
+        };
         for change in fetched.changes {
             let signed = to_signed(&change)?;
             state = Some(match state {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod connections;
 pub mod flows;
+pub mod group;
 pub mod messages;
 pub mod store_history;
 pub mod upload;

@@ -105,6 +105,14 @@ impl Connection {
         }
         let routing = match routing::parse(envelope, &self.identity_key) {
             Ok(r) => r,
+            // Past the limit for two users, an envelope that does not parse is answered as
+            // too large: only a group message's further wraps may take it past that.
+            Err(_) if envelope.wire_len() > max => {
+                let problem = too_large(2).unwrap_or_default();
+                self.error(WsErrorCode::EnvelopeTooLarge, &problem, None)
+                    .await;
+                return None;
+            }
             Err(e) => {
                 self.error(WsErrorCode::InvalidEnvelope, &e, None).await;
                 return None;
