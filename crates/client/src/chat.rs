@@ -19,9 +19,9 @@ use securechat_crypto::CryptoError;
 use securechat_proto::b64;
 use securechat_proto::envelope::Envelope;
 use securechat_proto::groups::SignedGroupChange;
-use uuid::Uuid;
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{KeyStatus, UserKeys};
+use uuid::Uuid;
 
 use crate::{now_ms, Api, ClientError, KeyRing};
 

@@ -189,7 +189,10 @@ impl Chat {
     }
 
     /// A user's identity key, pinned (from the directory on first contact).
-    async fn identity_of(&mut self, user: UserId) -> Result<securechat_crypto::identity::IdentityKey, ClientError> {
+    async fn identity_of(
+        &mut self,
+        user: UserId,
+    ) -> Result<securechat_crypto::identity::IdentityKey, ClientError> {
         self.contact_keys(user).await?;
         self.pinned_identity(&user)
             .ok_or_else(|| ClientError::Invalid(format!("no identity key pinned for {user}")))
@@ -232,11 +235,12 @@ impl Chat {
         users: &[UserId],
     ) -> Result<SignedChange, ClientError> {
         let me = self.keys.user_id();
-        let current = |user: &UserId| {
-            state.members().get(user).copied().ok_or_else(|| {
-                ClientError::Invalid(format!("{user} is not a member of the group"))
-            })
-        };
+        let current =
+            |user: &UserId| {
+                state.members().get(user).copied().ok_or_else(|| {
+                    ClientError::Invalid(format!("{user} is not a member of the group"))
+                })
+            };
         let mut members = Vec::new();
         let targets: Vec<UserId> = if action == GroupAction::Leave {
             vec![me]

@@ -70,7 +70,9 @@ pub enum CryptoError {
     GroupSenderNotMember { user: securechat_proto::ids::UserId },
     /// A group message is wrapped for someone outside the group as this client verified it
     /// (a member the server pretends to have added).
-    #[error("the message is wrapped for {user}, who is not a member of the group as verified here")]
+    #[error(
+        "the message is wrapped for {user}, who is not a member of the group as verified here"
+    )]
     GroupOutsider { user: securechat_proto::ids::UserId },
     /// The header bytes are not the canonical serialisation of the header they encode.
     #[error("header is not in canonical form (member order, spacing or number format)")]

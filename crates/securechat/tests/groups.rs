@@ -193,9 +193,15 @@ fn membership_changes_nobody_allowed_signed_are_refused() {
             .expect("forge a change");
         for member in [&alice, &bob] {
             let err = member.fails(&["group", "show", &group], "");
-            assert!(err.contains("group change 1 refused") || err.contains("signature"), "{what}: {err}");
+            assert!(
+                err.contains("group change 1 refused") || err.contains("signature"),
+                "{what}: {err}"
+            );
             let err = member.fails(&["send", "--group", &group, "hi"], "");
-            assert!(err.contains("group change 1 refused") || err.contains("signature"), "{what}: {err}");
+            assert!(
+                err.contains("group change 1 refused") || err.contains("signature"),
+                "{what}: {err}"
+            );
         }
         server
             .block_on(async {

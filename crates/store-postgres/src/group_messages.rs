@@ -65,7 +65,10 @@ async fn append(
     )
     .await?;
     let batch = std::slice::from_ref(m);
-    if let Some(known) = stored_keys(&mut *conn, batch).await?.get(&(m.sender, m.msg_id)) {
+    if let Some(known) = stored_keys(&mut *conn, batch)
+        .await?
+        .get(&(m.sender, m.msg_id))
+    {
         return Ok(match known.answer(m) {
             AppendOutcome::Duplicate {
                 sender_seq,

@@ -51,7 +51,10 @@ pub(crate) async fn push_event(
 
 /// Whether every file may be attached by `m`: uploaded by its sender for its recipient (or
 /// group) and not yet carried by a message.
-pub(crate) async fn files_usable(conn: &mut SqliteConnection, m: &NewMessage) -> Result<bool, StoreError> {
+pub(crate) async fn files_usable(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+) -> Result<bool, StoreError> {
     for file in &m.files {
         let row = sqlx::query("SELECT uploader, recipient, message FROM files WHERE id = $1")
             .bind(&file[..])

@@ -84,17 +84,11 @@ pub fn deliveries(
     let outsider = wrapped
         .iter()
         .any(|u| !members.iter().any(|m| m.user == *u));
-    let unwrapped = members
-        .iter()
-        .any(|m| m.live && !wrapped.contains(&m.user));
+    let unwrapped = members.iter().any(|m| m.live && !wrapped.contains(&m.user));
     if outsider || unwrapped {
         return Err(GroupAppendOutcome::MembershipChanged);
     }
-    let mut to: Vec<UserId> = members
-        .iter()
-        .filter(|m| m.live)
-        .map(|m| m.user)
-        .collect();
+    let mut to: Vec<UserId> = members.iter().filter(|m| m.live).map(|m| m.user).collect();
     to.sort_unstable();
     Ok(to)
 }
@@ -108,7 +102,10 @@ mod tests {
     }
 
     fn member(n: u8, live: bool) -> MemberState {
-        MemberState { user: user(n), live }
+        MemberState {
+            user: user(n),
+            live,
+        }
     }
 
     #[test]
@@ -141,7 +138,11 @@ mod tests {
             Err(GroupAppendOutcome::MembershipChanged)
         );
         assert_eq!(
-            deliveries(&[member(1, false), member(2, true)], user(1), &[user(1), user(2)]),
+            deliveries(
+                &[member(1, false), member(2, true)],
+                user(1),
+                &[user(1), user(2)]
+            ),
             Err(GroupAppendOutcome::NotMember)
         );
     }

@@ -140,8 +140,7 @@ pub async fn group(ctx: &Ctx, members: usize, rate: f64, seconds: f64) -> anyhow
     ));
     report.note("envelopes sealed for every member (real HPKE wraps + Ed25519) before the timed phase; latency = send → the last member's copy");
     let placed = ctx.nodes.place(members, &[])?;
-    let users =
-        Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
+    let users = Arc::new(create(&ctx.nodes, &ctx.prefix, &placed, ctx.first_source, 16).await?);
     let group = create_group(&users).await?;
 
     // Every member's keys, fetched and verified once.
@@ -153,7 +152,10 @@ pub async fn group(ctx: &Ctx, members: usize, rate: f64, seconds: f64) -> anyhow
     }
     progress.finish_and_clear();
     let keys = Arc::new(keys);
-    let progress = bar(members as u64, &format!("pre-sealing {} group envelopes", per_sender * members));
+    let progress = bar(
+        members as u64,
+        &format!("pre-sealing {} group envelopes", per_sender * members),
+    );
     let mut handles = Vec::new();
     for s in 0..members {
         let (users, keys) = (users.clone(), keys.clone());
@@ -284,7 +286,8 @@ pub async fn group(ctx: &Ctx, members: usize, rate: f64, seconds: f64) -> anyhow
     let sent = (per_sender * members) as u64;
     // Drain: until every copy arrived, or 10 s without progress.
     let mut last = (0, Instant::now());
-    while tally.complete.load(Ordering::Relaxed) < sent && last.1.elapsed() < Duration::from_secs(10)
+    while tally.complete.load(Ordering::Relaxed) < sent
+        && last.1.elapsed() < Duration::from_secs(10)
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let copies = tally.copies.load(Ordering::Relaxed);

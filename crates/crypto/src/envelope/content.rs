@@ -50,10 +50,7 @@ pub fn check_group_meta(name: &str, color: &str) -> Result<(), CryptoError> {
     }
     let hex = color.strip_prefix('#').unwrap_or("");
     if hex.len() != 6 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(reject(
-            "plaintext.group.color",
-            "#rrggbb in lower-case hex",
-        ));
+        return Err(reject("plaintext.group.color", "#rrggbb in lower-case hex"));
     }
     Ok(())
 }

@@ -292,8 +292,7 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             ..
         } => {
             let handled = match client.chat.open_in(group, from, ts, &envelope).await {
-                Ok(opened) => match message_item(client, seq, ts, &envelope, opened, group).await
-                {
+                Ok(opened) => match message_item(client, seq, ts, &envelope, opened, group).await {
                     Some(item) => Handled::Show(item),
                     None => Handled::Nothing,
                 },

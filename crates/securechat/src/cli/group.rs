@@ -63,7 +63,9 @@ pub async fn resolve_group(client: &mut Client, text: &str) -> anyhow::Result<Uu
         .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => bail!("no group named {text:?}: `securechat group list` shows your groups and their ids"),
+        [] => bail!(
+            "no group named {text:?}: `securechat group list` shows your groups and their ids"
+        ),
         _ => bail!("several groups are named {text:?}: name it by id (`securechat group list`)"),
     }
 }
@@ -100,9 +102,7 @@ async fn create(args: GroupCreateArgs) -> anyhow::Result<()> {
                 envelope: sealed.envelope,
             };
             deliver(&mut client, &frame, &msg_id, &Confirm::Ack(msg_id.clone())).await?;
-            client
-                .chat
-                .remember_group_name(group, name, &color);
+            client.chat.remember_group_name(group, name, &color);
         }
         Ok(group)
     }
@@ -177,13 +177,21 @@ async fn list(args: PlainArgs) -> anyhow::Result<()> {
         let me = client.me();
         let mut rows = Vec::new();
         for g in groups {
-            let id: Uuid = g.group_id.parse().context("the server sent a bad group id")?;
+            let id: Uuid = g
+                .group_id
+                .parse()
+                .context("the server sent a bad group id")?;
             let row = match client.chat.sync_group(id).await {
                 Ok(state) => vec![
                     id.to_string(),
                     title(&mut client, id, &state).await,
                     state.members().len().to_string(),
-                    if state.is_admin(&me) { "admin" } else { "member" }.to_owned(),
+                    if state.is_admin(&me) {
+                        "admin"
+                    } else {
+                        "member"
+                    }
+                    .to_owned(),
                 ],
                 Err(e) => vec![
                     id.to_string(),
@@ -229,8 +237,10 @@ async fn show(args: GroupLeaveArgs) -> anyhow::Result<()> {
     }
     .await;
     let (title, seq, rows) = client.finish(result)?;
-    println!("{title}  (group {}, membership verified through change {seq})", args.group);
+    println!(
+        "{title}  (group {}, membership verified through change {seq})",
+        args.group
+    );
     print!("{}", table(&["MEMBER", "ROLE", "KEY ID", "USER ID"], &rows));
     Ok(())
 }
-

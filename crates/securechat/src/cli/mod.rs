@@ -290,7 +290,12 @@ pub struct SendArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// Recipient's username.
-    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "group",
+        conflicts_with = "group"
+    )]
     pub to: Option<String>,
     /// Or the group (its id or name) to send to.
     #[arg(long, value_name = "GROUP")]
@@ -329,7 +334,12 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// The other user's username.
-    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "group",
+        conflicts_with = "group"
+    )]
     pub with: Option<String>,
     /// Or a group (its id or name).
     #[arg(long, value_name = "GROUP")]
@@ -350,7 +360,12 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// Recipient's username.
-    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "group",
+        conflicts_with = "group"
+    )]
     pub to: Option<String>,
     /// Or the group (its id or name) to send to.
     #[arg(long, value_name = "GROUP")]
@@ -390,7 +405,12 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
     /// The other user of the conversation.
-    #[arg(long, value_name = "NAME", required_unless_present = "group", conflicts_with = "group")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "group",
+        conflicts_with = "group"
+    )]
     pub with: Option<String>,
     /// Or the group (its id or name); an admin may delete any member's message.
     #[arg(long, value_name = "GROUP")]

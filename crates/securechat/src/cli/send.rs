@@ -172,7 +172,10 @@ async fn upload_file(
     let caption = &args.caption;
     let (sealed, group) = match target(client, args.to.as_deref(), args.group.as_deref()).await? {
         Target::User(peer) => (
-            client.chat.seal_file(peer, bytes, name, mime, caption).await,
+            client
+                .chat
+                .seal_file(peer, bytes, name, mime, caption)
+                .await,
             None,
         ),
         Target::Group(group) => (

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use securechat_proto::b64;
 use securechat_proto::ids::UserId;
-use uuid::Uuid;
 use securechat_proto::messages::FileUploaded;
 use securechat_store::model::FileRow;
+use uuid::Uuid;
 
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
@@ -76,7 +76,10 @@ pub async fn upload(
                 .map_err(|_| ApiError::field("group", "not a UUID"))?;
             let members = state.store().group_members(group).await?;
             if !members.iter().any(|m| m.user == auth.user_id) {
-                return Err(ApiError::field("group", "you are not a member of this group"));
+                return Err(ApiError::field(
+                    "group",
+                    "you are not a member of this group",
+                ));
             }
             UserId(group)
         }
@@ -135,7 +138,11 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: [u8; 16] = b64::decode_array(&id).map_err(|_| ApiError::NotFound)?;
-    let row = state.store().get_file(id).await?.ok_or(ApiError::NotFound)?;
+    let row = state
+        .store()
+        .get_file(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     // A group file's `recipient` is the group: its readers are the members who received the
     // message carrying it.
     let allowed = row.uploader == auth.user_id

@@ -12,8 +12,8 @@ use securechat_proto::ws::{DeleteReason, WsErrorCode};
 use securechat_store::model::{
     AccountRemoval, AppendOutcome, GroupAppendOutcome, NewGroupMessage, NewMessage, Removal,
 };
-use uuid::Uuid;
 use securechat_store::StoreError;
+use uuid::Uuid;
 
 use crate::realtime::frames::{error, Outbound};
 use crate::realtime::hub::ConnId;

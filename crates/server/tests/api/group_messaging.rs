@@ -27,7 +27,10 @@ struct Member {
 async fn online(app: &TestApp, name: &str) -> Member {
     let peer = app.peer(name).await;
     let mut socket = peer.socket(0).await;
-    wait_for(&mut socket, |e| matches!(e, ServerEvent::CaughtUp { .. }).then_some(())).await;
+    wait_for(&mut socket, |e| {
+        matches!(e, ServerEvent::CaughtUp { .. }).then_some(())
+    })
+    .await;
     Member { peer, socket }
 }
 
@@ -38,7 +41,9 @@ async fn send(socket: &mut Socket, envelope: Envelope, msg_id: &str) -> Result<u
         .await
         .expect("send");
     wait_for(socket, |e| match e {
-        ServerEvent::Ack { msg_id: id, seq, .. } if id == msg_id => Some(Ok(seq)),
+        ServerEvent::Ack {
+            msg_id: id, seq, ..
+        } if id == msg_id => Some(Ok(seq)),
         ServerEvent::Error {
             code, reference, ..
         } if reference.as_deref() == Some(msg_id) => Some(Err(code)),
@@ -264,7 +269,10 @@ async fn a_removed_member_gets_nothing_new_and_a_stale_sender_is_told() {
         .change_group(group, GroupAction::Add, &[carol.peer.id()])
         .await;
     assert!(
-        matches!(refused, Err(ClientError::Crypto(CryptoError::GroupChange { .. }))),
+        matches!(
+            refused,
+            Err(ClientError::Crypto(CryptoError::GroupChange { .. }))
+        ),
         "{refused:?}"
     );
 }
@@ -304,14 +312,24 @@ async fn a_message_wrapped_for_an_outsider_is_refused_by_the_server_and_by_every
         opened.err()
     );
     // A message from someone outside the verified membership is refused too.
-    let (envelope, _) = seal_for_anyone(&mut mallory.peer.new_device().await, group, &[bob.peer.id()]).await;
+    let (envelope, _) = seal_for_anyone(
+        &mut mallory.peer.new_device().await,
+        group,
+        &[bob.peer.id()],
+    )
+    .await;
     let opened = bob
         .peer
         .chat
         .open_in(Some(group), mallory.peer.id(), now_ms(), &envelope)
         .await;
     assert!(
-        matches!(opened, Err(ClientError::Crypto(CryptoError::GroupSenderNotMember { .. }))),
+        matches!(
+            opened,
+            Err(ClientError::Crypto(
+                CryptoError::GroupSenderNotMember { .. }
+            ))
+        ),
         "{:?}",
         opened.err()
     );
@@ -370,7 +388,9 @@ async fn reads_deletions_and_files_work_per_member() {
         .await
         .expect("seal file");
     let id = sealed.msg_id.to_b64();
-    send(&mut bob.socket, sealed.envelope, &id).await.expect("acked");
+    send(&mut bob.socket, sealed.envelope, &id)
+        .await
+        .expect("acked");
     let (_, _, content) = receive(&mut carol).await;
     let Received::File { file, .. } = content else {
         panic!("not a file")
@@ -401,11 +421,12 @@ async fn reads_deletions_and_files_work_per_member() {
         })
         .await
         .expect("delete");
-    wait_for(&mut bob.socket, |e| match e {
-        ServerEvent::Error { code, .. } => Some(assert_eq!(code, WsErrorCode::NotFound)),
+    let refused = wait_for(&mut bob.socket, |e| match e {
+        ServerEvent::Error { code, .. } => Some(code),
         _ => None,
     })
     .await;
+    assert_eq!(refused, WsErrorCode::NotFound, "not hers to delete");
     for (target, sender) in [(mine.clone(), alice.peer.id()), (id.clone(), bob.peer.id())] {
         let msg = MsgId::from_b64(&target).expect("id");
         let tombstone = alice
@@ -446,5 +467,8 @@ async fn reads_deletions_and_files_work_per_member() {
             .expect("the deletion verifies (the sender's own, or an admin's)");
     }
     let gone = carol.peer.chat.fetch_file(&file).await;
-    assert!(matches!(gone, Err(ClientError::Http { status: 404, .. })), "{gone:?}");
+    assert!(
+        matches!(gone, Err(ClientError::Http { status: 404, .. })),
+        "{gone:?}"
+    );
 }

@@ -5,9 +5,9 @@ use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::model::{
-    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate, GroupAppendOutcome,
-    InviteRow, NewGroupMessage,
-    NewInvite, NewMessage, NewReset, NewSession, NewUser, SessionRow, StoredMessage, UserListing,
+    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate,
+    GroupAppendOutcome, InviteRow, NewGroupMessage, NewInvite, NewMessage, NewReset, NewSession,
+    NewUser, SessionRow, StoredMessage, UserListing,
 };
 use securechat_store::security::{SecurityEvent, SecurityEventRow, SecurityKind};
 use securechat_store::Store;
@@ -277,7 +277,10 @@ pub async fn fill(store: &dyn Store) -> Fixture {
         })
         .await
         .expect("group message");
-    assert!(matches!(in_group, GroupAppendOutcome::Stored { .. }), "{in_group:?}");
+    assert!(
+        matches!(in_group, GroupAppendOutcome::Stored { .. }),
+        "{in_group:?}"
+    );
     Fixture {
         users: [alice, bob, carol],
         sessions: [sessions[0], sessions[1], sessions[2]],

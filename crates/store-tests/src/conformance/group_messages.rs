@@ -35,7 +35,13 @@ async fn members(store: &dyn Store, group: Uuid, seq: u64, members: &[(UserId, b
 }
 
 /// Group message `n` from `from`, wrapped for `wrapped`.
-fn group_message(group: Uuid, from: UserId, n: u64, body: &str, wrapped: &[UserId]) -> NewGroupMessage {
+fn group_message(
+    group: Uuid,
+    from: UserId,
+    n: u64,
+    body: &str,
+    wrapped: &[UserId],
+) -> NewGroupMessage {
     NewGroupMessage {
         message: message(from, UserId(group), n, body),
         group,
@@ -106,7 +112,11 @@ pub async fn group_messages_reach_exactly_the_members(store: Arc<dyn Store>) {
             vec![InboxEvent::Message(seen.clone())]
         );
     }
-    assert_eq!(s.last_seq(d).await.expect("last"), 0, "an outsider gets nothing");
+    assert_eq!(
+        s.last_seq(d).await.expect("last"),
+        0,
+        "an outsider gets nothing"
+    );
 
     // Resends: the same content answers the original seq, other content conflicts.
     assert_eq!(
@@ -145,7 +155,11 @@ pub async fn group_messages_reach_exactly_the_members(store: Arc<dyn Store>) {
             "to an unknown group",
         ),
     ] {
-        assert_eq!(s.append_group_message(&m).await.expect(what), want, "{what}");
+        assert_eq!(
+            s.append_group_message(&m).await.expect(what),
+            want,
+            "{what}"
+        );
     }
     for member in [a, b, c, d] {
         assert_eq!(
@@ -166,7 +180,11 @@ pub async fn group_messages_reach_exactly_the_members(store: Arc<dyn Store>) {
     let second = group_message(group, b, 7, "without carol", &[a, b]);
     let (sender_seq, to) = stored_seqs(&s.append_group_message(&second).await.expect("append"));
     assert_eq!((sender_seq, to), (2, vec![(a, 2)]));
-    assert_eq!(group_events(s, c, group).await.len(), 1, "carol got only the first");
+    assert_eq!(
+        group_events(s, c, group).await.len(),
+        1,
+        "carol got only the first"
+    );
 
     let history = s
         .group_history(b, group, None, 10, T0 + 10)
@@ -237,7 +255,11 @@ pub async fn group_reads_removals_and_files_follow_the_members(store: Arc<dyn St
             group: Some(group),
         }]
     );
-    assert_eq!(s.last_seq(b).await.expect("last"), 0, "not in the reader's stream");
+    assert_eq!(
+        s.last_seq(b).await.expect("last"),
+        0,
+        "not in the reader's stream"
+    );
     assert_eq!(
         s.record_group_read(d, group, T0 + 5, T0 + 6)
             .await
@@ -256,7 +278,11 @@ pub async fn group_reads_removals_and_files_follow_the_members(store: Arc<dyn St
     s.create_file(file.clone()).await.expect("file");
     let mut with_file = group_message(group, b, 1, "a file", &all);
     with_file.message.files = vec![file.id];
-    stored_seqs(&s.append_group_message(&with_file).await.expect("file message"));
+    stored_seqs(
+        &s.append_group_message(&with_file)
+            .await
+            .expect("file message"),
+    );
     for (who, may) in [(a, true), (c, true), (d, false)] {
         assert_eq!(
             s.file_delivered_to(file.id, who).await.expect("acl"),
@@ -326,7 +352,10 @@ pub async fn group_reads_removals_and_files_follow_the_members(store: Arc<dyn St
     stored_seqs(&s.append_group_message(&brief).await.expect("append"));
     let expired = s.expire_messages(T0 + 100, 10).await.expect("expire");
     assert_eq!(expired.len(), 1);
-    assert_eq!((expired[0].group, expired[0].streams.len()), (Some(group), 3));
+    assert_eq!(
+        (expired[0].group, expired[0].streams.len()),
+        (Some(group), 3)
+    );
     for member in all {
         assert!(s
             .group_history(member, group, None, 10, T0 + 50)

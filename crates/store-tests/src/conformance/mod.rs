@@ -41,8 +41,7 @@ pub use concurrency::{
 pub use files::{files_are_attached_with_their_message, unreferenced_files_are_taken_once};
 pub use group_messages::{
     deleted_members_leave_group_delivery, group_messages_racing_a_removal_agree,
-    group_messages_reach_exactly_the_members,
-    group_reads_removals_and_files_follow_the_members,
+    group_messages_reach_exactly_the_members, group_reads_removals_and_files_follow_the_members,
 };
 pub use groups::{concurrent_group_changes_store_one, group_changes_extend_the_chain_in_order};
 pub use messages::{
