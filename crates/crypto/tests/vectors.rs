@@ -508,6 +508,10 @@ fn open_case(case: &EnvelopeCase, spec: &Spec<'_>, users: &[User]) {
                 let plain = decrypt_file(fa, ct).expect("file decrypts");
                 assert_eq!(plain.len() as u64, fa.size);
             }
+            (
+                Content::GroupMeta { name: a, color: ca },
+                Content::GroupMeta { name: b, color: cb },
+            ) => assert_eq!((a, ca), (b, cb)),
             (Content::Delete { target: a }, Content::Delete { target: b })
             | (Content::Receipt { target: a }, Content::Receipt { target: b }) => {
                 assert_eq!(a, b)
@@ -615,6 +619,22 @@ fn envelope_vectors() {
             expires_in_ms: None,
             hidden: false,
             content: Content::Receipt { target: first },
+            file_ct: None,
+        },
+        Spec {
+            name: "group-name",
+            description: "Carol names the group of text-group-expiring-hidden, for Alice and \
+                          Bob: a text plaintext with an empty body and the group member.",
+            sender: carol,
+            recipients: vec![alice, bob],
+            conv_id: group,
+            sender_ctr: 1,
+            expires_in_ms: None,
+            hidden: false,
+            content: Content::GroupMeta {
+                name: "Family 👪 \"Müller\"".into(),
+                color: "#2f6fde".into(),
+            },
             file_ct: None,
         },
     ]);

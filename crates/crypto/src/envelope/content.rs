@@ -261,3 +261,80 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Plaintext, CryptoError> {
         ids,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> InnerIds {
+        InnerIds {
+            msg_id: MsgId([7; 16]),
+            conv_id: ConvId(uuid::Uuid::from_u128(
+                0x5b0d_6c2e_58b4_4a3f_9f4e_0c1f_8f0e_6a11,
+            )),
+            sender: UserId(uuid::Uuid::from_u128(1)),
+        }
+    }
+
+    fn meta(name: &str, color: &str) -> Content {
+        Content::GroupMeta {
+            name: name.to_owned(),
+            color: color.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_group_name_round_trips_and_bad_ones_are_refused() {
+        let bytes = encode(&meta("Family 👪", "#2f6fde"), false, &ids()).expect("encode");
+        let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        assert!(
+            text.contains(r##""body":"","hidden":false"##)
+                && text.contains(r##""group":{"name":"Family 👪","color":"#2f6fde"},"pad""##),
+            "{text}"
+        );
+        match decode(&bytes).expect("decode").content {
+            Content::GroupMeta { name, color } => {
+                assert_eq!((name.as_str(), color.as_str()), ("Family 👪", "#2f6fde"))
+            }
+            _ => panic!("not a group name"),
+        }
+        for (name, color) in [
+            ("", "#2f6fde"),
+            (&"n".repeat(65)[..], "#2f6fde"),
+            ("tab\there", "#2f6fde"),
+            ("ok", "#2F6FDE"),
+            ("ok", "2f6fde"),
+            ("ok", "#2f6fd"),
+        ] {
+            assert!(
+                encode(&meta(name, color), false, &ids()).is_err(),
+                "{name:?} {color:?}"
+            );
+        }
+        assert!(encode(&meta(&"n".repeat(64), "#000000"), false, &ids()).is_ok());
+    }
+
+    #[test]
+    fn a_group_member_is_refused_with_a_body_or_on_other_types() {
+        let bytes = encode(&meta("Team", "#1f9d55"), false, &ids()).expect("encode");
+        let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        let with_body = text.replacen(r#""body":"""#, r#""body":"hi""#, 1);
+        let pad = with_body.len() % PAD_BLOCK;
+        let trimmed = with_body.replacen(&" ".repeat(pad), "", 1);
+        let err = decode(trimmed.as_bytes()).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("plaintext.body")),
+            "a body beside group: {err:?}"
+        );
+        let receipt = text.replacen(r#""t":"text","body":"","#, r#""t":"receipt","#, 1);
+        let padded = format!(
+            "{receipt}{}",
+            " ".repeat((PAD_BLOCK - receipt.len() % PAD_BLOCK) % PAD_BLOCK)
+        );
+        let err = decode(padded.as_bytes()).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("group")),
+            "group on a receipt: {err:?}"
+        );
+    }
+}

@@ -369,3 +369,30 @@ fn change_bytes_must_be_canonical() {
         alice.id
     );
 }
+
+#[test]
+fn messages_are_admitted_only_from_and_to_the_verified_members() {
+    let (alice, bob, mallory) = (person(1), person(2), person(9));
+    let state = GroupState::genesis(&signed(
+        &alice,
+        None,
+        Op::Create,
+        vec![member(&alice, true), member(&bob, false)],
+    ))
+    .expect("create");
+    assert_eq!(state.admit(&alice.id, &[bob.id, alice.id]), Ok(()));
+    assert_eq!(
+        state.admit(&bob.id, &[alice.id]),
+        Ok(()),
+        "a subset is fine"
+    );
+    assert_eq!(
+        state.admit(&mallory.id, &[alice.id, bob.id]),
+        Err(CryptoError::GroupSenderNotMember { user: mallory.id })
+    );
+    assert_eq!(
+        state.admit(&alice.id, &[bob.id, mallory.id, alice.id]),
+        Err(CryptoError::GroupOutsider { user: mallory.id })
+    );
+    assert!(state.is_admin(&alice.id) && !state.is_admin(&bob.id) && !state.is_admin(&mallory.id));
+}
