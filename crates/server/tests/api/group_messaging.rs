@@ -472,3 +472,47 @@ async fn reads_deletions_and_files_work_per_member() {
         "{gone:?}"
     );
 }
+
+#[tokio::test]
+async fn two_admins_changing_the_group_at_once_both_land() {
+    let app = spawn_app().await;
+    let mut alice = online(&app, "alice").await;
+    let mut bob = online(&app, "bob").await;
+    let (carol, dave, erin) = (
+        app.peer("carol").await,
+        app.peer("dave").await,
+        app.peer("erin").await,
+    );
+    let group = alice
+        .peer
+        .chat
+        .create_group(&[bob.peer.id()])
+        .await
+        .expect("create");
+    alice
+        .peer
+        .chat
+        .change_group(group, GroupAction::Admin, &[bob.peer.id()])
+        .await
+        .expect("bob becomes an admin");
+    // Both verify the same head, then both change it at once: the one stored second was made
+    // on a stale head, is refused with group_conflict, verified again and made again.
+    alice.peer.chat.sync_group(group).await.expect("sync");
+    bob.peer.chat.sync_group(group).await.expect("sync");
+    let (hers, his) = ([carol.id()], [dave.id(), erin.id()]);
+    let (a, b) = tokio::join!(
+        alice.peer.chat.change_group(group, GroupAction::Add, &hers),
+        bob.peer.chat.change_group(group, GroupAction::Add, &his),
+    );
+    a.expect("alice's change lands");
+    b.expect("bob's change lands");
+    let state = alice.peer.chat.sync_group(group).await.expect("sync");
+    assert_eq!(state.seq(), 3, "create, admin, and both additions");
+    for user in [carol.id(), dave.id(), erin.id()] {
+        assert!(state.is_member(&user));
+    }
+    // And a message now goes to all five.
+    say(&mut bob, group, "welcome").await;
+    let (_, _, content) = receive(&mut alice).await;
+    assert_eq!(text(&content), "welcome");
+}
