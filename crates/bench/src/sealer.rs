@@ -28,16 +28,16 @@ pub async fn recipient_keys(from: &BenchUser, to: UserId) -> anyhow::Result<Vec<
     Ok(active_recipient_keys(&keys, &identity)?)
 }
 
-/// Seals `count` text messages from `from` to `to`, numbered from `first_ctr`.
+/// Seals `count` text messages from `from` in conversation `conv` (with one user:
+/// `ConvId::direct`, or a group's id) for the recipients' keys, numbered from 1.
 pub fn seal_many(
     from: &BenchUser,
-    to: UserId,
+    conv: ConvId,
     recipients: &[RecipientKey],
     count: usize,
     body_len: usize,
 ) -> anyhow::Result<Vec<Prepared>> {
     let own: Vec<EncryptionKey> = from.keys.active_public();
-    let conv = ConvId::direct(&from.id(), &to);
     let body = "x".repeat(body_len);
     (0..count)
         .map(|i| {

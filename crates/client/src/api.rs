@@ -520,9 +520,17 @@ impl Api {
         group: Uuid,
         ciphertext: Vec<u8>,
     ) -> Result<FileUploaded, ClientError> {
-        let path = format!("/api/v1/files?group={group}");
+        self.upload_to(&format!("/api/v1/files?group={group}"), ciphertext)
+            .await
+    }
+
+    async fn upload_to(
+        &self,
+        path: &str,
+        ciphertext: Vec<u8>,
+    ) -> Result<FileUploaded, ClientError> {
         Ok(self
-            .send(Method::POST, &path, |r| {
+            .send(Method::POST, path, |r| {
                 r.header("content-type", "application/octet-stream")
                     .body(ciphertext.clone())
             })
@@ -537,15 +545,8 @@ impl Api {
         to: UserId,
         ciphertext: Vec<u8>,
     ) -> Result<FileUploaded, ClientError> {
-        let path = format!("/api/v1/files?to={to}");
-        Ok(self
-            .send(Method::POST, &path, |r| {
-                r.header("content-type", "application/octet-stream")
-                    .body(ciphertext.clone())
-            })
-            .await?
-            .json()
-            .await?)
+        self.upload_to(&format!("/api/v1/files?to={to}"), ciphertext)
+            .await
     }
 
     /// Downloads a file's encrypted bytes.

@@ -80,6 +80,12 @@ pub struct Opened {
     pub expires_at: Option<i64>,
 }
 
+/// Whom an uploaded file is for.
+pub(crate) enum FileFor {
+    User(UserId),
+    Group(Uuid),
+}
+
 /// A conversation engine for one logged-in user.
 pub struct Chat {
     pub api: Api,
@@ -221,14 +227,31 @@ impl Chat {
         mime: &str,
         caption: &str,
     ) -> Result<SealedEnvelope, ClientError> {
+        let content = self
+            .file_content(FileFor::User(peer), bytes, name, mime, caption)
+            .await?;
+        self.seal_content(peer, &content, false, None).await
+    }
+
+    /// Encrypts and uploads a file, and makes the file message content carrying its key.
+    pub(crate) async fn file_content(
+        &self,
+        to: FileFor,
+        bytes: &[u8],
+        name: &str,
+        mime: &str,
+        caption: &str,
+    ) -> Result<Content, ClientError> {
         let (ciphertext, mut file) = encrypt_file(&mut OsRng, bytes, mime, name)?;
-        let uploaded = self.api.upload(peer, ciphertext).await?;
+        let uploaded = match to {
+            FileFor::User(user) => self.api.upload(user, ciphertext).await?,
+            FileFor::Group(group) => self.api.upload_for_group(group, ciphertext).await?,
+        };
         file.file_id = FileId::from_b64(&uploaded.file_id)?;
-        let content = Content::File {
+        Ok(Content::File {
             body: caption.to_owned(),
             file,
-        };
-        self.seal_content(peer, &content, false, None).await
+        })
     }
 
     /// Downloads and decrypts a received file, checking its ciphertext hash.

@@ -3,19 +3,17 @@
 //! stores and serves the chain but cannot extend it: every state used here was verified from
 //! the group's first change, with each member's identity key checked against the pins.
 
-use rand::rngs::OsRng;
 use uuid::Uuid;
 
 use securechat_crypto::envelope::{Content, RecipientKey, RoutingHeader, SealedEnvelope};
-use securechat_crypto::file_stream::encrypt_file;
 use securechat_crypto::group::{Change, ChangeMember, GroupState, Op, SignedChange};
-use securechat_crypto::ids::{ConvId, FileId, MsgId};
+use securechat_crypto::ids::{ConvId, MsgId};
 use securechat_crypto::CryptoError;
 use securechat_proto::b64;
 use securechat_proto::groups::SignedGroupChange;
 use securechat_proto::ids::UserId;
 
-use crate::chat::Chat;
+use crate::chat::{Chat, FileFor};
 use crate::{now_ms, ClientError};
 
 /// How many times a change is made again on a newer head after another admin's came first.
@@ -366,13 +364,9 @@ impl Chat {
         mime: &str,
         caption: &str,
     ) -> Result<SealedEnvelope, ClientError> {
-        let (ciphertext, mut file) = encrypt_file(&mut OsRng, bytes, mime, name)?;
-        let uploaded = self.api.upload_for_group(group, ciphertext).await?;
-        file.file_id = FileId::from_b64(&uploaded.file_id)?;
-        let content = Content::File {
-            body: caption.to_owned(),
-            file,
-        };
+        let content = self
+            .file_content(FileFor::Group(group), bytes, name, mime, caption)
+            .await?;
         self.seal_in_group(group, &content, false, None).await
     }
 }

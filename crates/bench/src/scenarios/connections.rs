@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt as _};
 use tokio::sync::watch;
 
+use securechat_crypto::ids::ConvId;
+
 use crate::net::{next_event, until_caught_up};
 use crate::plot::{svg, Series};
 use crate::procinfo::total_usage;
@@ -155,13 +157,8 @@ pub async fn connections(
         let users_for_probe = users.clone();
         let keys = probe_keys.clone();
         let messages = tokio::task::spawn_blocking(move || {
-            seal_many(
-                &users_for_probe[probe_s],
-                users_for_probe[probe_r].id(),
-                &keys,
-                probe,
-                64,
-            )
+            let (from, to) = (&users_for_probe[probe_s], &users_for_probe[probe_r]);
+            seal_many(from, ConvId::direct(&from.id(), &to.id()), &keys, probe, 64)
         })
         .await??;
         let outcome = flows::run(

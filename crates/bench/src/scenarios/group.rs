@@ -10,23 +10,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt as _, StreamExt as _};
-use rand::rngs::OsRng;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use securechat_crypto::envelope::{seal, Content, OutgoingMessage, RecipientKey, Sender};
+use securechat_crypto::envelope::RecipientKey;
 use securechat_crypto::group::{Change, ChangeMember, Op};
-use securechat_crypto::ids::{ConvId, MsgId};
+use securechat_crypto::ids::ConvId;
 use securechat_proto::b64;
 use securechat_proto::groups::SignedGroupChange;
-use securechat_proto::ws::{ClientFrame, ServerEvent};
+use securechat_proto::ws::ServerEvent;
 
 use crate::procinfo::Watcher;
 use crate::progress::bar;
 use crate::report::Report;
 use crate::scenarios::Ctx;
-use crate::sealer::{header_ids, recipient_keys, Prepared};
+use crate::sealer::{header_ids, recipient_keys, seal_many};
 use crate::stats::{Samples, Summary};
 use crate::users::{create, BenchUser};
 
@@ -68,46 +67,6 @@ async fn create_group(users: &[BenchUser]) -> anyhow::Result<Uuid> {
         .await
         .context("creating the group")?;
     Ok(group)
-}
-
-/// Seals `count` messages from member `s` to the group.
-fn seal_for_group(
-    from: &BenchUser,
-    group: Uuid,
-    recipients: &[RecipientKey],
-    count: usize,
-) -> anyhow::Result<Vec<Prepared>> {
-    let own = from.keys.active_public();
-    let body = "x".repeat(64);
-    (0..count)
-        .map(|i| {
-            let now = securechat_client::now_ms();
-            let sealed = seal(
-                &mut OsRng,
-                &Sender {
-                    user_id: from.id(),
-                    identity: from.keys.identity(),
-                    own_keys: &own,
-                },
-                &OutgoingMessage {
-                    msg_id: Some(MsgId::time_ordered(now, &mut OsRng)),
-                    conv_id: ConvId(group),
-                    sender_ctr: i as u64 + 1,
-                    sent_at_ms: now,
-                    expires_in_ms: None,
-                    hidden: false,
-                    content: &Content::Text { body: body.clone() },
-                    recipients,
-                },
-            )?;
-            Ok(Prepared {
-                msg_id: sealed.msg_id.to_b64(),
-                frame: serde_json::to_string(&ClientFrame::Send {
-                    envelope: sealed.envelope,
-                })?,
-            })
-        })
-        .collect()
 }
 
 /// What every member's reader records.
@@ -166,7 +125,7 @@ pub async fn group(ctx: &Ctx, members: usize, rate: f64, seconds: f64) -> anyhow
                 .filter(|(i, _)| *i != s)
                 .flat_map(|(_, k)| k.iter().cloned())
                 .collect();
-            seal_for_group(&users[s], group, &others, per_sender)
+            seal_many(&users[s], ConvId(group), &others, per_sender, 64)
         }));
     }
     let mut prepared = Vec::with_capacity(members);

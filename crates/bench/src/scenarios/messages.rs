@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use securechat_crypto::ids::ConvId;
+
 use crate::procinfo::Watcher;
 use crate::progress::bar;
 use crate::report::Report;
@@ -48,7 +50,8 @@ async fn prepare(
         let keys = recipient_keys(&users[s], users[r].id()).await?;
         let users = users.clone();
         handles.push(tokio::task::spawn_blocking(move || {
-            seal_many(&users[s], users[r].id(), &keys, count, 64).map(|messages| Flow {
+            let conv = ConvId::direct(&users[s].id(), &users[r].id());
+            seal_many(&users[s], conv, &keys, count, 64).map(|messages| Flow {
                 sender: s,
                 receiver: r,
                 messages,
