@@ -84,6 +84,13 @@ fn a_group_from_the_command_line() {
     alice.ok(&["group", "admin", &group, "bob"], "");
     bob.ok(&["group", "add", &group, "dave"], "");
     assert!(dave.ok(&["group", "list"], "").contains(&group));
+    // Bob knew the name, and sent it again for Dave, who joined after it was first sent.
+    let events = dave.listen_once();
+    assert_eq!(
+        of_type(&events, "group_named")[0]["name"],
+        "Family",
+        "{events:?}"
+    );
     bob.ok(&["group", "leave", &group], "");
     let show = alice.ok(&["group", "show", &group], "");
     assert!(!show.contains("bob") && show.contains("dave"), "{show}");

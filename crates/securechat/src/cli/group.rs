@@ -92,23 +92,34 @@ async fn create(args: GroupCreateArgs) -> anyhow::Result<()> {
             .map_err(|e| client.explain(e))?;
         if let Some(name) = &args.name {
             let color = colour(group, args.color.as_deref());
-            let sealed = client
-                .chat
-                .seal_group_meta(group, name, &color)
-                .await
-                .map_err(|e| client.explain(e))?;
-            let msg_id = msg_id_text(&sealed.msg_id);
-            let frame = ClientFrame::Send {
-                envelope: sealed.envelope,
-            };
-            deliver(&mut client, &frame, &msg_id, &Confirm::Ack(msg_id.clone())).await?;
-            client.chat.remember_group_name(group, name, &color);
+            send_name(&mut client, group, name, &color).await?;
         }
         Ok(group)
     }
     .await;
     let group = client.finish(result)?;
     println!("{group}");
+    Ok(())
+}
+
+/// Sends the group's name and colour to its members, and remembers them here.
+async fn send_name(
+    client: &mut Client,
+    group: Uuid,
+    name: &str,
+    color: &str,
+) -> anyhow::Result<()> {
+    let sealed = client
+        .chat
+        .seal_group_meta(group, name, color)
+        .await
+        .map_err(|e| client.explain(e))?;
+    let msg_id = msg_id_text(&sealed.msg_id);
+    let frame = ClientFrame::Send {
+        envelope: sealed.envelope,
+    };
+    deliver(client, &frame, &msg_id, &Confirm::Ack(msg_id.clone())).await?;
+    client.chat.remember_group_name(group, name, color);
     Ok(())
 }
 
@@ -125,6 +136,12 @@ async fn change(args: GroupChangeArgs, action: GroupAction) -> anyhow::Result<()
             .change_group(group, action, &users)
             .await
             .map_err(|e| client.explain(e))?;
+        // New members cannot read the name sent before they joined: send it again.
+        if action == GroupAction::Add {
+            if let Some((name, color)) = client.chat.group_name(group).cloned() {
+                send_name(&mut client, group, &name, &color).await?;
+            }
+        }
         Ok(state)
     }
     .await;
