@@ -213,6 +213,28 @@ export class Api extends EventTarget {
     return this.json(`/api/v1/conversations/${encodeURIComponent(peer)}/messages?${q}`);
   }
 
+  /** The groups I am a member of: [{ group_id, seq }]. */
+  groups() {
+    return this.json('/api/v1/groups');
+  }
+
+  /** A group's signed changes from `from` on: { group_id, from, changes: [{ change, sig }] }. */
+  groupChanges(groupId, from = 0) {
+    return this.json(`/api/v1/groups/${encodeURIComponent(groupId)}/changes?from=${from}`);
+  }
+
+  /** Stores a group's next signed change ({ change, sig }); 409 group_conflict when another came first. */
+  postGroupChange(groupId, signed) {
+    return this.json(`/api/v1/groups/${encodeURIComponent(groupId)}/changes`, 'POST', signed);
+  }
+
+  /** A page of a group's messages that I received (as history()). */
+  groupHistory(groupId, before, limit = 50) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set('before', String(before));
+    return this.json(`/api/v1/groups/${encodeURIComponent(groupId)}/messages?${q}`);
+  }
+
   changePassword(current, next) {
     return this.json('/api/v1/auth/password', 'POST', { current_password: current, new_password: next });
   }
@@ -225,12 +247,15 @@ export class Api extends EventTarget {
     }
   }
 
-  /** Uploads file ciphertext for `peer` with progress (XHR: fetch has no upload progress). */
-  async upload(peer, bytes, onProgress) {
+  /**
+   * Uploads file ciphertext for `peer` with progress (XHR: fetch has no upload progress);
+   * `{ group: true }` uploads it for the group `peer` instead.
+   */
+  async upload(peer, bytes, onProgress, { group = false } = {}) {
     const send = (token) =>
       new Promise((ok, fail) => {
         const xhr = new XMLHttpRequest();
-        xhr.open('POST', `/api/v1/files?to=${encodeURIComponent(peer)}`);
+        xhr.open('POST', `/api/v1/files?${group ? 'group' : 'to'}=${encodeURIComponent(peer)}`);
         xhr.setRequestHeader('Authorization', `Bearer ${token}`);
         xhr.setRequestHeader('Content-Type', 'application/octet-stream');
         xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.(e.loaded, e.total);

@@ -27,6 +27,15 @@ export function expiryOf(header, serverReceivedAt) {
   return Math.min(serverReceivedAt + header.expiresInMs, header.sentAt + header.expiresInMs + CLOCK_SKEW_MS);
 }
 
+/**
+ * A group message is judged against the membership I verified: its sender and every user
+ * it is wrapped for must be members of that state (docs/PROTOCOL.md §17.4).
+ */
+export function checkGroupMembers(header, state) {
+  if (!state?.isMember(header.sender)) throw new CryptoError('NotAGroupMember', 'the sender is not a member of the group');
+  if (!header.wraps.every((w) => state.isMember(w.userId))) throw new CryptoError('WrappedForOutsider', 'the message is wrapped for someone outside the group');
+}
+
 function emptyState(userId) {
   return { userId, pins: {}, counters: {}, lastSeq: 0, readUpTo: {}, peerRead: {} };
 }
@@ -137,10 +146,17 @@ export class Chat {
   }
 
   /** Seals content for `peer`: { envelope, msgId (base64url), convId }. */
-  async seal(peer, content, { hidden = false, expiresInMs = null } = {}) {
+  async seal(peer, content, options = {}) {
     if (this.state.pins[peer]?.changedTo) throw new CryptoError('IdentityKeyChanged', "this contact's security key changed");
     const recipients = await this.contactKeys(peer);
-    const convId = await this.convId(peer);
+    return this.sealTo(await this.convId(peer), recipients, content, options);
+  }
+
+  /**
+   * Seals content for a conversation and the keys of its other side (a group: every active
+   * key of every other member of the verified state, groups.js), then my own keys.
+   */
+  async sealTo(convId, recipients, content, { hidden = false, expiresInMs = null } = {}) {
     const counter = (this.state.counters[convId] || 0) + 1;
     this.state.counters[convId] = counter;
     this.persist();
@@ -158,18 +174,27 @@ export class Chat {
    * Verifies and decrypts a delivered envelope (`from` and `ts` as the server said). `peer`
    * is the conversation for my own copies when known. Tombstones are authorised against the
    * message they delete. A message this browser saw removed is refused (replay).
+   * `group` = { id, state } opens a group message against the membership I verified
+   * (groups.js): its sender and everyone it is wrapped for must be members of that state,
+   * and a tombstone may come from the message's sender or an admin of it.
    * Returns { msgId, header, hidden, content, expiresAt, peer }.
    */
-  async open(from, ts, envelope, { peer = null } = {}) {
+  async open(from, ts, envelope, { peer = null, group = null } = {}) {
     const header = peekHeader(envelope);
-    const other = from === this.me ? peer || header.wraps.map((w) => w.userId).find((u) => u !== this.me) || from : from;
+    let other;
+    if (group) {
+      checkGroupMembers(header, group.state);
+      other = group.id;
+    } else {
+      other = from === this.me ? peer || header.wraps.map((w) => w.userId).find((u) => u !== this.me) || from : from;
+    }
     if (!this.pinned(from)) await this.contactKeys(from);
     const msgId = b64.encode(header.msgId);
     const seen = await store.loadSeen(this.me, msgId);
     const opened = await open(
       envelope,
       { userId: this.me, keys: this.keys.receiverKeys() },
-      { sender: from, convId: await this.convId(other), serverReceivedAt: ts },
+      { sender: from, convId: group ? group.id : await this.convId(other), serverReceivedAt: ts },
       Date.now(),
       (user) => this.pinned(user),
       () => !!seen?.removed,
@@ -180,11 +205,14 @@ export class Chat {
     if (header.kind === 'delete') {
       const target = await store.loadSeen(this.me, b64.encode(header.ref));
       if (!target) throw new CryptoError('UnknownTarget', 'the tombstone names an unknown message');
-      authorizeDelete(opened, { msgId: header.ref, convId: target.convId, sender: target.sender });
+      const byAdmin = group && header.sender !== target.sender && group.state.members.get(header.sender)?.admin;
+      // An admin of the group may delete anyone's message: its tombstone names the target
+      // as any tombstone does, only its signer is the admin instead of the sender.
+      authorizeDelete(opened, { msgId: header.ref, convId: target.convId, sender: byAdmin ? header.sender : target.sender });
     } else if (!seen) {
       await store.saveSeen({ userId: this.me, msgId, convId: header.convId, sender: header.sender, removed: false });
     }
-    return { msgId, header: opened.header, hidden: opened.hidden, content: opened.content, expiresAt, peer: other };
+    return { msgId, header: opened.header, hidden: opened.hidden, content: opened.content, expiresAt, peer: other, group: !!group };
   }
 
   /**
@@ -192,10 +220,12 @@ export class Chat {
    * it must sign that very id (its `ref`), from the sender of the message (§8.3), or it
    * removes nothing. Returns { target } (the message id to remove).
    */
-  async openTombstone(from, envelope, named, { peer = null } = {}) {
+  async openTombstone(from, envelope, named, { peer = null, group = null } = {}) {
     const header = peekHeader(envelope);
     if (header.kind !== 'delete') throw new CryptoError('NotATombstone');
-    const opened = await this.open(from, Date.now(), envelope, { peer });
+    // In a group the server names the deleted message's sender; the tombstone may be an
+    // admin's, so its own signed sender is the one it is opened as (and judged above).
+    const opened = await this.open(group ? header.sender : from, Date.now(), envelope, { peer, group });
     const target = b64.encode(opened.header.ref);
     if (target !== named) throw new CryptoError('TombstoneTargetMismatch', 'the tombstone signs another message id');
     return { target };

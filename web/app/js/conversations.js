@@ -3,13 +3,17 @@
 // sends what was typed (also while offline), receipts, deletes and self-destruct timers.
 // Views listen to 'contacts', 'change' ({ peer }) and 'status' events. A deleted account
 // stays known (its conversation shows it is deleted) but is not offered as a new contact.
+// Group conversations are keyed by their group id where 1:1 ones are keyed by the peer's user
+// id; their membership is verified in groups.js and every group message is judged by it.
 
 import * as b64 from './crypto/b64.js';
 import { decryptFile, encryptFile } from './crypto/file_stream.js';
 import { CryptoError } from './crypto/errors.js';
+import { peekHeader } from './crypto/envelope/envelope.js';
 import { SessionEnded } from './api.js';
 import { expiryOf } from './chat.js';
 import { ConversationPrefs } from './conversation-prefs.js';
+import { Groups } from './groups.js';
 
 const HISTORY_PAGE = 30;
 /**
@@ -37,6 +41,12 @@ export class Conversations extends EventTarget {
     this.tick = null;
     this.active = null;
     this.prefs = new ConversationPrefs(chat.state, () => chat.persist());
+    this.groups = new Groups(api, chat);
+    this.groups.addEventListener('change', (e) => {
+      this.#changed(e.detail.id);
+      // A group that was paused for a member's key shows its messages again.
+      if (e.detail.unpaused) this.reload(e.detail.id).catch(() => {});
+    });
     socket.addEventListener('frame', (e) => this.#enqueue(() => this.#onFrame(e.detail)));
     socket.addEventListener('state', () => {
       if (socket.online) {
@@ -56,7 +66,11 @@ export class Conversations extends EventTarget {
   /** Loads the directory and the newest page of every conversation. */
   async init() {
     await this.refreshUsers();
-    const peers = [...this.users.keys()].filter((id) => id !== this.me);
+    await this.groups.load();
+    await this.groups.refresh().catch((e) => {
+      if (e instanceof SessionEnded) throw e;
+    });
+    const peers = [...this.users.keys()].filter((id) => id !== this.me).concat(this.groups.ids());
     let maxSeq = 0;
     const worker = async () => {
       while (peers.length) {
@@ -108,7 +122,21 @@ export class Conversations extends EventTarget {
   }
 
   username(id) {
+    if (this.groups.has(id)) return this.groupName(id);
     return this.users.get(id)?.username || 'unknown user';
+  }
+
+  /** Whether a conversation key is a group's id. */
+  isGroup(id) {
+    return this.groups.has(id);
+  }
+
+  /** A group's name: its latest meta name, else its other members' names. */
+  groupName(id) {
+    const meta = this.groups.meta(id);
+    if (meta) return meta.name;
+    const others = this.groups.members(id).filter((m) => m.userId !== this.me).map((m) => this.users.get(m.userId)?.username || 'unknown user');
+    return others.length ? others.sort().join(', ') : 'Group';
   }
 
   /** Whether a user's account was deleted. */
@@ -116,16 +144,27 @@ export class Conversations extends EventTarget {
     return !!this.users.get(id)?.deleted;
   }
 
-  /** Contacts (everyone but me, deleted accounts too), with last message and unread count, newest first. */
+  /**
+   * Contacts (everyone but me, deleted accounts too) and groups, with last message and unread
+   * count, newest first. A group is { id, group: true, username: its name, color, member, … }.
+   */
   contacts() {
-    return [...this.users.values()]
+    const users = [...this.users.values()]
       .filter((u) => u.id !== this.me)
       .map((u) => {
         const conv = this.conv(u.id);
         const last = this.messages(u.id).at(-1) || null;
         return { ...u, last, unread: this.unread(u.id), keyChanged: !!this.chat.pin(u.id)?.changedTo, loaded: conv.loaded };
-      })
-      .sort((a, b) => (b.last?.ts || 0) - (a.last?.ts || 0) || a.username.localeCompare(b.username));
+      });
+    const groups = this.groups.ids().filter((id) => this.groups.get(id).state || this.conv(id).messages.size).map((id) => {
+      const entry = this.groups.get(id);
+      const last = this.messages(id).at(-1) || null;
+      return {
+        id, group: true, username: this.groupName(id), color: this.groups.meta(id)?.color || null, online: false, deleted: false,
+        member: this.groups.isMember(id), last, unread: this.unread(id), keyChanged: !!entry.refused, loaded: this.conv(id).loaded,
+      };
+    });
+    return [...users, ...groups].sort((a, b) => (b.last?.ts || 0) - (a.last?.ts || 0) || a.username.localeCompare(b.username));
   }
 
   conv(peer) {
@@ -177,13 +216,23 @@ export class Conversations extends EventTarget {
     if (!m.mine) return null;
     if (m.error) return 'failed';
     if (!m.seq && !m.acked) return 'sending';
+    if (this.groups.has(m.peer)) {
+      const others = this.groups.members(m.peer).filter((x) => x.userId !== this.me).length;
+      return others && this.groups.readBy(m.peer, m.ts).length >= others ? 'read' : 'sent';
+    }
     return m.ts <= (this.chat.state.peerRead[m.peer] || 0) ? 'read' : 'sent';
+  }
+
+  /** The names of the other members who read my group message `m` ("who read it"). */
+  readBy(m) {
+    if (!this.groups.has(m.peer) || !m.mine || !m.ts || m.status === 'sending') return [];
+    return this.groups.readBy(m.peer, m.ts).map((id) => this.username(id)).sort();
   }
 
   /** Adds an opened message (history, replay or live). */
   #add(opened, from, ts, seq) {
     if (opened.content.type !== 'text' && opened.content.type !== 'file') return null;
-    const peer = from === this.me ? opened.peer : from;
+    const peer = opened.group || from === this.me ? opened.peer : from;
     const conv = this.conv(peer);
     const existing = conv.messages.get(opened.msgId);
     if (existing) {
@@ -210,9 +259,27 @@ export class Conversations extends EventTarget {
       progress: null,
       error: null,
     };
+    const meta = opened.group ? opened.content.group : null;
+    if (meta) {
+      // The group's name and colour: shown as a notice, the latest one names the group.
+      m.type = 'meta';
+      m.meta = meta;
+      m.body = `${from === this.me ? 'You' : this.username(from)} named the group “${meta.name}”`;
+      this.groups.setMeta(peer, meta, ts, from);
+    }
     m.status = this.#statusOf(m);
     conv.messages.set(m.id, m);
     return m;
+  }
+
+  /** The group state a group message is opened against ({ id, state }); refused: an error. */
+  async #judge(groupId, from, envelope, live) {
+    const header = peekHeader(envelope);
+    const sender = header.kind === 'delete' ? header.sender : from;
+    const group = await this.groups.judge(groupId, sender, header, { live });
+    if (this.groups.get(groupId)?.refused) throw new CryptoError('GroupPaused', 'a member’s key is not the pinned one');
+    if (!group) throw new CryptoError('NotAGroupMember', 'the message does not fit the group’s verified membership');
+    return group;
   }
 
   /** Loads the next older page of a conversation; returns the highest seq seen. */
@@ -222,12 +289,14 @@ export class Conversations extends EventTarget {
     conv.loading = true;
     let maxSeq = 0;
     try {
-      const page = await this.api.history(peer, conv.nextBefore, HISTORY_PAGE);
+      const isGroup = this.groups.has(peer);
+      const page = isGroup ? await this.api.groupHistory(peer, conv.nextBefore, HISTORY_PAGE) : await this.api.history(peer, conv.nextBefore, HISTORY_PAGE);
       for (const item of page.messages) {
         maxSeq = Math.max(maxSeq, item.seq);
         conv.oldestSeq = Math.min(conv.oldestSeq ?? item.seq, item.seq);
         try {
-          const opened = await this.chat.open(item.from, item.ts, item.envelope, { peer });
+          const group = isGroup ? await this.#judge(peer, item.from, item.envelope, false) : null;
+          const opened = await this.chat.open(item.from, item.ts, item.envelope, { peer, group });
           this.#add(opened, item.from, item.ts, item.seq);
         } catch (e) {
           this.#unreadable(peer, item, e);
@@ -265,6 +334,8 @@ export class Conversations extends EventTarget {
     const key = `bad:${item.seq}`;
     if (conv.messages.has(key)) return;
     const text =
+      code === 'NotAGroupMember' || code === 'WrappedForOutsider' ? 'This message does not match the group’s verified members and is not shown.' :
+      code === 'GroupPaused' ? 'This group is paused until a member’s changed security key is accepted: the message is not shown.' :
       code === 'IdentityKeyChanged' ? "This message is signed with a key that does not match this contact's security key." :
       code === 'NoMatchingKey' ? 'This message is encrypted to a key this browser does not have. Import your newest key file.' :
       'This message could not be verified and is not shown.';
@@ -318,6 +389,8 @@ export class Conversations extends EventTarget {
       case 'caught_up':
         this.#seq(f.seq);
         this.#pump();
+        // No event announces a membership change: ask for my groups after every (re)connect.
+        this.refreshGroups().catch(() => {});
         break;
       case 'error':
         this.#onError(f);
@@ -327,7 +400,42 @@ export class Conversations extends EventTarget {
     }
   }
 
+  /** Fetches my groups and their chains; loads the first page of a group new here. */
+  async refreshGroups() {
+    const known = new Set(this.groups.ids());
+    await this.groups.refresh();
+    for (const id of this.groups.ids()) {
+      if (!known.has(id) && !this.conv(id).loaded) await this.loadOlder(id, true).catch(() => {});
+    }
+    this.dispatchEvent(new Event('contacts'));
+  }
+
+  async #onGroupMessage(f) {
+    const id = f.group;
+    if (!this.users.has(f.from)) await this.refreshUsers().catch(() => {});
+    const fresh = !this.groups.has(id);
+    try {
+      const group = await this.#judge(id, f.from, f.envelope, true);
+      const opened = await this.chat.open(f.from, f.ts, f.envelope, { group });
+      const known = !!this.#find(opened.msgId);
+      const m = this.#add(opened, f.from, f.ts, f.seq);
+      if (fresh && !this.conv(id).loaded) this.loadOlder(id, true).catch(() => {});
+      if (m) {
+        this.#changed(id);
+        if (!m.mine && !known) this.dispatchEvent(new CustomEvent('incoming', { detail: m }));
+      }
+    } catch (e) {
+      if (e instanceof SessionEnded) throw e;
+      if (this.groups.isMember(id) || this.groups.get(id)?.state) {
+        this.#unreadable(id, f, e);
+        this.#changed(id);
+      }
+    }
+    this.#seq(f.seq);
+  }
+
   async #onMessage(f) {
+    if (f.group) return this.#onGroupMessage(f);
     if (!this.users.has(f.from)) await this.refreshUsers().catch(() => {});
     try {
       const opened = await this.chat.open(f.from, f.ts, f.envelope);
@@ -370,7 +478,8 @@ export class Conversations extends EventTarget {
       // The tombstone removes only the message it signs (its ref), never the one the server
       // names beside it: an old tombstone replayed against another id deletes nothing.
       try {
-        const tombstone = await this.chat.openTombstone(f.from, f.envelope, f.msg_id, { peer: m?.peer });
+        const group = f.group ? await this.#judge(f.group, f.from, f.envelope, false) : null;
+        const tombstone = await this.chat.openTombstone(f.from, f.envelope, f.msg_id, { peer: m?.peer, group });
         await this.#remove(tombstone.target);
       } catch (e) {
         console.warn('a tombstone could not be authorised', e?.code || e);
@@ -407,6 +516,16 @@ export class Conversations extends EventTarget {
 
   #onRead(f) {
     const state = this.chat.state;
+    if (f.group) {
+      // A member's read position in a group ("who read it"); mine from my other sessions.
+      if (f.by === this.me) state.readUpTo[f.group] = Math.max(state.readUpTo[f.group] || 0, f.up_to);
+      else this.groups.setRead(f.group, f.by, f.up_to);
+      for (const m of this.conv(f.group).messages.values()) if (m.mine) m.status = this.#statusOf(m);
+      this.chat.persist();
+      this.#seq(f.seq);
+      this.#changed(f.group);
+      return;
+    }
     if (f.by === this.me) {
       state.readUpTo[f.peer] = Math.max(state.readUpTo[f.peer] || 0, f.up_to);
     } else {
@@ -426,7 +545,21 @@ export class Conversations extends EventTarget {
       item.sent = false;
       item.sentOn = null;
       this.#pumpLater();
+    } else if (item && f.code === 'group_changed' && (item.resealed || 0) < 3) {
+      // The membership changed since I verified it: fetch the chain, verify it, seal again
+      // (to the new members only) and send it once more.
+      item.resealed = (item.resealed || 0) + 1;
+      item.envelope = null;
+      item.sent = false;
+      item.sentOn = null;
+      item.waiting = true;
+      this.groups.sync(item.message.peer).catch(() => {}).then(() => {
+        item.waiting = false;
+        this.#pump();
+      });
     } else if (item) {
+      // Refused as no member: my removal has not reached this browser yet; fetch the chain.
+      if (f.code === 'not_a_member' && this.groups.has(item.message.peer)) this.groups.sync(item.message.peer).catch(() => {});
       this.outbox.splice(this.outbox.indexOf(item), 1);
       const m = this.#find(f.ref);
       if (m) {
@@ -470,6 +603,25 @@ export class Conversations extends EventTarget {
     return m;
   }
 
+  /** Names a group and gives it a colour ({ name, color }): a meta message to its members. */
+  setGroupMeta(id, meta) {
+    const m = this.#local(id, { type: 'meta', body: `You named the group “${meta.name}”`, meta });
+    this.outbox.push({ message: m, content: { type: 'text', body: '', group: meta }, hidden: false, expiresInMs: null, envelope: null, msgId: null });
+    this.groups.setMeta(id, meta, Date.now(), this.me);
+    this.#pump();
+    return m;
+  }
+
+  /** Makes a group with me and `users`, named when `meta` is given; returns its id. */
+  async createGroup(users, meta = null) {
+    const id = await this.groups.create(users);
+    this.conv(id).loaded = true;
+    this.conv(id).hasMore = false;
+    if (meta) this.setGroupMeta(id, meta);
+    this.dispatchEvent(new Event('contacts'));
+    return id;
+  }
+
   /** Encrypts and uploads a file, then queues its message. */
   async sendFile(peer, file, { caption = '', expiresInMs = null } = {}) {
     if (file.size > MAX_FILE_BYTES) throw new Error(`${file.name} is larger than 100 MiB.`);
@@ -482,7 +634,7 @@ export class Conversations extends EventTarget {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const { ciphertext, descriptor } = await encryptFile(bytes, file.type || 'application/octet-stream', file.name, { onProgress: progress('Encrypting') });
       progress('Uploading')(0, ciphertext.length);
-      const uploaded = await this.api.upload(peer, ciphertext, progress('Uploading'));
+      const uploaded = await this.api.upload(peer, ciphertext, progress('Uploading'), { group: this.groups.has(peer) });
       descriptor.fileId = b64.decode(uploaded.file_id, 16);
       m.file = descriptor;
       m.progress = null;
@@ -504,7 +656,7 @@ export class Conversations extends EventTarget {
     if (m.status !== 'failed' || (m.type === 'file' && !m.file?.fileId)) return;
     m.error = null;
     m.status = 'sending';
-    const content = m.type === 'file' ? { type: 'file', body: m.body, file: m.file } : { type: 'text', body: m.body };
+    const content = m.type === 'file' ? { type: 'file', body: m.body, file: m.file } : m.type === 'meta' ? { type: 'text', body: '', group: m.meta } : { type: 'text', body: m.body };
     this.outbox.push({ message: m, content, hidden: m.hidden, expiresInMs: m.expiresInMs ?? null, envelope: null, msgId: null });
     this.#changed(m.peer);
     this.#pump();
@@ -548,10 +700,11 @@ export class Conversations extends EventTarget {
       if (!this.socket.online) return;
       const ws = this.socket.ws;
       const item = this.outbox.find((o) => !(o.sent && o.sentOn === ws));
-      if (!item) return;
+      // (One waiting for its group's chain holds back what was typed after it.)
+      if (!item || item.waiting) return;
       if (!item.envelope) {
         try {
-          const sealed = await this.chat.seal(item.message.peer, item.content, { hidden: item.hidden, expiresInMs: item.expiresInMs });
+          const sealed = await this.#seal(item.message.peer, item.content, { hidden: item.hidden, expiresInMs: item.expiresInMs });
           item.envelope = sealed.envelope;
           item.msgId = sealed.msgId;
           item.message.sentAt = sealed.sentAt;
@@ -563,7 +716,7 @@ export class Conversations extends EventTarget {
           if (e instanceof TypeError) return;
           const at = this.outbox.indexOf(item);
           if (at >= 0) this.outbox.splice(at, 1);
-          item.message.error = e.code === 'IdentityKeyChanged' ? "Not sent: this contact's security key changed." : e.message;
+          item.message.error = e.code === 'IdentityKeyChanged' ? `Not sent: ${this.groups.has(item.message.peer) ? 'a member' : 'this contact'}'s security key changed.` : e.message;
           item.message.status = 'failed';
           this.#changed(item.message.peer);
           // No keys for a contact: the account may have been deleted meanwhile.
@@ -581,12 +734,26 @@ export class Conversations extends EventTarget {
     }
   }
 
-  /** Deletes one of my messages for both sides (needs the connection). */
+  /** Seals content for a conversation: a contact, or a group's verified members. */
+  async #seal(peer, content, options) {
+    if (!this.groups.has(peer)) return this.chat.seal(peer, content, options);
+    const recipients = await this.groups.recipients(peer, (id) => this.deleted(id));
+    return this.chat.sealTo(peer, recipients, content, options);
+  }
+
+  /** Whether I may delete `m` for everyone: my own message, or any in a group I am an admin of. */
+  canDeleteForEveryone(m) {
+    if (!m.id || m.id.startsWith('local:') || m.type === 'error') return false;
+    if (this.groups.has(m.peer)) return this.groups.isMember(m.peer) && (m.mine || this.groups.amAdmin(m.peer));
+    return m.mine;
+  }
+
+  /** Deletes a message for everyone (needs the connection): mine, or as a group's admin anyone's. */
   async deleteMessage(m) {
-    if (!m.mine || !m.id || m.id.startsWith('local:')) return;
+    if (!this.canDeleteForEveryone(m)) return;
     if (!this.socket.online) throw new Error('You are offline: the message can be deleted once the connection is back.');
     const ref = b64.decode(m.id, 16);
-    const sealed = await this.chat.seal(m.peer, { type: 'delete', target: ref });
+    const sealed = await this.#seal(m.peer, { type: 'delete', target: ref });
     if (!this.socket.send({ type: 'delete', envelope: sealed.envelope })) throw new Error('The connection dropped; try again.');
   }
 
@@ -623,7 +790,9 @@ export class Conversations extends EventTarget {
     const newest = this.messages(peer).filter((m) => !m.mine && m.ts && m.ts <= upTo).reduce((t, m) => Math.max(t, m.ts), 0);
     const state = this.chat.state;
     if (!newest || newest <= (state.readUpTo[peer] || 0)) return;
-    if (!this.socket.send({ type: 'read', peer, up_to: newest })) return;
+    const frame = this.groups.has(peer) ? { type: 'read', group: peer, up_to: newest } : { type: 'read', peer, up_to: newest };
+    if (this.groups.has(peer) && !this.groups.isMember(peer)) return;
+    if (!this.socket.send(frame)) return;
     state.readUpTo[peer] = newest;
     this.chat.persist();
     this.dispatchEvent(new Event('contacts'));

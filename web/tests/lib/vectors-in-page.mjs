@@ -131,7 +131,7 @@ export async function checkVectorsInPage(v) {
       const want = c.envelope;
       const plain = JSON.parse(c.plaintext);
       let content;
-      if (plain.t === 'text') content = { type: 'text', body: plain.body };
+      if (plain.t === 'text') content = plain.group ? { type: 'text', body: plain.body, group: plain.group } : { type: 'text', body: plain.body };
       else if (plain.t === 'file') content = { type: 'file', body: plain.body, file: fileStream.descriptorFromJson(plain.file) };
       else content = { type: plain.t, target: d(plain.ref) };
       const draws = [d(c.random.msg_id), d(c.random.cek), d(c.random.nonce), ...c.random.ikm_e.map(d)];
@@ -160,6 +160,7 @@ export async function checkVectorsInPage(v) {
         eq('hidden', opened.hidden, c.hidden);
         eq('type', opened.content.type, plain.t);
         if (plain.body !== undefined) eq('body', opened.content.body, plain.body);
+        if (plain.group) eq('group', JSON.stringify(opened.content.group), JSON.stringify(plain.group));
         if (c.expires_in_ms) eq('expires_at', opened.expiresAt, as.server_received_at + c.expires_in_ms);
         if (plain.t === 'file' && c.file_ct) {
           const out = await fileStream.decryptFile(opened.content.file, d(c.file_ct));
@@ -167,9 +168,11 @@ export async function checkVectorsInPage(v) {
         }
         await rejects('replay', 'Replay', () => open(want, receiver, delivery, as.now, pinnedAll, () => true));
         await rejects('unpinned', 'UnknownSender', () => open(want, receiver, delivery, as.now, () => null, () => false));
-        await rejects('changed key', 'IdentityKeyChanged', () => open(want, receiver, delivery, as.now, () => users.carol.ik.publicKey, () => false));
+        // Another user's key (and another sender) than the envelope's, whoever sent it.
+        const other = sender === users.carol ? users.alice : users.carol;
+        await rejects('changed key', 'IdentityKeyChanged', () => open(want, receiver, delivery, as.now, () => other.ik.publicKey, () => false));
         await rejects('other conversation', 'ConversationMismatch', () => open(want, receiver, { ...delivery, convId: ids.uuidV7() }, as.now, pinnedAll, () => false));
-        await rejects('other sender', 'SenderMismatch', () => open(want, receiver, { ...delivery, sender: me.user_id === sender.user_id ? users.carol.user_id : me.user_id }, as.now, pinnedAll, () => false));
+        await rejects('other sender', 'SenderMismatch', () => open(want, receiver, { ...delivery, sender: me.user_id === sender.user_id ? other.user_id : me.user_id }, as.now, pinnedAll, () => false));
         const sig = d(want.sig);
         sig[0] ^= 1;
         await rejects('tampered signature', 'BadSignature', () => open({ ...want, sig: b64.encode(sig) }, receiver, delivery, as.now, pinnedAll, () => false));

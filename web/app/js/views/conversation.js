@@ -3,15 +3,19 @@
 // timeline.js) with scroll-back and a "Jump to latest" button, and the composer (Enter
 // sends, Shift+Enter adds a line; hidden toggle, the conversation's self-destruct timer,
 // attachments and drag-and-drop). With a deleted account the conversation says so and the
-// composer is disabled. Messages are marked read as they come into view.
+// composer is disabled. Messages are marked read as they come into view. A group
+// conversation names each sender, says who read my messages, opens the members panel from
+// its header, and pauses when its membership cannot be trusted or I am no longer a member.
 
 import { h, hueOf, icon, initials, replace, saveFile } from '../ui/dom.js';
-import { confirmDialog, toast } from '../ui/dialog.js';
+import { confirmDialog, openDialog, toast } from '../ui/dialog.js';
 import { renderMessage, tickCountdowns, versionOf } from './message.js';
 import { openSafetyDialog } from './safety.js';
 import { timeline } from './timeline.js';
 import { Thumbnails } from './thumbnails.js';
 import { TimerControl } from './timer-control.js';
+import { groupAvatar } from './group-avatar.js';
+import { openGroupMembersDialog } from './group-members.js';
 
 /** How close to the end (px) counts as "at the latest message". */
 const AT_BOTTOM_PX = 40;
@@ -20,6 +24,7 @@ export class ConversationView {
   constructor(ctx, peer, { onBack }) {
     this.ctx = ctx;
     this.peer = peer;
+    this.isGroup = ctx.convs.isGroup(peer);
     this.elements = new Map();
     this.hidden = false;
     this.atBottom = true;
@@ -39,7 +44,7 @@ export class ConversationView {
     window.addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
     this.update();
-    if (!ctx.convs.deleted(peer)) this.checkKeys();
+    if (!ctx.convs.deleted(peer) && !this.isGroup) this.checkKeys();
     if (!ctx.convs.conv(peer).loaded) ctx.convs.loadOlder(peer, true).catch(() => {});
   }
 
@@ -59,11 +64,16 @@ export class ConversationView {
   build(onBack) {
     const name = this.name;
     this.presence = h('span', { class: 'presence-text small' });
+    this.title = h('h2', { text: name });
+    this.avatar = this.isGroup ? groupAvatar(this.peer, name, this.ctx.convs.groups.meta(this.peer)?.color) : h('span', { class: `avatar ${hueOf(this.peer)}`, 'aria-hidden': 'true', text: initials(name) });
+    this.safetyButton = this.isGroup
+      ? h('button', { type: 'button', class: 'button small secondary safety-button', 'aria-label': 'Members', onclick: () => openGroupMembersDialog(this.ctx, this.peer) }, icon('group'), h('span', { class: 'label', text: 'Members' }))
+      : h('button', { type: 'button', class: 'button small secondary safety-button', onclick: () => this.openSafety() }, icon('shield'), h('span', { class: 'label', text: 'Safety number' }));
     this.head = h('header', { class: 'conv-head' },
       h('button', { type: 'button', class: 'icon-button back', 'aria-label': 'Back to contacts', onclick: onBack }, icon('back')),
-      h('span', { class: `avatar ${hueOf(this.peer)}`, 'aria-hidden': 'true', text: initials(name) }),
-      h('div', { class: 'conv-title' }, h('h2', { text: name }), this.presence),
-      this.safetyButton = h('button', { type: 'button', class: 'button small secondary safety-button', onclick: () => this.openSafety() }, icon('shield'), h('span', { class: 'label', text: 'Safety number' })));
+      this.avatar,
+      h('div', { class: 'conv-title' }, this.title, this.presence),
+      this.safetyButton);
     this.banner = h('div', { class: 'banner warn keychange', role: 'alert', hidden: true });
     this.gone = h('div', { class: 'banner deleted', role: 'status', hidden: true }, icon('warning'),
       h('p', {}, h('strong', { text: 'This account was deleted. ' }), `The messages ${name} sent were removed with it; you can no longer write to ${name}.`));
@@ -189,6 +199,7 @@ export class ConversationView {
   }
 
   updateHead() {
+    if (this.isGroup) return this.updateGroupHead();
     const user = this.ctx.convs.users.get(this.peer);
     const deleted = this.ctx.convs.deleted(this.peer);
     this.presence.textContent = deleted ? 'account deleted' : user?.online ? 'online' : 'offline';
@@ -196,11 +207,42 @@ export class ConversationView {
     this.updateBanner();
   }
 
+  /** A group's header (its name, members, my role) and banners; the composer only while I am a member. */
+  updateGroupHead() {
+    const convs = this.ctx.convs;
+    const groups = convs.groups;
+    const entry = groups.get(this.peer);
+    const name = this.name;
+    const meta = groups.meta(this.peer);
+    this.title.textContent = name;
+    this.avatar.replaceWith(this.avatar = groupAvatar(this.peer, name, meta?.color));
+    const count = groups.members(this.peer).length;
+    this.presence.textContent = `${count} member${count === 1 ? '' : 's'}${groups.amAdmin(this.peer) ? ' · you are an admin' : ''}`;
+    const member = groups.isMember(this.peer);
+    this.blocked = null;
+    let warning = null;
+    if (entry?.refused) {
+      const who = convs.username(entry.refused.user);
+      this.blocked = `Sending to this group is paused: ${who}'s security key changed.`;
+      warning = [h('strong', { text: `${who}'s security key in this group is not the one you have pinned.` }),
+        h('p', { text: `Messages of this group are not shown or sent until it matches. Compare the safety number with ${who} in your conversation with them.` })];
+    } else if (entry?.chainError) {
+      warning = [h('strong', { text: 'A change to this group was refused.' }), h('p', { text: entry.chainError })];
+    }
+    if (!member) this.blocked = 'You are no longer a member of this group.';
+    this.gone.hidden = member;
+    if (!member) replace(this.gone, icon('warning'), h('p', {}, h('strong', { text: 'You are no longer a member of this group. ' }), 'Its messages so far stay here; you get no new ones.'));
+    const disabled = !member || !!entry?.refused;
+    if (disabled !== this.composer.classList.contains('disabled')) this.setComposerDisabled(disabled, this.blocked);
+    this.banner.hidden = !warning;
+    if (warning) replace(this.banner, icon('warning'), h('div', {}, warning));
+  }
+
   /** Disables (or enables again) everything that writes to this contact. */
-  setComposerDisabled(disabled) {
+  setComposerDisabled(disabled, why = 'This account was deleted') {
     for (const el of this.composer.querySelectorAll('textarea, button, select')) el.disabled = disabled;
     this.composer.classList.toggle('disabled', disabled);
-    this.input.placeholder = disabled ? 'This account was deleted' : this.hidden ? `Hidden message to ${this.name}` : `Message ${this.name}`;
+    this.input.placeholder = disabled ? why : this.hidden ? `Hidden message to ${this.name}` : `Message ${this.name}`;
   }
 
   updateBanner() {
@@ -242,6 +284,8 @@ export class ConversationView {
     if (!ok) return;
     this.ctx.chat.acceptNewKey(this.peer, verified);
     this.updateBanner();
+    // A group paused for this contact's key may verify again now.
+    this.ctx.convs.groups.recheckPins().catch(() => {});
     this.ctx.convs.reload(this.peer).catch(() => {});
     this.ctx.convs.dispatchEvent(new Event('contacts'));
   }
@@ -266,7 +310,8 @@ export class ConversationView {
         }
       },
       onDelete: async (m) => {
-        const ok = await confirmDialog('Delete this message?', `It will be deleted for you and for ${this.name}.`, { confirm: 'Delete for everyone', danger: true });
+        const everyone = this.isGroup ? `everyone in ${this.name}` : this.name;
+        const ok = await confirmDialog('Delete this message?', `It will be deleted for you and for ${everyone}.`, { confirm: 'Delete for everyone', danger: true });
         if (!ok) return;
         try {
           await this.ctx.convs.deleteMessage(m);
@@ -283,7 +328,24 @@ export class ConversationView {
         }
       },
       onRetry: (m) => this.ctx.convs.retry(m),
+      canDeleteForEveryone: (m) => this.ctx.convs.canDeleteForEveryone(m),
+      onWhoRead: this.isGroup ? (m) => this.whoRead(m) : null,
     };
+  }
+
+  /** "Who read it": the members who read one of my group messages, and who did not yet. */
+  whoRead(m) {
+    const convs = this.ctx.convs;
+    const read = new Set(convs.groups.readBy(this.peer, m.ts));
+    const others = convs.groups.members(this.peer).filter((x) => x.userId !== this.ctx.me.id);
+    const row = (x) => h('li', {}, h('span', { class: `avatar small ${hueOf(x.userId)}`, 'aria-hidden': 'true', text: initials(convs.username(x.userId)) }), h('span', { text: convs.username(x.userId) }));
+    const readers = others.filter((x) => read.has(x.userId));
+    const waiting = others.filter((x) => !read.has(x.userId));
+    openDialog('Read by', () => [
+      readers.length ? h('ul', { class: 'readers', 'aria-label': 'Read by' }, readers.map(row)) : h('p', { class: 'muted', text: 'Nobody yet.' }),
+      waiting.length ? h('h3', { text: 'Not read yet' }) : null,
+      waiting.length ? h('ul', { class: 'readers', 'aria-label': 'Not read yet' }, waiting.map(row)) : null,
+    ]);
   }
 
   scrollToBottom() {
@@ -327,11 +389,13 @@ export class ConversationView {
       case 'new':
         return ['', () => h('div', { class: 'new-divider', role: 'separator', 'aria-label': 'New messages' }, h('span', { text: 'New messages' }))];
       case 'notice':
-        return [item.notice.text, () => h('p', { class: 'conv-notice', role: 'note' }, icon('timer', 'icon tiny'), h('span', { text: item.notice.text }))];
+        return [item.notice.text, () => h('p', { class: 'conv-notice', role: 'note' }, icon(item.notice.meta ? 'group' : 'timer', 'icon tiny'), h('span', { text: item.notice.text }))];
       default: {
         const m = item.m;
         const thumb = !m.hidden || m.revealed ? this.thumbs.get(m) : null;
-        return [`${versionOf(m)}|${item.first}|${item.last}|${thumb || ''}`, () => renderMessage(m, handlers, { first: item.first, last: item.last, thumb })];
+        const sender = this.isGroup && !m.mine && item.first ? this.ctx.convs.username(m.from) : null;
+        const readBy = this.isGroup && m.mine && item.last ? this.ctx.convs.readBy(m) : [];
+        return [`${versionOf(m)}|${item.first}|${item.last}|${thumb || ''}|${sender}|${readBy.join(',')}`, () => renderMessage(m, handlers, { first: item.first, last: item.last, thumb, sender, readBy })];
       }
     }
   }
@@ -375,6 +439,7 @@ export class ConversationView {
     }
     if (!messages.length) {
       const text = !conv.loaded ? 'Loading messages…'
+        : this.isGroup ? 'No messages yet. Only the members of this group can read what you write here.'
         : convs.deleted(this.peer) ? 'No messages are left in this conversation.'
           : `No messages yet. Say hello to ${this.name}: only the two of you can read what you write here.`;
       this.empty ??= h('p', { class: 'empty-conv muted' });

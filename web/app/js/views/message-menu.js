@@ -1,4 +1,5 @@
-// A message's actions menu ("Delete for me", "Delete for everyone"): opened by its visible
+// A message's actions menu ("Delete for me", "Delete for everyone", in a group "Who read
+// it" on mine; a group's admin may delete anyone's message for everyone): opened by its visible
 // "Message actions" button (shown on touch screens without hover), or by a long press on the
 // message. Escape or a press outside closes it.
 
@@ -7,12 +8,14 @@ import { h, icon } from '../ui/dom.js';
 const LONG_PRESS_MS = 500;
 const MOVE_TOLERANCE_PX = 10;
 
-/** The menu's items for a message: [label, role, handler]. */
+/** The menu's items for a message: [label, role, handler, icon]. */
 function items(m, handlers) {
   const list = [];
   if (m.id && !m.id.startsWith('local:') && m.type !== 'error' && m.status !== 'sending') {
+    if (m.mine && handlers.onWhoRead) list.push(['Who read it', 'who-read', () => handlers.onWhoRead(m), 'checks']);
     list.push(['Delete for me', 'delete-for-me', () => handlers.onDeleteForMe(m)]);
-    if (m.mine) list.push(['Delete for everyone', 'delete-for-everyone', () => handlers.onDelete(m)]);
+    const everyone = handlers.canDeleteForEveryone ? handlers.canDeleteForEveryone(m) : m.mine;
+    if (everyone) list.push(['Delete for everyone', 'delete-for-everyone', () => handlers.onDelete(m)]);
   }
   return list;
 }
@@ -39,8 +42,8 @@ export function messageMenu(m, handlers) {
     close();
     button.focus();
   };
-  for (const [label, role, run] of entries) {
-    menu.append(h('button', { type: 'button', class: 'menu-item', role: 'menuitem', 'data-role': role, onclick: () => { close(); run(); } }, icon('trash'), label));
+  for (const [label, role, run, iconName = 'trash'] of entries) {
+    menu.append(h('button', { type: 'button', class: 'menu-item', role: 'menuitem', 'data-role': role, onclick: () => { close(); run(); } }, icon(iconName), label));
   }
   const open = () => {
     if (!menu.hidden) return;

@@ -74,9 +74,11 @@ function body(m, handlers, thumb) {
 
 /**
  * The element of a message. `first`/`last`: its place in a group of consecutive messages
- * from one side (the time is shown on the last); `thumb`: the object URL of its image.
+ * from one sender (the time is shown on the last); `thumb`: the object URL of its image;
+ * in a group conversation `sender` names the sender (over the first of theirs) and `readBy`
+ * the members who read it (under mine).
  */
-export function renderMessage(m, handlers, { first = true, last = true, thumb = null } = {}) {
+export function renderMessage(m, handlers, { first = true, last = true, thumb = null, sender = null, readBy = [] } = {}) {
   const meta = [];
   if (m.expiresAt) {
     meta.push(h('span', { class: 'countdown', 'data-expires': String(m.expiresAt), 'aria-label': countdownLabel(m.expiresAt - Date.now()) },
@@ -95,7 +97,8 @@ export function renderMessage(m, handlers, { first = true, last = true, thumb = 
     if (m.error) bubble.append(h('p', { class: 'small error-text', text: m.error }));
     actions.push(h('button', { type: 'button', class: 'icon-button small', 'data-role': 'retry', 'aria-label': 'Retry sending', title: 'Retry', onclick: () => handlers.onRetry(m) }, icon('retry')));
   }
-  if (m.mine && m.id && !m.id.startsWith('local:') && m.type !== 'error') {
+  const canDelete = handlers.canDeleteForEveryone ? handlers.canDeleteForEveryone(m) : m.mine && m.id && !m.id.startsWith('local:') && m.type !== 'error';
+  if (m.mine && canDelete) {
     actions.push(h('button', { type: 'button', class: 'icon-button small msg-delete', 'data-role': 'delete', 'aria-label': 'Delete message for everyone', title: 'Delete for everyone', onclick: () => handlers.onDelete(m) }, icon('trash')));
   }
   const menu = messageMenu(m, handlers);
@@ -104,9 +107,14 @@ export function renderMessage(m, handlers, { first = true, last = true, thumb = 
     onLongPress(bubble, menu.open);
   }
   const group = `${first ? ' group-first' : ''}${last ? ' group-last' : ''}`;
-  return h('div', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.type === 'error' ? ' error' : ''}${group}`, 'data-key': m.key, 'data-msg-id': m.id || '' },
+  const el = h('div', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.type === 'error' ? ' error' : ''}${group}`, 'data-key': m.key, 'data-msg-id': m.id || '' },
     bubble,
     actions.length ? h('div', { class: 'msg-actions' }, actions) : null);
+  if (!sender && !readBy.length) return el;
+  return h('div', { class: `msg-block ${m.mine ? 'from-me' : 'from-them'}${first ? ' group-first' : ''}` },
+    sender ? h('span', { class: 'sender small', text: sender }) : null,
+    el,
+    readBy.length ? h('p', { class: 'read-by small muted', text: `Read by ${readBy.join(', ')}` }) : null);
 }
 
 /** Updates every countdown on the page (called each second). */

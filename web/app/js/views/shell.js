@@ -8,6 +8,7 @@ import { ContactList } from './contacts.js';
 import { ConversationView } from './conversation.js';
 import { openKeysDialog, openLogoutDialog, openPasswordDialog } from './account.js';
 import { exportForm } from './keyfile-forms.js';
+import { openGroupCreateDialog } from './group-create.js';
 
 export class Shell {
   /** ctx = { api, me: { id, username }, keys, chat, convs, socket, users, actions } */
@@ -20,6 +21,9 @@ export class Shell {
     window.addEventListener('hashchange', this.onHash);
     if (ctx.convs) {
       ctx.convs.addEventListener('contacts', () => {
+        // A group named in the address that became known since (its chain arrived).
+        const named = /^#\/c\/([0-9a-f-]{36})$/.exec(location.hash)?.[1];
+        if (!this.view && named && ctx.convs.isGroup(named)) this.route();
         this.contacts.render();
         this.updateTitle();
       });
@@ -68,7 +72,10 @@ export class Shell {
       icon('key'),
       h('p', { text: 'This browser has no keys for your account: you cannot read or send messages here. ' }),
       h('button', { type: 'button', class: 'button small primary', onclick: () => this.ctx.actions.importKeys() }, 'Import key file'));
-    this.contacts = new ContactList(this.ctx, { onOpen: (peer) => (location.hash = `#/c/${peer}`) });
+    this.contacts = new ContactList(this.ctx, {
+      onOpen: (peer) => (location.hash = `#/c/${peer}`),
+      onNewGroup: () => openGroupCreateDialog(this.ctx).then((id) => id && (location.hash = `#/c/${id}`)),
+    });
     this.pane = h('main', { class: 'pane', id: 'main' });
     this.el = h('div', { class: 'shell' }, top, this.offline, this.backup, this.nokeys,
       h('div', { class: 'panes' }, this.contacts.el, this.pane));
@@ -126,7 +133,9 @@ export class Shell {
   }
 
   notify(m) {
-    if (this.view?.peer !== m.peer) toast(`New message from ${this.ctx.convs.username(m.peer)}`);
+    if (this.view?.peer === m.peer) return;
+    const convs = this.ctx.convs;
+    toast(convs.isGroup(m.peer) ? `New message from ${convs.username(m.from)} in ${convs.username(m.peer)}` : `New message from ${convs.username(m.peer)}`);
   }
 
   updateTitle() {
@@ -141,7 +150,7 @@ export class Shell {
 
   route() {
     const match = /^#\/c\/([0-9a-f-]{36})$/.exec(location.hash);
-    const known = (id) => (this.ctx.convs ? this.ctx.convs.users.has(id) && id !== this.ctx.me.id : (this.ctx.users || []).some((u) => u.id === id));
+    const known = (id) => (this.ctx.convs ? (this.ctx.convs.users.has(id) || this.ctx.convs.isGroup(id)) && id !== this.ctx.me.id : (this.ctx.users || []).some((u) => u.id === id));
     const peer = match && known(match[1]) ? match[1] : null;
     if (this.view?.peer === peer && peer) return;
     this.view?.destroy();

@@ -1,7 +1,8 @@
 // What the conversation pane shows, in order, computed from the messages alone (no DOM):
 // day dividers ("Today", "Yesterday", a date), the "New messages" divider, local notices,
-// and the messages, grouped: consecutive messages from one side within a few minutes of
-// each other form a group, and the group's time is shown once, on its last message.
+// and the messages, grouped: consecutive messages from one sender within a few minutes of
+// each other form a group, and the group's time is shown once, on its last message. A group
+// conversation's meta messages (its name and colour) are shown as notices.
 
 import { dayKey, dayLabel } from '../format.js';
 
@@ -37,12 +38,17 @@ export function timeline(messages, { notices = [], newFrom = null, now = Date.no
       continue;
     }
     const m = entry.m;
+    if (m.type === 'meta') {
+      items.push({ kind: 'notice', key: m.key, notice: { id: m.key, ts: m.ts, text: m.body, meta: true } });
+      prev = null;
+      continue;
+    }
     if (!newShown && !m.mine && m.ts > newFrom) {
       newShown = true;
       items.push({ kind: 'new', key: 'new-messages' });
       prev = null;
     }
-    const joins = prev && prev.m.mine === m.mine && prev.m.type !== 'error' && m.type !== 'error' && m.ts - prev.m.ts < GROUP_GAP_MS;
+    const joins = prev && prev.m.mine === m.mine && prev.m.from === m.from && prev.m.type !== 'error' && m.type !== 'error' && m.ts - prev.m.ts < GROUP_GAP_MS;
     if (joins) prev.last = false;
     const item = { kind: 'msg', key: m.key, m, first: !joins, last: true };
     items.push(item);
