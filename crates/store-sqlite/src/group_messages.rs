@@ -11,7 +11,7 @@ use sqlx::{Row as _, SqliteConnection};
 use uuid::Uuid;
 
 use crate::batch::resend_answer;
-use crate::messages::{files_usable, push_event, record_removal, stored, Event};
+use crate::messages::{files_usable, push_events, record_removal, stored, Event};
 use crate::{map_err, rows, SqliteStore};
 
 /// The group's members and whether each one's account is live.
@@ -85,23 +85,23 @@ async fn append(
             .await
             .map_err(map_err)?;
     }
+    let events: Vec<Event<'_>> = to
+        .iter()
+        .map(|&user| Event {
+            user,
+            kind: "message",
+            peer: UserId(g.group),
+            message: Some(id),
+            tombstone: None,
+            up_to: None,
+            ts: m.received_at,
+            group: Some(g.group),
+        })
+        .collect();
+    let seqs = push_events(conn, &events).await?;
     let mut sender_seq = 0;
     let mut others = Vec::with_capacity(to.len());
-    for user in to {
-        let seq = push_event(
-            conn,
-            Event {
-                user,
-                kind: "message",
-                peer: UserId(g.group),
-                message: Some(id),
-                tombstone: None,
-                up_to: None,
-                ts: m.received_at,
-                group: Some(g.group),
-            },
-        )
-        .await?;
+    for (user, seq) in to.into_iter().zip(seqs) {
         if user == m.sender {
             sender_seq = seq;
         } else {
@@ -195,24 +195,22 @@ impl GroupMessages for SqliteStore {
                 return Ok(None);
             }
             members.sort_unstable_by_key(|m| m.user);
-            let mut seqs = Vec::with_capacity(members.len());
-            for m in members.iter().filter(|m| m.live && m.user != reader) {
-                let seq = push_event(
-                    &mut tx,
-                    Event {
-                        user: m.user,
-                        kind: "read",
-                        peer: reader,
-                        message: None,
-                        tombstone: None,
-                        up_to: Some(up_to),
-                        ts: now,
-                        group: Some(group),
-                    },
-                )
-                .await?;
-                seqs.push((m.user, seq));
-            }
+            let events: Vec<Event<'_>> = members
+                .iter()
+                .filter(|m| m.live && m.user != reader)
+                .map(|m| Event {
+                    user: m.user,
+                    kind: "read",
+                    peer: reader,
+                    message: None,
+                    tombstone: None,
+                    up_to: Some(up_to),
+                    ts: now,
+                    group: Some(group),
+                })
+                .collect();
+            let at = push_events(&mut tx, &events).await?;
+            let seqs = events.iter().map(|e| e.user).zip(at).collect();
             tx.commit().await?;
             Ok(Some(seqs))
         }

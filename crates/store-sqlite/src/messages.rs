@@ -7,7 +7,7 @@ use securechat_store::model::{
 };
 use securechat_store::{Messages, StoreError};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::batch::{append_run, resend_answer};
@@ -47,6 +47,46 @@ pub(crate) async fn push_event(
     .await
     .map_err(map_err)?;
     rows::seq(seq)
+}
+
+/// Appends events to users' streams with two statements however many there are: one read of
+/// the users' last seqs, one multi-row insert. Returns each event's seq, in input order (a
+/// user named twice gets two consecutive seqs).
+pub(crate) async fn push_events(
+    conn: &mut SqliteConnection,
+    events: &[Event<'_>],
+) -> Result<Vec<u64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last = crate::batch::last_seqs(conn, events.iter().map(|e| e.user).collect()).await?;
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| {
+            let seq = last.entry(e.user).or_insert(0);
+            *seq += 1;
+            *seq
+        })
+        .collect();
+    // At most 9 parameters a row: 1000 rows stay under SQLite's 32 766.
+    for (chunk, seqs) in events.chunks(1000).zip(seqs.chunks(1000)) {
+        let mut insert: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO inbox (user_id, seq, kind, peer, message, tombstone, up_to, ts, group_id) ",
+        );
+        insert.push_values(chunk.iter().zip(seqs), |mut row, (e, seq)| {
+            row.push_bind(e.user.0)
+                .push_bind(rows::sql_int(*seq))
+                .push_bind(e.kind)
+                .push_bind(e.peer.0)
+                .push_bind(e.message)
+                .push_bind(e.tombstone)
+                .push_bind(e.up_to)
+                .push_bind(e.ts)
+                .push_bind(e.group);
+        });
+        insert.build().execute(&mut *conn).await.map_err(map_err)?;
+    }
+    Ok(seqs)
 }
 
 /// Whether every file may be attached by `m`: uploaded by its sender for its recipient (or
@@ -163,24 +203,21 @@ pub(crate) async fn record_removal(
     } else {
         users.push((recipient, sender));
     }
-    let mut streams = Vec::with_capacity(users.len());
-    for (user, peer) in users {
-        let seq = push_event(
-            conn,
-            Event {
-                user,
-                kind: "deleted",
-                peer,
-                message: Some(id),
-                tombstone,
-                up_to: None,
-                ts: now,
-                group,
-            },
-        )
-        .await?;
-        streams.push((user, seq));
-    }
+    let events: Vec<Event<'_>> = users
+        .iter()
+        .map(|&(user, peer)| Event {
+            user,
+            kind: "deleted",
+            peer,
+            message: Some(id),
+            tombstone,
+            up_to: None,
+            ts: now,
+            group,
+        })
+        .collect();
+    let seqs = push_events(conn, &events).await?;
+    let streams = users.iter().map(|u| u.0).zip(seqs).collect();
     let files = sqlx::query("DELETE FROM files WHERE message = $1 RETURNING id")
         .bind(id)
         .fetch_all(&mut *conn)
