@@ -44,6 +44,7 @@ pub fn stream_seq(event: &ServerEvent) -> Option<u64> {
         ServerEvent::Ready { .. }
         | ServerEvent::Presence { .. }
         | ServerEvent::CaughtUp { .. }
+        | ServerEvent::Group { .. }
         | ServerEvent::Error { .. }
         | ServerEvent::Pong => None,
     }

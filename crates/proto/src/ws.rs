@@ -24,11 +24,14 @@ pub enum Protocol {
     /// `presence` gathers changes: `{"online":[U…],"offline":[U…]}`, to every connection
     /// (securechat 0.1.0 and later).
     V2 = 2,
+    /// Adds the `group` event: a group's membership changed (securechat 0.3.0 and later).
+    /// Connections of older versions do not get it.
+    V3 = 3,
 }
 
 impl Protocol {
     /// The version this crate's clients speak and send.
-    pub const CURRENT: Self = Self::V2;
+    pub const CURRENT: Self = Self::V3;
     /// The oldest version a server of this crate still answers.
     pub const OLDEST: Self = Self::V1;
     /// The version of a client whose `auth` frame names none: securechat 0.1.0's clients
@@ -40,6 +43,7 @@ impl Protocol {
         match number {
             1 => Some(Self::V1),
             2 => Some(Self::V2),
+            3 => Some(Self::V3),
             _ => None,
         }
     }
@@ -191,6 +195,10 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<Uuid>,
     },
+    /// A group's membership changed: its chain now ends at change `seq`. Sent (protocol 3
+    /// and later) to the members before and after the change, when it is stored; not part of
+    /// the stream (a client that was offline fetches `GET /api/v1/groups` when it connects).
+    Group { group_id: Uuid, seq: u64 },
     /// Replay is complete: everything up to `seq` has been sent.
     CaughtUp { seq: u64 },
     /// A frame was refused (`ref` names it where possible); see `WsErrorCode`.
@@ -214,6 +222,7 @@ impl ServerEvent {
         "deleted",
         "presence",
         "read",
+        "group",
         "caught_up",
         "error",
         "pong",
@@ -387,7 +396,7 @@ mod tests {
             let known = Protocol::from_number(number);
             assert_eq!(
                 known.map(Protocol::number),
-                (1..=2).contains(&number).then_some(number)
+                (1..=3).contains(&number).then_some(number)
             );
         }
         assert!(Protocol::OLDEST <= Protocol::UNSTATED && Protocol::UNSTATED <= Protocol::CURRENT);
@@ -402,7 +411,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&auth).unwrap(),
-            r#"{"type":"auth","token":"t","protocol":2}"#
+            r#"{"type":"auth","token":"t","protocol":3}"#
         );
         // A ready frame without protocol (a 0.1.0 server) still parses.
         let ready: ServerEvent = serde_json::from_str(
@@ -434,6 +443,10 @@ mod tests {
                     offline: vec![],
                 },
                 "caught_up" => ServerEvent::CaughtUp { seq: 1 },
+                "group" => ServerEvent::Group {
+                    group_id: Uuid::nil(),
+                    seq: 1,
+                },
                 "pong" => ServerEvent::Pong,
                 "read" => ServerEvent::Read {
                     peer: presence.user_id,

@@ -194,7 +194,8 @@ export class Conversations extends EventTarget {
 
   unread(peer) {
     const since = this.readPosition(peer);
-    return this.messages(peer).filter((m) => !m.mine && m.ts > since).length;
+    // A group's naming is a notice, not a message to read.
+    return this.messages(peer).filter((m) => !m.mine && m.type !== 'meta' && m.ts > since).length;
   }
 
   #changed(peer) {
@@ -389,7 +390,11 @@ export class Conversations extends EventTarget {
       case 'caught_up':
         this.#seq(f.seq);
         this.#pump();
-        // No event announces a membership change: ask for my groups after every (re)connect.
+        // Changes made while this page was away: ask for my groups after every (re)connect.
+        this.refreshGroups().catch(() => {});
+        break;
+      case 'group':
+        // A group's membership changed (I may have been added or removed): fetch and verify.
         this.refreshGroups().catch(() => {});
         break;
       case 'error':

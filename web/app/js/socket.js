@@ -13,7 +13,7 @@ import { SessionEnded } from './api.js';
 /** The WebSocket protocol version this page speaks (crates/proto/src/ws.rs `Protocol`);
  * named in the auth frame, so that a server that changed a frame still answers in these
  * shapes, or says plainly that it cannot. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Set while a page reloaded itself because the server did not speak its version. */
 const RELOADED_FOR_PROTOCOL = 'securechat.reloadedForProtocol';
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];

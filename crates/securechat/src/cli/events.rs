@@ -30,6 +30,8 @@ pub enum Item {
     Read(ReadItem),
     /// Someone came online or went offline.
     Presence(PresenceItem),
+    /// A group's membership changed (verified, or why not).
+    GroupChanged(GroupChangedItem),
     /// A member named a group (or renamed it).
     GroupNamed(GroupNamedItem),
     /// A message that could not be verified or decrypted.
@@ -45,6 +47,13 @@ pub struct GroupRef {
     /// Its name as its members set it, when known here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupChangedItem {
+    pub group: Option<GroupRef>,
+    /// What it is now, as verified here.
+    pub change: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -390,6 +399,22 @@ pub async fn handle(client: &mut Client, event: ServerEvent) -> Result<Handled, 
             }
             client.chat.saw_seq(seq);
             Ok(Handled::Show(Item::CaughtUp { seq }))
+        }
+        ServerEvent::Group { group_id, seq } => {
+            // Verify the new change now; one that does not verify is shown, not taken.
+            let change = match client.chat.sync_group(group_id).await {
+                Ok(state) => format!(
+                    "now {} members (change {})",
+                    state.members().len(),
+                    state.seq()
+                ),
+                Err(e) if is_connection_error(&e) => return Err(e),
+                Err(e) => format!("change {seq} not accepted: {e}"),
+            };
+            Ok(Handled::Show(Item::GroupChanged(GroupChangedItem {
+                group: group_ref(client, Some(group_id)),
+                change,
+            })))
         }
         other => Ok(Handled::Other(other)),
     }

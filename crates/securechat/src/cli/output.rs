@@ -44,6 +44,16 @@ impl Printer {
         }
         match item {
             Item::Message(m) | Item::File(m) => self.out(&self.message_text(m)),
+            Item::GroupChanged(g) => {
+                let name = g.group.as_ref().map_or_else(String::new, |g| {
+                    g.name.clone().unwrap_or_else(|| g.id.to_string())
+                });
+                self.out(&format!(
+                    "* the membership of group {} changed: {}",
+                    clean(&name),
+                    clean(&g.change)
+                ));
+            }
             Item::GroupNamed(g) => self.out(&format!(
                 "* {} named the group {} “{}”",
                 clean(&g.from_username),

@@ -12,6 +12,7 @@
 //!   forget them).
 
 use securechat_proto::ids::{SessionId, UserId};
+use securechat_proto::ws::Protocol;
 
 use crate::realtime::frames::Place;
 
@@ -35,6 +36,7 @@ pub fn user_word(node: &str, place: Place, frame: &str) -> Option<String> {
     let (kind, seq) = match place {
         Place::Event(seq) => ('e', seq),
         Place::Outside => ('o', 0),
+        Place::Since(version) => ('v', u64::from(version.number())),
         // Acks go to the sending connection only; tips are this node's own business.
         Place::Ack(_) | Place::Tip(_) => return None,
     };
@@ -51,6 +53,7 @@ pub fn parse_user_word(payload: &str) -> Option<(&str, Place, &str)> {
     let place = match kind {
         "e" if seq > 0 => Place::Event(seq),
         "o" => Place::Outside,
+        "v" => Place::Since(Protocol::from_number(u32::try_from(seq).ok()?)?),
         _ => return None,
     };
     Some((node, place, frame))
@@ -234,6 +237,12 @@ mod tests {
         let word = user_word("n1", Place::Outside, frame).unwrap();
         assert_eq!(parse_user_word(&word), Some(("n1", Place::Outside, frame)));
         assert_eq!(user_word("n1", Place::Ack(3), frame), None);
+        let word = user_word("n1", Place::Since(Protocol::V3), frame).unwrap();
+        assert_eq!(
+            parse_user_word(&word),
+            Some(("n1", Place::Since(Protocol::V3), frame))
+        );
+        assert_eq!(parse_user_word("n1 v 99 {}"), None, "an unknown version");
         assert_eq!(channel_user(&user_channel(user)), Some(user));
         assert_eq!(channel_user(PRESENCE), None);
 

@@ -19,10 +19,13 @@ use securechat_store::error::Conflict;
 use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::StoreError;
 
+use securechat_proto::ws::ServerEvent;
+
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, ApiQuery};
+use crate::realtime::frames::outbound;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -182,6 +185,24 @@ pub async fn append(
         })
         .await?;
     tracing::info!(group = %group, seq = change.seq, op = change.op.as_str(), "group change stored");
+    // Everyone the change concerns (the members after it, and those it removed) is told at
+    // once, on every node; clients then fetch and verify the change themselves.
+    let mut told: Vec<UserId> = next
+        .members()
+        .keys()
+        .copied()
+        .chain(change.members.iter().map(|m| m.user_id))
+        .collect();
+    told.sort_unstable();
+    told.dedup();
+    let frame = outbound(&ServerEvent::Group {
+        group_id: group,
+        seq: change.seq,
+    });
+    for user in told {
+        state.hub().send_to_user(user, &frame, None);
+        state.cluster().publish_frame(user, &frame);
+    }
     Ok((
         StatusCode::CREATED,
         Json(GroupChangeStored { seq: change.seq }),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use axum::extract::ws::Utf8Bytes;
 
 use securechat_proto::ids::UserId;
-use securechat_proto::ws::{v1, ServerEvent, WsErrorCode};
+use securechat_proto::ws::{v1, Protocol, ServerEvent, WsErrorCode};
 use uuid::Uuid;
 
 use crate::metrics::WS_ERRORS;
@@ -25,6 +25,9 @@ pub enum Place {
     Ack(u64),
     /// Not a frame: the stream is known to reach at least `seq` (from the database poll).
     Tip(u64),
+    /// Not a stream event, and only for connections speaking at least this protocol version
+    /// (an event type older clients do not know).
+    Since(Protocol),
 }
 
 /// A serialised frame for one connection.
@@ -69,6 +72,7 @@ pub fn outbound(event: &ServerEvent) -> Outbound {
         ServerEvent::Message { seq, .. } | ServerEvent::Deleted { seq, .. } => Place::Event(*seq),
         ServerEvent::Read { seq: Some(seq), .. } => Place::Event(*seq),
         ServerEvent::Ack { seq, .. } => Place::Ack(*seq),
+        ServerEvent::Group { .. } => Place::Since(Protocol::V3),
         _ => Place::Outside,
     };
     Outbound {

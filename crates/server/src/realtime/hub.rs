@@ -297,7 +297,7 @@ impl Hub {
         for (user, conns) in users.iter() {
             for conn in conns {
                 match conn.protocol {
-                    Protocol::V2 => {
+                    Protocol::V2 | Protocol::V3 => {
                         let frame = gathered.get_or_insert_with(|| {
                             outbound(&ServerEvent::Presence {
                                 online: online.clone(),

@@ -245,6 +245,18 @@ async fn a_removed_member_gets_nothing_new_and_a_stale_sender_is_told() {
         .await
         .expect("remove carol");
     assert!(!state.is_member(&carol.peer.id()));
+    // Bob and Carol heard of the group's creation, and now of the removal, at once
+    // (protocol 3), before any message.
+    for m in [&mut bob, &mut carol] {
+        for expected in [0, 1] {
+            let (g, seq) = wait_for(&mut m.socket, |e| match e {
+                ServerEvent::Group { group_id, seq } => Some((group_id, seq)),
+                _ => None,
+            })
+            .await;
+            assert_eq!((g, seq), (group, expected));
+        }
+    }
     let id = stale.msg_id.to_b64();
     assert_eq!(
         send(&mut bob.socket, stale.envelope, &id).await,

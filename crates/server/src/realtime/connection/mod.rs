@@ -318,6 +318,8 @@ impl Connection {
             }
             Place::Tip(seq) if seq > self.position => self.fill(seq).await,
             Place::Tip(_) => Ok(()),
+            Place::Since(version) if self.protocol >= version => self.send(out.text).await,
+            Place::Since(_) => Ok(()),
         }
     }
 
