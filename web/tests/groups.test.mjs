@@ -292,6 +292,11 @@ test('the members panel: add, make admin, remove; a removed member gets no new m
   await sendText(dave, 'dave says hi');
   await message(alice, 'dave says hi').waitFor();
 
+  // Carol's page heard of her removal at once (the group event), without a reload...
+  await openGroup(carol, 'Family');
+  await carol.getByText('You are no longer a member of this group.').first().waitFor();
+  assert.ok(await composer(carol).isDisabled(), 'told live: a former member cannot write');
+  // ...and after one it is the same.
   await carol.reload();
   await openGroup(carol, 'Family');
   await carol.getByText('You are no longer a member of this group.').first().waitFor();
