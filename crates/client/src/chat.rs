@@ -13,6 +13,7 @@ use securechat_crypto::envelope::{
     Receiver, RecipientKey, RoutingHeader, SealedEnvelope, Sender,
 };
 use securechat_crypto::file_stream::{decrypt_file, encrypt_file, FileDescriptor};
+use securechat_crypto::group::GroupState;
 use securechat_crypto::identity::IdentityKey;
 use securechat_crypto::ids::{ConvId, FileId, MsgId};
 use securechat_crypto::CryptoError;
@@ -44,6 +45,10 @@ pub struct ChatState {
     /// Each group's name and colour (from the latest meta message accepted), by group id.
     #[serde(default)]
     pub(crate) group_names: HashMap<Uuid, (String, String)>,
+    /// The states each held chain leads through (one per change), verified once per chain
+    /// length instead of at every use; not saved.
+    #[serde(skip)]
+    pub(crate) verified: std::sync::Mutex<HashMap<Uuid, std::sync::Arc<Vec<GroupState>>>>,
 }
 
 type ConvIdText = String;
@@ -326,10 +331,12 @@ impl Chat {
                 "a tombstone cannot be opened as history".into(),
             ));
         }
-        self.state.metas.insert(
-            header.msg_id.to_b64(),
-            (conv_text(&header.conv_id), header.sender),
-        );
+        // The first message seen under an id keeps it: another sender's later copy of the id
+        // cannot take over what authorises a tombstone.
+        self.state
+            .metas
+            .entry(header.msg_id.to_b64())
+            .or_insert((conv_text(&header.conv_id), header.sender));
         Ok(Self::opened(opened))
     }
 
@@ -345,7 +352,11 @@ impl Chat {
         let header = parse_header(envelope)?;
         let conv_id = match group {
             Some(group) => {
-                self.admit_group_message(group, &header).await?;
+                // A live message must fit the membership as it is now; a stored one (history,
+                // a deletion) the membership at some change of the chain (it may come from,
+                // or be wrapped for, a member since removed).
+                self.admit_group_message(group, &header, check_replay)
+                    .await?;
                 ConvId(group)
             }
             None => self.direct_conversation(from, &header),
@@ -426,7 +437,15 @@ impl Chat {
         if group.is_none() && signer != from {
             return Err(CryptoError::TombstoneNotBySender.into());
         }
-        self.authorize_tombstone(group, &opened)?;
+        match (self.authorize_tombstone(group, &opened), group) {
+            // Signed by someone made an admin since the chain held here: verify the newer
+            // changes, then judge again.
+            (Err(ClientError::Crypto(CryptoError::TombstoneNotBySender)), Some(g)) => {
+                self.sync_group(g).await?;
+                self.authorize_tombstone(group, &opened)?;
+            }
+            (result, _) => result?,
+        }
         self.state.seen.insert(opened.header.msg_id.to_b64());
         Ok(())
     }
@@ -479,7 +498,8 @@ impl Chat {
         self.state.seen.insert(id.clone());
         self.state
             .metas
-            .insert(id, (conv_text(&header.conv_id), header.sender));
+            .entry(id)
+            .or_insert((conv_text(&header.conv_id), header.sender));
         Ok(Self::opened(opened))
     }
 

@@ -3,6 +3,8 @@
 //! stores and serves the chain but cannot extend it: every state used here was verified from
 //! the group's first change, with each member's identity key checked against the pins.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use securechat_crypto::envelope::{Content, RecipientKey, RoutingHeader, SealedEnvelope};
@@ -34,10 +36,34 @@ fn to_wire(change: &SignedChange) -> SignedGroupChange {
     }
 }
 
-/// Verifies a whole held chain.
-fn verify_chain(chain: &[SignedGroupChange]) -> Result<GroupState, ClientError> {
-    let signed = chain.iter().map(to_signed).collect::<Result<Vec<_>, _>>()?;
-    Ok(GroupState::verify(&signed)?)
+/// Verifies a whole held chain: the state after each change.
+fn verify_states(chain: &[SignedGroupChange]) -> Result<Vec<GroupState>, ClientError> {
+    let mut states: Vec<GroupState> = Vec::with_capacity(chain.len());
+    for change in chain {
+        let signed = to_signed(change)?;
+        let next = match states.last() {
+            None => GroupState::genesis(&signed)?,
+            Some(state) => state.apply(&signed)?,
+        };
+        states.push(next);
+    }
+    Ok(states)
+}
+
+/// Whether a message fits the membership: `now` (a live message), the latest state only;
+/// otherwise any state of the chain.
+fn judge(states: &[GroupState], header: &RoutingHeader, now: bool) -> Result<(), CryptoError> {
+    let latest = states.last().ok_or(CryptoError::GroupSenderNotMember {
+        user: header.sender,
+    })?;
+    if !now
+        && states
+            .iter()
+            .any(|s| s.admit(&header.sender, &header.recipients).is_ok())
+    {
+        return Ok(());
+    }
+    latest.admit(&header.sender, &header.recipients)
 }
 
 /// What a membership change does, as the user asks for it.
@@ -53,10 +79,31 @@ pub enum GroupAction {
 impl Chat {
     /// The group's state as verified here (`None`: never synced).
     pub fn group_state(&self, group: Uuid) -> Result<Option<GroupState>, ClientError> {
-        match self.state.groups.get(&group) {
-            None => Ok(None),
-            Some(chain) => verify_chain(chain).map(Some),
+        Ok(self
+            .group_states(group)?
+            .and_then(|states| states.last().cloned()))
+    }
+
+    /// Every state the held chain leads through, one per change, verified (once for each
+    /// length of the chain: a chain only grows).
+    fn group_states(&self, group: Uuid) -> Result<Option<Arc<Vec<GroupState>>>, ClientError> {
+        let Some(chain) = self.state.groups.get(&group) else {
+            return Ok(None);
+        };
+        let cached = self
+            .state
+            .verified
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&group).cloned());
+        if let Some(states) = cached.filter(|s| s.len() == chain.len()) {
+            return Ok(Some(states));
         }
+        let states = Arc::new(verify_states(chain)?);
+        if let Ok(mut cache) = self.state.verified.lock() {
+            cache.insert(group, states.clone());
+        }
+        Ok(Some(states))
     }
 
     /// The group's name and colour, from the latest meta message accepted here.
@@ -87,11 +134,7 @@ impl Chat {
     /// refuses a member whose key differs from the pinned one; keeps the longer chain.
     pub async fn sync_group(&mut self, group: Uuid) -> Result<GroupState, ClientError> {
         let mut chain = self.state.groups.get(&group).cloned().unwrap_or_default();
-        let mut state = if chain.is_empty() {
-            None
-        } else {
-            Some(verify_chain(&chain)?)
-        };
+        let mut state = self.group_state(group)?;
         let fetched = match self.api.group_changes(group, chain.len() as u64).await {
             Err(ClientError::Http { status: 404, .. }) => {
                 return Err(ClientError::Invalid(
@@ -132,22 +175,25 @@ impl Chat {
 
     /// The group message `header` may be opened: its sender and everyone it is wrapped for
     /// are members as verified here (synced again once when they are not, in case the
-    /// membership grew since).
+    /// membership grew since). A live message (`now`) must fit the latest state; a stored
+    /// one, any state of the chain.
     pub(crate) async fn admit_group_message(
         &mut self,
         group: Uuid,
         header: &RoutingHeader,
+        now: bool,
     ) -> Result<(), ClientError> {
         if header.conv_id != ConvId(group) {
             return Err(CryptoError::ConversationMismatch.into());
         }
-        if let Some(state) = self.group_state(group)? {
-            if state.admit(&header.sender, &header.recipients).is_ok() {
+        if let Some(states) = self.group_states(group)? {
+            if judge(&states, header, now).is_ok() {
                 return Ok(());
             }
         }
-        let state = self.sync_group(group).await?;
-        Ok(state.admit(&header.sender, &header.recipients)?)
+        self.sync_group(group).await?;
+        let states = self.group_states(group)?.unwrap_or_default();
+        Ok(judge(&states, header, now)?)
     }
 
     /// Creates a group of me (its admin) and `members`, each pinned from the directory

@@ -28,6 +28,15 @@ async fn members(conn: &mut PgConnection, group: Uuid) -> Result<Vec<MemberState
         .fetch_optional(&mut *conn)
         .await
         .map_err(map_err)?;
+    members_again(conn, group).await
+}
+
+/// The group's members and whether each one's account is live, read without taking the
+/// group's lock again.
+async fn members_again(
+    conn: &mut PgConnection,
+    group: Uuid,
+) -> Result<Vec<MemberState>, StoreError> {
     sqlx::query(
         "SELECT g.user_id, (u.id IS NOT NULL AND u.deleted_at IS NULL) AS live \
          FROM group_members g \
@@ -79,6 +88,20 @@ async fn append(
             },
             _ => GroupAppendOutcome::Conflict,
         });
+    }
+    // Read again under the streams' locks: an account deleted meanwhile (its deletion holds
+    // its stream until it commits) is seen as such now.
+    let members = members_again(&mut *conn, g.group).await?;
+    let taken: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE group_id = $1 AND msg_id = $2)",
+    )
+    .bind(g.group)
+    .bind(&m.msg_id[..])
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    if taken {
+        return Ok(GroupAppendOutcome::Conflict);
     }
     let to = match deliveries(&members, m.sender, &g.wrapped) {
         Ok(to) => to,

@@ -8,5 +8,6 @@ CREATE INDEX inbox_group ON inbox(user_id, group_id, seq)
     WHERE group_id IS NOT NULL AND kind = 'message';
 CREATE INDEX inbox_group_message ON inbox(message, user_id)
     WHERE group_id IS NOT NULL AND kind = 'message';
--- A group message by its id, for deletion by an admin (who names only the msg_id).
-CREATE INDEX messages_group ON messages(group_id, msg_id) WHERE group_id IS NOT NULL;
+-- A group message by its id, for deletion by an admin (who names only the msg_id): unique in
+-- its group, so that no member can reuse another's id to have an admin delete the wrong one.
+CREATE UNIQUE INDEX messages_group ON messages(group_id, msg_id) WHERE group_id IS NOT NULL;

@@ -35,6 +35,16 @@ async fn members(conn: &mut SqliteConnection, group: Uuid) -> Result<Vec<MemberS
     .collect()
 }
 
+/// Whether another member's message of the group has this `msg_id` already.
+async fn id_taken(conn: &mut SqliteConnection, g: &NewGroupMessage) -> Result<bool, StoreError> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE group_id = $1 AND msg_id = $2)")
+        .bind(g.group)
+        .bind(&g.message.msg_id[..])
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)
+}
+
 /// Stores one group message inside the caller's transaction.
 async fn append(
     conn: &mut SqliteConnection,
@@ -53,6 +63,9 @@ async fn append(
         }
         Some(_) => return Ok(GroupAppendOutcome::Conflict),
         None => {}
+    }
+    if id_taken(conn, g).await? {
+        return Ok(GroupAppendOutcome::Conflict);
     }
     let to = match deliveries(&members(conn, g.group).await?, m.sender, &g.wrapped) {
         Ok(to) => to,

@@ -15,8 +15,10 @@ pub trait GroupMessages {
     /// `NotMember`) and the users with a wrap exactly the group's members whose accounts are
     /// live, give or take members whose accounts were deleted (else `MembershipChanged`).
     /// Each member with a wrap, the sender included, gets an entry in their stream. A key
-    /// already stored answers `Duplicate` or `Conflict` as in `append_messages`; files must
-    /// have been uploaded by the sender for this group and not be attached yet (`BadFile`).
+    /// already stored answers `Duplicate` or `Conflict` as in `append_messages`, and so does
+    /// a `msg_id` another member already used in the group (`Conflict`: ids are unique in a
+    /// group, which deletions rely on); files must have been uploaded by the sender for this
+    /// group and not be attached yet (`BadFile`).
     async fn append_group_message(
         &self,
         message: &NewGroupMessage,

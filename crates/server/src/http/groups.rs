@@ -19,13 +19,11 @@ use securechat_store::error::Conflict;
 use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::StoreError;
 
-use securechat_proto::ws::ServerEvent;
-
 use crate::auth::extract::AuthUser;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, ApiQuery};
-use crate::realtime::frames::outbound;
+use crate::realtime::work::Job;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -186,7 +184,9 @@ pub async fn append(
         .await?;
     tracing::info!(group = %group, seq = change.seq, op = change.op.as_str(), "group change stored");
     // Everyone the change concerns (the members after it, and those it removed) is told at
-    // once, on every node; clients then fetch and verify the change themselves.
+    // once, on every node; clients then fetch and verify the change themselves. The word goes
+    // through the delivery task, so that it follows every message stored before the change
+    // (a member told first would judge such a message by the newer membership).
     let mut told: Vec<UserId> = next
         .members()
         .keys()
@@ -195,13 +195,13 @@ pub async fn append(
         .collect();
     told.sort_unstable();
     told.dedup();
-    let frame = outbound(&ServerEvent::Group {
-        group_id: group,
+    let job = Job::GroupChanged {
+        group,
         seq: change.seq,
-    });
-    for user in told {
-        state.hub().send_to_user(user, &frame, None);
-        state.cluster().publish_frame(user, &frame);
+        users: told,
+    };
+    if state.delivery().submit(job).await.is_err() {
+        tracing::warn!(group = %group, "the server is stopping: members learn of the change when they reconnect");
     }
     Ok((
         StatusCode::CREATED,

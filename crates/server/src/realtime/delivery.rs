@@ -159,6 +159,10 @@ impl Worker {
             Job::Read(r) => self.read(r).await,
             Job::Expire => self.expire().await,
             Job::Flush(done) => self.announce(Announcement::Flushed(done)).await,
+            Job::GroupChanged { group, seq, users } => {
+                self.announce(Announcement::GroupChanged { group, seq, users })
+                    .await;
+            }
             Job::RemoveAccount { user, done } => self.remove_account(user, done).await,
         }
     }

@@ -161,6 +161,15 @@ fn announce(fanout: &Fanout, announcement: Announcement) {
             });
             fanout.to_user(reader, &to_reader, Some(origin.conn));
         }
+        Announcement::GroupChanged { group, seq, users } => {
+            let frame = outbound(&ServerEvent::Group {
+                group_id: group,
+                seq,
+            });
+            for user in users {
+                fanout.to_user(user, &frame, None);
+            }
+        }
         Announcement::Reply { origin, frame } => reply(&origin, frame),
         Announcement::Flushed(done) => {
             let _ = done.send(());

@@ -86,6 +86,13 @@ pub enum Job {
     Expire,
     /// Answered once every job queued before it is stored and announced (shutdown).
     Flush(oneshot::Sender<()>),
+    /// A group's membership changed (stored already): tell `users`, after every message
+    /// stored before the change has been announced.
+    GroupChanged {
+        group: Uuid,
+        seq: u64,
+        users: Vec<UserId>,
+    },
     /// Delete an account: its messages leave both streams in order with everything else.
     RemoveAccount {
         user: UserId,
@@ -135,6 +142,12 @@ pub enum Announcement {
         up_to: i64,
         seqs: Vec<(UserId, u64)>,
         origin: Origin,
+    },
+    /// A group's membership changed: the `group` event to these users.
+    GroupChanged {
+        group: Uuid,
+        seq: u64,
+        users: Vec<UserId>,
     },
     /// A frame for the origin only (an error).
     Reply { origin: Origin, frame: Outbound },

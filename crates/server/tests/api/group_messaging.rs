@@ -231,6 +231,7 @@ async fn a_removed_member_gets_nothing_new_and_a_stale_sender_is_told() {
         .create_group(&[bob.peer.id(), carol.peer.id()])
         .await
         .expect("create");
+    say(&mut alice, group, "before").await;
     // Bob seals while Carol is still a member; Alice removes her before he sends.
     let stale = bob
         .peer
@@ -245,6 +246,28 @@ async fn a_removed_member_gets_nothing_new_and_a_stale_sender_is_told() {
         .await
         .expect("remove carol");
     assert!(!state.is_member(&carol.peer.id()));
+    // History from before the removal still opens for the members (it was wrapped for Carol,
+    // a member then), and for Carol herself.
+    let carol_id = carol.peer.id();
+    for m in [&mut bob, &mut carol] {
+        let now = m.peer.chat.sync_group(group).await.expect("sync");
+        assert!(!now.is_member(&carol_id), "the removal is verified first");
+        let page = m
+            .peer
+            .chat
+            .api
+            .group_history(group, None, 10)
+            .await
+            .expect("history");
+        let old = page.messages.last().expect("the message from before");
+        let opened = m
+            .peer
+            .chat
+            .open_history_in(Some(group), old.from, old.ts, &old.envelope)
+            .await
+            .expect("a message from before the removal opens");
+        assert_eq!(text(&opened.content), "before");
+    }
     // Bob and Carol heard of the group's creation, and now of the removal, at once
     // (protocol 3), before any message.
     for m in [&mut bob, &mut carol] {
@@ -527,4 +550,57 @@ async fn two_admins_changing_the_group_at_once_both_land() {
     say(&mut bob, group, "welcome").await;
     let (_, _, content) = receive(&mut alice).await;
     assert_eq!(text(&content), "welcome");
+}
+
+#[tokio::test]
+async fn a_deletion_by_a_new_admin_verifies_on_a_member_whose_chain_is_stale() {
+    let app = spawn_app().await;
+    let mut alice = online(&app, "alice").await;
+    let mut bob = online(&app, "bob").await;
+    let mut carol = online(&app, "carol").await;
+    let group = alice
+        .peer
+        .chat
+        .create_group(&[bob.peer.id(), carol.peer.id()])
+        .await
+        .expect("create");
+    let target = say(&mut alice, group, "to be deleted").await;
+    receive(&mut carol).await;
+    receive(&mut bob).await;
+    // Bob becomes an admin; Carol's client has not fetched that change.
+    alice
+        .peer
+        .chat
+        .change_group(group, GroupAction::Admin, &[bob.peer.id()])
+        .await
+        .expect("bob becomes an admin");
+    let msg = MsgId::from_b64(&target).expect("id");
+    let tombstone = bob
+        .peer
+        .chat
+        .seal_group_delete(group, msg)
+        .await
+        .expect("seal");
+    bob.socket
+        .send(&ClientFrame::Delete {
+            envelope: tombstone.envelope,
+        })
+        .await
+        .expect("delete");
+    let (from, envelope) = wait_for(&mut carol.socket, |e| match e {
+        ServerEvent::Deleted {
+            from,
+            envelope: Some(envelope),
+            ..
+        } => Some((from, envelope)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(from, alice.peer.id());
+    carol
+        .peer
+        .chat
+        .verify_deletion_in(Some(group), from, &msg, &envelope)
+        .await
+        .expect("verified after fetching the change that made bob an admin");
 }

@@ -131,6 +131,12 @@ pub async fn group_messages_reach_exactly_the_members(store: Arc<dyn Store>) {
         s.append_group_message(&other).await.expect("conflict"),
         GroupAppendOutcome::Conflict
     );
+    // Another member cannot reuse Alice's id in the group (an admin's deletion names only it).
+    let copy = group_message(group, b, 1, "same id, other sender", &[a, b, c]);
+    assert_eq!(
+        s.append_group_message(&copy).await.expect("id reused"),
+        GroupAppendOutcome::Conflict
+    );
 
     // Refusals store nothing.
     for (m, want, what) in [
