@@ -60,8 +60,8 @@ test('the page says its protocol version and ignores a newer server\'s additions
 
   const auth = seen.sent.find((f) => f.type === 'auth');
   assert.ok(auth, 'an auth frame');
-  assert.equal(auth.protocol, 2, 'the auth frame names protocol 2');
-  assert.equal(seen.ready[0]?.protocol, 2, 'the server answers in protocol 2');
+  assert.equal(auth.protocol, 3, 'the auth frame names protocol 3');
+  assert.equal(seen.ready[0]?.protocol, 3, 'the server answers in protocol 3');
   assert.deepEqual(alice.problems, []);
   assert.deepEqual(bob.problems, []);
 });
