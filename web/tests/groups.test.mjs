@@ -5,7 +5,8 @@
 // no longer applies; a removed member gets no new messages. Bob's socket and group routes go
 // through Playwright's routing, playing a malicious server: a message wrapped for someone
 // outside the group, and a forged chain change, are refused. Screenshots of a group
-// conversation and its members panel, desktop and phone, go to docs/screenshots/.
+// conversation and its members panel, desktop and phone, go to target/screenshots/ (to
+// docs/screenshots/ with SECURECHAT_DOC_SCREENSHOTS=1, which is how the committed ones were made).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,9 @@ import { ROOT, launchBrowser, openPage, screenshot, skipReason, startServer } fr
 import { PASSWORD, composer, contact, log, message, register, sendText } from './lib/ui.mjs';
 
 const skip = skipReason();
-const DOCS_SHOTS = join(ROOT, 'docs', 'screenshots');
+const DOCS_SHOTS = process.env.SECURECHAT_DOC_SCREENSHOTS === '1'
+  ? join(ROOT, 'docs', 'screenshots')
+  : join(ROOT, 'target', 'screenshots');
 let server;
 let browser;
 const pages = [];
