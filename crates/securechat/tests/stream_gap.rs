@@ -111,7 +111,7 @@ fn listen_stops_with_plain_words_when_the_server_does_not_speak_its_protocol_ver
         "it was connected once before: {stderr}"
     );
     assert!(
-        stderr.contains("speaks protocol versions 1–2")
+        stderr.contains("speaks protocol versions 1–3")
             && stderr.contains("please upgrade the server")
             && stderr.contains("unsupported_protocol"),
         "{stderr}"

@@ -403,7 +403,7 @@ async fn a_protocol_version_the_server_does_not_speak_is_refused_in_plain_words(
     let alice = app.peer("alice").await;
     let token = alice.chat.api.access_token().await.expect("token");
     for (number, advice) in [
-        (3, "please upgrade the server"),
+        (4, "please upgrade the server"),
         (0, "please upgrade your client"),
     ] {
         let mut ws = raw_auth(&app, &token, Some(number)).await;
@@ -412,7 +412,7 @@ async fn a_protocol_version_the_server_does_not_speak_is_refused_in_plain_words(
         assert_eq!(error["code"], "unsupported_protocol");
         let message = error["message"].as_str().expect("message");
         assert!(
-            message.contains("speaks protocol versions 1–2")
+            message.contains("speaks protocol versions 1–3")
                 && message.contains(&format!("your client speaks {number}"))
                 && message.contains(advice),
             "{message}"
@@ -444,7 +444,7 @@ async fn each_connection_is_answered_in_the_protocol_version_its_client_speaks()
     let ready = raw_next(&mut unstated).await.expect("ready");
     assert_eq!(ready["protocol"], 2, "no protocol named: 0.1.0's shapes");
     let current = carol.socket(0).await;
-    assert_eq!(current.protocol(), Some(2));
+    assert_eq!(current.protocol(), Some(3));
 
     // Presence: version 1 gets one frame per other user, the others gathered lists.
     let mut seen_by_old = std::collections::HashSet::new();
