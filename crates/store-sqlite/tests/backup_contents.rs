@@ -24,6 +24,11 @@ async fn an_older_schema_is_counted_by_the_tables_it_has() {
             .await
             .expect("drop");
     }
+    // Into the main file: `contents_of` reads it as immutable (a backup file has no WAL).
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
     sqlx::Connection::close(conn).await.expect("close");
     let older = contents_of(&path)
         .await
