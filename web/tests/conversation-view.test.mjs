@@ -11,6 +11,19 @@ import { deflateSync } from 'node:zlib';
 import { launchBrowser, openPage, screenshot, skipReason, startServer } from './lib/harness.mjs';
 import { PASSPHRASE, composer, contact, contactList, log, login, message, openConversation, register, sendText } from './lib/ui.mjs';
 
+
+/** What `read` gives once it gives `expected`, or after 5 s what it gives then: for values the
+ * page sets asynchronously (settings read from storage, a style transition), under load. */
+async function settled(read, expected) {
+  const deadline = Date.now() + 5000;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  return value;
+}
+
 const skip = skipReason();
 let server;
 let browser;
@@ -187,7 +200,7 @@ test('the self-destruct timer is a per-conversation setting, shown in the compos
   assert.match(await note.innerText(), /Disappearing messages: 1 hour/);
   await sendText(alice, 'this one disappears in an hour');
   await message(bob, 'this one disappears in an hour').locator('.countdown[aria-label^="disappears in"]').waitFor();
-  assert.equal(await timer.inputValue(), '3600000', 'the setting stays after sending');
+  assert.equal(await settled(() => timer.inputValue(), '3600000'), '3600000', 'the setting stays after sending');
   assert.ok(await note.isVisible(), 'and the composer shows that it is on');
   await screenshot(alice, 'view-03-timer-on');
 
@@ -200,7 +213,7 @@ test('the self-destruct timer is a per-conversation setting, shown in the compos
   assert.equal(await message(alice, 'hello carol, no timer').locator('.countdown').count(), 0);
   await alice.reload();
   await openConversation(alice, 'bob');
-  assert.equal(await timer.inputValue(), '3600000');
+  assert.equal(await settled(() => timer.inputValue(), '3600000'), '3600000', 'kept across a reload');
   await log(alice).getByRole('note').filter({ hasText: 'You turned on disappearing messages: 1 hour.' }).waitFor();
 
   await timer.selectOption('300000');
@@ -322,7 +335,7 @@ test('a new touch-screen browser after importing the key file: unread counts and
 
   // On a touch screen the actions button is visible without hover, and a long press opens the menu.
   const msg = message(phone, 'one new message');
-  const opacity = await msg.locator('.msg-actions').evaluate((el) => getComputedStyle(el).opacity);
+  const opacity = await settled(() => msg.locator('.msg-actions').evaluate((el) => getComputedStyle(el).opacity), '1');
   assert.equal(opacity, '1', 'actions visible without hover');
   await msg.locator('.bubble').dispatchEvent('pointerdown', { pointerType: 'touch', isPrimary: true, clientX: 10, clientY: 10 });
   await msg.getByRole('menu', { name: 'Message actions' }).waitFor();
