@@ -797,7 +797,13 @@ export class Conversations extends EventTarget {
     if (!newest || newest <= (state.readUpTo[peer] || 0)) return;
     const frame = this.groups.has(peer) ? { type: 'read', group: peer, up_to: newest } : { type: 'read', peer, up_to: newest };
     if (this.groups.has(peer) && !this.groups.isMember(peer)) return;
-    if (!this.socket.send(frame)) return;
+    if (!this.socket.send(frame)) {
+      // Between connections: try again shortly rather than lose the receipt.
+      clearTimeout(this.readRetry?.[peer]);
+      this.readRetry ??= {};
+      this.readRetry[peer] = setTimeout(() => this.markRead(peer, upTo), 1000);
+      return;
+    }
     state.readUpTo[peer] = newest;
     this.chat.persist();
     this.dispatchEvent(new Event('contacts'));

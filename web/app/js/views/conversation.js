@@ -80,6 +80,11 @@ export class ConversationView {
     this.older = h('button', { type: 'button', class: 'button small secondary load-older', onclick: () => this.loadOlder() }, 'Load earlier messages');
     this.list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': `Messages with ${name}`, tabIndex: 0 });
     this.scroller = h('div', { class: 'scroller' }, this.older, this.list);
+    // An image shown after the list was laid out (a decrypted thumbnail) makes it taller:
+    // a reader at the latest message stays there.
+    this.list.addEventListener('load', () => {
+      if (this.atBottom) this.scrollToBottom();
+    }, true);
     this.scroller.addEventListener('scroll', () => {
       this.atBottom = this.distanceToEnd() < AT_BOTTOM_PX;
       if (this.scroller.scrollTop < 60) this.loadOlder();
