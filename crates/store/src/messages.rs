@@ -23,7 +23,8 @@ pub trait Messages {
     async fn append_messages(&self, batch: &[NewMessage])
         -> Result<Vec<AppendOutcome>, StoreError>;
 
-    /// Removes the ciphertext of `sender`'s message `msg_id` for everyone and records a
+    /// Removes the ciphertext of `sender`'s 1:1 message `msg_id` (group messages go through
+    /// `GroupMessages::delete_group_message`) for everyone and records a
     /// deletion event (with the sender-signed tombstone) in both streams, in one transaction.
     /// `None` when the sender has no such live message (of two concurrent deletions, one
     /// gets the removal and the other `None`).
