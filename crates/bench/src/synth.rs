@@ -6,7 +6,7 @@ use sha2::{Digest as _, Sha256};
 
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{EncryptionKeyRow, NewMessage, NewUser};
+use securechat_store::model::{Credential, EncryptionKeyRow, NewMessage, NewUser};
 use securechat_store::{Store, StoreError};
 
 /// Creates an account named `name` with random keys.
@@ -18,7 +18,7 @@ pub async fn create_user(store: &dyn Store, name: &str) -> Result<UserId, StoreE
             id,
             username: name.to_owned(),
             email: format!("{name}@bench.invalid"),
-            password_hash: "not a password hash".to_owned(),
+            credential: Credential::Argon2("not a password hash".to_owned()),
             identity_key: rand::random(),
             first_key: EncryptionKeyRow {
                 key_id: rand::random(),

@@ -3,7 +3,7 @@
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_store::error::{Conflict, Refusal};
 use securechat_store::model::{
-    AccountRemoval, AccountSummary, FileId, Gate, InviteRow, NewInvite, NewReset,
+    AccountRemoval, AccountSummary, Credential, FileId, Gate, InviteRow, NewInvite, NewReset,
 };
 use securechat_store::{Accounts, StoreError};
 use sqlx::postgres::PgRow;
@@ -118,7 +118,7 @@ impl PostgresStore {
             return Err(DeleteError::PeersGrew);
         }
         let done = sqlx::query(
-            "UPDATE users SET deleted_at = $1, password_hash = '', \
+            "UPDATE users SET deleted_at = $1, password_hash = '', opaque_record = NULL, \
                  email = 'deleted-' || replace(id::text, '-', '') || '@invalid' \
              WHERE id = $2 AND deleted_at IS NULL",
         )
@@ -261,10 +261,22 @@ impl Accounts for PostgresStore {
         self.tracked(result)
     }
 
+    async fn check_reset(&self, code_hash: &[u8; 32], now: i64) -> Result<UserId, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.user_id, r.used_at, r.expires_at, u.deleted_at \
+             FROM password_resets r JOIN users u ON u.id = r.user_id WHERE r.code_hash = $1",
+        )
+        .bind(&code_hash[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        judge_reset(row.as_ref(), now)
+    }
+
     async fn reset_password(
         &self,
         code_hash: &[u8; 32],
-        password_hash: &str,
+        credential: &Credential,
         now: i64,
     ) -> Result<(UserId, Vec<SessionId>), StoreError> {
         let result: Result<(UserId, Vec<SessionId>), StoreError> = async {
@@ -294,34 +306,18 @@ impl Accounts for PostgresStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
-            let refusal = match &row {
-                None => Some(Refusal::ResetUnknown),
-                Some(r) => {
-                    let used: Option<i64> = rows::get(r, "used_at")?;
-                    let expires: i64 = rows::get(r, "expires_at")?;
-                    let deleted: Option<i64> = rows::get(r, "deleted_at")?;
-                    if deleted.is_some() {
-                        Some(Refusal::ResetUnknown)
-                    } else if used.is_some() {
-                        Some(Refusal::ResetUsed)
-                    } else if expires <= now {
-                        Some(Refusal::ResetExpired)
-                    } else {
-                        None
-                    }
+            let user = match judge_reset(row.as_ref(), now) {
+                Ok(user) => user,
+                Err(refused) => {
+                    tx.rollback().await?;
+                    return Err(refused);
                 }
             };
-            let (Some(row), None) = (row, refusal) else {
-                tx.rollback().await?;
-                return Err(StoreError::Refused(
-                    refusal.unwrap_or(Refusal::ResetUnknown),
-                ));
-            };
-            let user = rows::user_id(&row, "user_id")?;
             // This code and every other unused one of the account.
             spend_reset_codes(&mut tx, user, now).await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(password_hash)
+            sqlx::query("UPDATE users SET password_hash = $1, opaque_record = $2 WHERE id = $3")
+                .bind(credential.hash_column())
+                .bind(credential.record_column())
                 .bind(user.0)
                 .execute(&mut *tx)
                 .await
@@ -403,5 +399,28 @@ impl Accounts for PostgresStore {
         .await
         .map_err(map_err)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+/// Whose usable code this is, or why it may not be used.
+fn judge_reset(row: Option<&PgRow>, now: i64) -> Result<UserId, StoreError> {
+    let Some(row) = row else {
+        return Err(StoreError::Refused(Refusal::ResetUnknown));
+    };
+    let used: Option<i64> = rows::get(row, "used_at")?;
+    let expires: i64 = rows::get(row, "expires_at")?;
+    let deleted: Option<i64> = rows::get(row, "deleted_at")?;
+    let refusal = if deleted.is_some() {
+        Some(Refusal::ResetUnknown)
+    } else if used.is_some() {
+        Some(Refusal::ResetUsed)
+    } else if expires <= now {
+        Some(Refusal::ResetExpired)
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => Err(StoreError::Refused(refusal)),
+        None => rows::user_id(row, "user_id"),
     }
 }

@@ -2,7 +2,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{EncryptionKeyRow, FileRow, SessionRow, UserListing, UserRow};
+use securechat_store::model::{Credential, EncryptionKeyRow, FileRow, SessionRow, UserListing, UserRow};
 use securechat_store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
@@ -38,7 +38,10 @@ pub(crate) fn user(row: &PgRow) -> Result<UserRow, StoreError> {
         id: user_id(row, "id")?,
         username: get(row, "username")?,
         email: get(row, "email")?,
-        password_hash: get(row, "password_hash")?,
+        credential: Credential::from_columns(
+            get::<String>(row, "password_hash")?,
+            get::<Option<Vec<u8>>>(row, "opaque_record")?,
+        ),
         identity_key: fixed(row, "identity_key")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,

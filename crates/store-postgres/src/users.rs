@@ -4,7 +4,7 @@
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::error::Conflict;
-use securechat_store::model::{EncryptionKeyRow, NewUser, UserListing, UserRow};
+use securechat_store::model::{Credential, EncryptionKeyRow, NewUser, UserListing, UserRow};
 use securechat_store::{StoreError, Users};
 use sqlx::PgConnection;
 
@@ -61,13 +61,14 @@ impl Users for PostgresStore {
             let mut tx = self.begin().await?;
             crate::accounts::pass_gate(&mut tx, user.gate, user.id, user.created_at).await?;
             sqlx::query(
-                "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO users (id, username, email, password_hash, opaque_record, identity_key, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(user.id.0)
             .bind(&user.username)
             .bind(&user.email)
-            .bind(&user.password_hash)
+            .bind(user.credential.hash_column())
+            .bind(user.credential.record_column())
             .bind(&user.identity_key[..])
             .bind(user.created_at)
             .execute(&mut *tx)
@@ -124,19 +125,28 @@ impl Users for PostgresStore {
     async fn change_password(
         &self,
         id: UserId,
-        hash: &str,
+        credential: &Credential,
         keep: Option<SessionId>,
         now: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
         let result: Result<Vec<SessionId>, StoreError> = async {
             let mut tx = self.begin().await?;
             lock_user(&mut tx, id).await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, opaque_record = $2 \
+                 WHERE id = $3 AND deleted_at IS NULL",
+            )
+            .bind(credential.hash_column())
+            .bind(credential.record_column())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                // Deleted: its credential stays forgotten.
+                tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
             let revoked = sessions::revoke_others(&mut tx, id, keep, now).await?;
             crate::accounts::spend_reset_codes(&mut tx, id, now).await?;
             tx.commit().await?;
@@ -144,6 +154,26 @@ impl Users for PostgresStore {
         }
         .await;
         self.tracked(result)
+    }
+
+    async fn upgrade_to_opaque(
+        &self,
+        id: UserId,
+        expected_hash: &str,
+        record: &[u8],
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET password_hash = '', opaque_record = $1 \
+             WHERE id = $2 AND deleted_at IS NULL AND opaque_record IS NULL \
+               AND password_hash = $3 AND password_hash <> ''",
+        )
+        .bind(record)
+        .bind(id.0)
+        .bind(expected_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err);
+        self.tracked(result).map(|done| done.rows_affected() == 1)
     }
 
     async fn list_keys(&self, id: UserId) -> Result<Vec<EncryptionKeyRow>, StoreError> {

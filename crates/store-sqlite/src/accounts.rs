@@ -3,9 +3,10 @@
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_store::error::{Conflict, Refusal};
 use securechat_store::model::{
-    AccountRemoval, AccountSummary, FileId, Gate, InviteRow, NewInvite, NewReset,
+    AccountRemoval, AccountSummary, Credential, FileId, Gate, InviteRow, NewInvite, NewReset,
 };
 use securechat_store::{Accounts, StoreError};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 
 use crate::{map_err, rows, SqliteStore};
@@ -88,7 +89,7 @@ pub(crate) async fn spend_reset_codes(
     Ok(())
 }
 
-fn invite(row: &sqlx::sqlite::SqliteRow) -> Result<InviteRow, StoreError> {
+fn invite(row: &SqliteRow) -> Result<InviteRow, StoreError> {
     let used_by: Option<uuid::Uuid> = row.try_get("used_by").map_err(map_err)?;
     Ok(InviteRow {
         code_hash: rows::fixed(row, "code_hash")?,
@@ -161,52 +162,41 @@ impl Accounts for SqliteStore {
         self.writer.tracked(result)
     }
 
+    async fn check_reset(&self, code_hash: &[u8; 32], now: i64) -> Result<UserId, StoreError> {
+        let row = sqlx::query(RESET_QUERY)
+            .bind(&code_hash[..])
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+        judge_reset(row.as_ref(), now)
+    }
+
     async fn reset_password(
         &self,
         code_hash: &[u8; 32],
-        password_hash: &str,
+        credential: &Credential,
         now: i64,
     ) -> Result<(UserId, Vec<SessionId>), StoreError> {
         let result: Result<(UserId, Vec<SessionId>), StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            let row = sqlx::query(
-                "SELECT r.user_id, r.used_at, r.expires_at, u.deleted_at \
-                 FROM password_resets r JOIN users u ON u.id = r.user_id \
-                 WHERE r.code_hash = $1",
-            )
-            .bind(&code_hash[..])
+            let row = sqlx::query(RESET_QUERY)
+                .bind(&code_hash[..])
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
-            let refusal = match &row {
-                None => Some(Refusal::ResetUnknown),
-                Some(r) => {
-                    let used: Option<i64> = r.try_get("used_at").map_err(map_err)?;
-                    let expires: i64 = r.try_get("expires_at").map_err(map_err)?;
-                    let deleted: Option<i64> = r.try_get("deleted_at").map_err(map_err)?;
-                    if deleted.is_some() {
-                        Some(Refusal::ResetUnknown)
-                    } else if used.is_some() {
-                        Some(Refusal::ResetUsed)
-                    } else if expires <= now {
-                        Some(Refusal::ResetExpired)
-                    } else {
-                        None
-                    }
+            let user = match judge_reset(row.as_ref(), now) {
+                Ok(user) => user,
+                Err(refused) => {
+                    tx.rollback().await?;
+                    return Err(refused);
                 }
             };
-            let (Some(row), None) = (row, refusal) else {
-                tx.rollback().await?;
-                return Err(StoreError::Refused(
-                    refusal.unwrap_or(Refusal::ResetUnknown),
-                ));
-            };
-            let user = rows::user_id(&row, "user_id")?;
             // This code and every other unused one of the account: an older link read later
             // must not change the password again.
             spend_reset_codes(&mut tx, user, now).await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(password_hash)
+            sqlx::query("UPDATE users SET password_hash = $1, opaque_record = $2 WHERE id = $3")
+                .bind(credential.hash_column())
+                .bind(credential.record_column())
                 .bind(user.0)
                 .execute(&mut *tx)
                 .await
@@ -223,7 +213,7 @@ impl Accounts for SqliteStore {
         let result: Result<AccountRemoval, StoreError> = async {
             let mut tx = self.writer.begin().await?;
             let done = sqlx::query(
-                "UPDATE users SET deleted_at = $1, password_hash = '', \
+                "UPDATE users SET deleted_at = $1, password_hash = '', opaque_record = NULL, \
                      email = 'deleted-' || lower(hex(id)) || '@invalid' \
                  WHERE id = $2 AND deleted_at IS NULL",
             )
@@ -334,5 +324,32 @@ impl Accounts for SqliteStore {
         .await
         .map_err(map_err)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+/// A reset code with what decides whether it may be used.
+const RESET_QUERY: &str = "SELECT r.user_id, r.used_at, r.expires_at, u.deleted_at \
+     FROM password_resets r JOIN users u ON u.id = r.user_id WHERE r.code_hash = $1";
+
+/// Whose usable code this is, or why it may not be used.
+fn judge_reset(row: Option<&SqliteRow>, now: i64) -> Result<UserId, StoreError> {
+    let Some(row) = row else {
+        return Err(StoreError::Refused(Refusal::ResetUnknown));
+    };
+    let used: Option<i64> = row.try_get("used_at").map_err(map_err)?;
+    let expires: i64 = row.try_get("expires_at").map_err(map_err)?;
+    let deleted: Option<i64> = row.try_get("deleted_at").map_err(map_err)?;
+    let refusal = if deleted.is_some() {
+        Some(Refusal::ResetUnknown)
+    } else if used.is_some() {
+        Some(Refusal::ResetUsed)
+    } else if expires <= now {
+        Some(Refusal::ResetExpired)
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => Err(StoreError::Refused(refusal)),
+        None => rows::user_id(row, "user_id"),
     }
 }

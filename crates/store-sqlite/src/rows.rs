@@ -2,7 +2,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{EncryptionKeyRow, SessionRow, UserListing, UserRow};
+use securechat_store::model::{Credential, EncryptionKeyRow, SessionRow, UserListing, UserRow};
 use securechat_store::StoreError;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
@@ -24,7 +24,10 @@ pub(crate) fn user(row: &SqliteRow) -> Result<UserRow, StoreError> {
         id: UserId(row.try_get::<Uuid, _>("id").map_err(map_err)?),
         username: row.try_get("username").map_err(map_err)?,
         email: row.try_get("email").map_err(map_err)?,
-        password_hash: row.try_get("password_hash").map_err(map_err)?,
+        credential: Credential::from_columns(
+            row.try_get("password_hash").map_err(map_err)?,
+            row.try_get("opaque_record").map_err(map_err)?,
+        ),
         identity_key: array(row, "identity_key")?,
         created_at: row.try_get("created_at").map_err(map_err)?,
         deleted_at: row.try_get("deleted_at").map_err(map_err)?,

@@ -2,7 +2,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_store::error::Conflict;
-use securechat_store::model::{EncryptionKeyRow, NewUser, UserListing, UserRow};
+use securechat_store::model::{Credential, EncryptionKeyRow, NewUser, UserListing, UserRow};
 use securechat_store::{StoreError, Users};
 use sqlx::Row as _;
 
@@ -70,13 +70,14 @@ impl Users for SqliteStore {
                 }));
             }
             sqlx::query(
-                "INSERT INTO users (id, username, email, password_hash, identity_key, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO users (id, username, email, password_hash, opaque_record, identity_key, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(user.id.0)
             .bind(&user.username)
             .bind(&user.email)
-            .bind(&user.password_hash)
+            .bind(user.credential.hash_column())
+            .bind(user.credential.record_column())
             .bind(&user.identity_key[..])
             .bind(user.created_at)
             .execute(&mut *tx)
@@ -128,14 +129,18 @@ impl Users for SqliteStore {
     async fn change_password(
         &self,
         id: UserId,
-        hash: &str,
+        credential: &Credential,
         keep: Option<SessionId>,
         now: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
         let result: Result<Vec<SessionId>, StoreError> = async {
             let mut tx = self.writer.begin().await?;
-            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, opaque_record = $2 \
+                 WHERE id = $3 AND deleted_at IS NULL",
+            )
+            .bind(credential.hash_column())
+            .bind(credential.record_column())
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await
@@ -148,6 +153,32 @@ impl Users for SqliteStore {
             crate::accounts::spend_reset_codes(&mut tx, id, now).await?;
             tx.commit().await?;
             Ok(revoked)
+        }
+        .await;
+        self.writer.tracked(result)
+    }
+
+    async fn upgrade_to_opaque(
+        &self,
+        id: UserId,
+        expected_hash: &str,
+        record: &[u8],
+    ) -> Result<bool, StoreError> {
+        let result: Result<bool, StoreError> = async {
+            let mut tx = self.writer.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = '', opaque_record = $1 \
+                 WHERE id = $2 AND deleted_at IS NULL AND opaque_record IS NULL \
+                   AND password_hash = $3 AND password_hash <> ''",
+            )
+            .bind(record)
+            .bind(id.0)
+            .bind(expected_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
         }
         .await;
         self.writer.tracked(result)

@@ -3,7 +3,7 @@
 
 use securechat_proto::ids::UserId;
 use securechat_store::model::{AppendOutcome, FileRow, InboxEvent, NewMessage};
-use securechat_store::model::{EncryptionKeyRow, NewUser};
+use securechat_store::model::{Credential, EncryptionKeyRow, NewUser};
 use securechat_store::{Files as _, Messages as _, Users as _};
 use securechat_store_sqlite::SqliteStore;
 
@@ -14,7 +14,7 @@ async fn user(store: &SqliteStore, name: &str) -> UserId {
             id,
             username: name.to_owned(),
             email: format!("{name}@example.org"),
-            password_hash: "x".to_owned(),
+            credential: Credential::Argon2("x".to_owned()),
             identity_key: rand::random(),
             first_key: EncryptionKeyRow {
                 key_id: rand::random(),

@@ -3,7 +3,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 
-use crate::model::{AccountRemoval, AccountSummary, InviteRow, NewInvite, NewReset};
+use crate::model::{AccountRemoval, AccountSummary, Credential, InviteRow, NewInvite, NewReset};
 use crate::StoreError;
 
 /// Invitations, reset codes and account deletion.
@@ -20,15 +20,19 @@ pub trait Accounts {
     /// exist or was deleted.
     async fn create_reset(&self, reset: NewReset) -> Result<(), StoreError>;
 
+    /// Whose reset code this is, without using it up (the OPAQUE reset's first step): the
+    /// same refusals as [`Self::reset_password`].
+    async fn check_reset(&self, code_hash: &[u8; 32], now: i64) -> Result<UserId, StoreError>;
+
     /// Uses up a reset code (and every other unused code of the account): sets the account's
-    /// password hash and revokes every session of the account, in one transaction; returns
+    /// credential (replacing a hash or a record) and revokes every session of the account, in one transaction; returns
     /// the account and the revoked sessions.
     /// `Refused(ResetUnknown | ResetUsed | ResetExpired)` and nothing changes otherwise. Of
     /// two concurrent uses of one code exactly one succeeds.
     async fn reset_password(
         &self,
         code_hash: &[u8; 32],
-        password_hash: &str,
+        credential: &Credential,
         now: i64,
     ) -> Result<(UserId, Vec<SessionId>), StoreError>;
 

@@ -22,14 +22,64 @@ pub struct NewUser {
     pub username: String,
     /// Canonical email (lower case).
     pub email: String,
-    /// Argon2id PHC string.
-    pub password_hash: String,
+    /// What proves the password: an Argon2id hash or an OPAQUE record.
+    pub credential: Credential,
     pub identity_key: [u8; 32],
     pub first_key: EncryptionKeyRow,
     pub created_at: i64,
     /// What lets this account in (the registration mode's check, made in the same
     /// transaction that creates the account).
     pub gate: Gate,
+}
+
+/// What proves an account's password (no `Debug`: it is secret material). Stored as the
+/// `password_hash` column (empty for an OPAQUE account) and the `opaque_record` column
+/// (NULL for an Argon2 one).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An Argon2id PHC string, checked by the server (the password grant).
+    Argon2(String),
+    /// An OPAQUE registration record (192 bytes): the password never reaches the server.
+    Opaque(Vec<u8>),
+}
+
+impl Credential {
+    /// The `password_hash` column: the hash, or empty.
+    pub fn hash_column(&self) -> &str {
+        match self {
+            Self::Argon2(hash) => hash,
+            Self::Opaque(_) => "",
+        }
+    }
+
+    /// The `opaque_record` column.
+    pub fn record_column(&self) -> Option<&[u8]> {
+        match self {
+            Self::Argon2(_) => None,
+            Self::Opaque(record) => Some(record),
+        }
+    }
+
+    /// From the two columns: a record makes it an OPAQUE account.
+    pub fn from_columns(hash: String, record: Option<Vec<u8>>) -> Self {
+        match record {
+            Some(record) => Self::Opaque(record),
+            None => Self::Argon2(hash),
+        }
+    }
+
+    /// The OPAQUE record, if the account has one.
+    pub fn opaque_record(&self) -> Option<&[u8]> {
+        self.record_column()
+    }
+
+    /// The Argon2 hash, if the account has one (deleted accounts have an empty one).
+    pub fn argon2_hash(&self) -> Option<&str> {
+        match self {
+            Self::Argon2(hash) if !hash.is_empty() => Some(hash),
+            _ => None,
+        }
+    }
 }
 
 /// What a new account must pass to be created.
@@ -50,7 +100,7 @@ pub struct UserRow {
     pub id: UserId,
     pub username: String,
     pub email: String,
-    pub password_hash: String,
+    pub credential: Credential,
     pub identity_key: [u8; 32],
     pub created_at: i64,
     /// When the account was deleted (its row stays, so that the username stays reserved).

@@ -2,7 +2,7 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 
-use crate::model::{EncryptionKeyRow, NewUser, UserListing, UserRow};
+use crate::model::{Credential, EncryptionKeyRow, NewUser, UserListing, UserRow};
 use crate::StoreError;
 
 /// Accounts and their append-only key history.
@@ -22,17 +22,28 @@ pub trait Users {
     /// Every account, ordered by username.
     async fn list_users(&self) -> Result<Vec<UserListing>, StoreError>;
 
-    /// Replaces the password hash, revokes every active session of the user except `keep`
+    /// Replaces the credential (a hash or an OPAQUE record, whichever the account had),
+    /// revokes every active session of the user except `keep`
     /// and uses up the user's unused reset codes, in one transaction; returns the revoked
     /// sessions. `NotFound` when there is no
     /// such account.
     async fn change_password(
         &self,
         id: UserId,
-        hash: &str,
+        credential: &Credential,
         keep: Option<SessionId>,
         now: i64,
     ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Moves an account from its Argon2 hash to an OPAQUE record made from the same
+    /// password (no session is revoked): only if the account is live and its hash is still
+    /// `expected_hash` (no concurrent change or move). Returns whether it moved.
+    async fn upgrade_to_opaque(
+        &self,
+        id: UserId,
+        expected_hash: &str,
+        record: &[u8],
+    ) -> Result<bool, StoreError>;
 
     /// A user's encryption keys, oldest first.
     async fn list_keys(&self, id: UserId) -> Result<Vec<EncryptionKeyRow>, StoreError>;

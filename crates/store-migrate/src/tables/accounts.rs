@@ -18,6 +18,7 @@ pub(crate) struct UserRow {
     username: String,
     email: String,
     password_hash: String,
+    opaque_record: Option<Vec<u8>>,
     identity_key: Vec<u8>,
     created_at: i64,
     deleted_at: Option<i64>,
@@ -30,6 +31,7 @@ impl Canonical for UserRow {
         out.text(&self.username);
         out.text(&self.email);
         out.text(&self.password_hash);
+        out.opt_bytes(self.opaque_record.as_deref());
         out.bytes(&self.identity_key);
         out.int(self.created_at);
         out.opt_int(self.deleted_at);
@@ -38,8 +40,8 @@ impl Canonical for UserRow {
 }
 
 const USERS: Walk = Walk {
-    select: "SELECT id, username, email, password_hash, identity_key, created_at, deleted_at, \
-             disabled_at FROM users",
+    select: "SELECT id, username, email, password_hash, opaque_record, identity_key, created_at, \
+             deleted_at, disabled_at FROM users",
     after: "id > $1",
     order: "id",
 };
@@ -58,15 +60,16 @@ impl Table for Users {
     async fn insert(conn: &mut PgConnection, rows: &[UserRow]) -> Result<(), MigrateError> {
         sqlx::query(
             "INSERT INTO users \
-                 (id, username, email, password_hash, identity_key, created_at, deleted_at, \
-                  disabled_at) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], \
-                                  $5::bytea[], $6::int8[], $7::int8[], $8::int8[])",
+                 (id, username, email, password_hash, opaque_record, identity_key, created_at, \
+                  deleted_at, disabled_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
+                                  $6::bytea[], $7::int8[], $8::int8[], $9::int8[])",
         )
         .bind(column(rows, |r| r.id))
         .bind(column(rows, |r| r.username.as_str()))
         .bind(column(rows, |r| r.email.as_str()))
         .bind(column(rows, |r| r.password_hash.as_str()))
+        .bind(column(rows, |r| r.opaque_record.as_deref()))
         .bind(column(rows, |r| r.identity_key.as_slice()))
         .bind(column(rows, |r| r.created_at))
         .bind(column(rows, |r| r.deleted_at))

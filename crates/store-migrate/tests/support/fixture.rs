@@ -5,7 +5,7 @@ use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
 use securechat_store::groups::{GroupChangeRow, GroupMemberRow, NewGroupChange};
 use securechat_store::model::{
-    AccountSummary, AppendOutcome, EncryptionKeyRow, EventPage, FileId, FileRow, Gate,
+    AccountSummary, AppendOutcome, Credential, EncryptionKeyRow, EventPage, FileId, FileRow, Gate,
     GroupAppendOutcome, InviteRow, NewGroupMessage, NewInvite, NewMessage, NewReset, NewSession,
     NewUser, SessionRow, StoredMessage, UserListing,
 };
@@ -81,7 +81,7 @@ pub async fn fill(store: &dyn Store) -> Fixture {
                 id,
                 username: name.to_owned(),
                 email: format!("{name}@example.org"),
-                password_hash: format!("$argon2id$v=19$hash-of-{name}"),
+                credential: Credential::Argon2(format!("$argon2id$v=19$hash-of-{name}")),
                 identity_key: [seed; 32],
                 first_key: key(seed, i64::from(seed)),
                 created_at: NOW - 10_000 + i64::from(seed),
@@ -186,7 +186,8 @@ pub async fn fill(store: &dyn Store) -> Fixture {
             id: dora,
             username: "dora".to_owned(),
             email: "dora@example.org".to_owned(),
-            password_hash: "$argon2id$v=19$hash-of-dora".to_owned(),
+            // An OPAQUE account: its record must come across byte for byte.
+            credential: Credential::Opaque((0..192u8).collect()),
             identity_key: [4; 32],
             first_key: key(4, 4),
             created_at: NOW - 300,
@@ -295,7 +296,7 @@ pub async fn fill(store: &dyn Store) -> Fixture {
 #[derive(Debug, PartialEq)]
 pub struct Observed {
     users: Vec<UserListing>,
-    accounts: Vec<(String, String, [u8; 32], i64)>,
+    accounts: Vec<(String, String, Option<Vec<u8>>, [u8; 32], i64)>,
     keys: Vec<Vec<EncryptionKeyRow>>,
     streams: Vec<(u64, EventPage)>,
     histories: Vec<Vec<StoredMessage>>,
@@ -349,7 +350,8 @@ pub async fn observe(store: &dyn Store, fixture: &Fixture) -> Observed {
         let row = store.get_user(user).await.expect("user").expect("exists");
         observed.accounts.push((
             row.email,
-            row.password_hash,
+            row.credential.hash_column().to_owned(),
+            row.credential.record_column().map(<[u8]>::to_vec),
             row.identity_key,
             row.created_at,
         ));

@@ -6,7 +6,7 @@ use securechat_store::error::{Conflict, Refusal};
 use securechat_store::model::{AppendOutcome, FileRow, Gate, InboxEvent, NewInvite, NewReset};
 use securechat_store::{Store, StoreError};
 
-use super::{message, new_user, session, user, T0};
+use super::{argon2, message, new_user, session, user, T0};
 
 fn invite(tag: u8, expires_at: i64) -> NewInvite {
     NewInvite {
@@ -148,7 +148,7 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
     ));
 
     let (who, mut revoked) = s
-        .reset_password(&[1; 32], "$argon2id$new", T0 + 10)
+        .reset_password(&[1; 32], &argon2("$argon2id$new"), T0 + 10)
         .await
         .expect("a reset code works");
     revoked.sort_by_key(|s| s.0);
@@ -160,7 +160,7 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
         .await
         .expect("find")
         .expect("alice");
-    assert_eq!(found.password_hash, "$argon2id$new");
+    assert_eq!(found.credential.argon2_hash(), Some("$argon2id$new"));
     assert_eq!(
         s.users_signed_in_from("192.0.2.7", T0 + 11)
             .await
@@ -175,22 +175,25 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
         ([9; 32], Refusal::ResetUnknown),
     ] {
         assert_eq!(
-            refused(s.reset_password(&code, "$argon2id$other", T0 + 20).await),
+            refused(
+                s.reset_password(&code, &argon2("$argon2id$other"), T0 + 20)
+                    .await
+            ),
             expected
         );
     }
     let still = s.find_user_by_login("alice").await.expect("find");
     assert_eq!(
-        still.map(|u| u.password_hash).as_deref(),
+        still.as_ref().and_then(|u| u.credential.argon2_hash()),
         Some("$argon2id$new")
     );
     // A password change uses up the codes made before it as well.
     s.create_reset(reset(6, T0 + 1000)).await.expect("reset");
-    s.change_password(alice, "$argon2id$changed", None, T0 + 30)
+    s.change_password(alice, &argon2("$argon2id$changed"), None, T0 + 30)
         .await
         .expect("change");
     assert_eq!(
-        refused(s.reset_password(&[6; 32], "$argon2id$x", T0 + 31).await),
+        refused(s.reset_password(&[6; 32], &argon2("$argon2id$x"), T0 + 31).await),
         Refusal::ResetUsed
     );
 }
@@ -271,7 +274,7 @@ pub async fn deleted_accounts_leave_and_keep_their_name(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(flags, vec![("gone", true), ("stays", false)]);
     assert_eq!(
-        refused(s.reset_password(&[4; 32], "$argon2id$x", T0 + 200).await),
+        refused(s.reset_password(&[4; 32], &argon2("$argon2id$x"), T0 + 200).await),
         Refusal::ResetUnknown
     );
 
@@ -344,9 +347,10 @@ pub async fn concurrent_uses_of_one_code_succeed_once(a: Arc<dyn Store>, b: Arc<
             );
         }
     }
+    let (first, second) = (argon2("$argon2id$x"), argon2("$argon2id$y"));
     let (x, y) = tokio::join!(
-        a.reset_password(&[8; 32], "$argon2id$x", T0 + 10),
-        b.reset_password(&[8; 32], "$argon2id$y", T0 + 10)
+        a.reset_password(&[8; 32], &first, T0 + 10),
+        b.reset_password(&[8; 32], &second, T0 + 10)
     );
     assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1);
 }

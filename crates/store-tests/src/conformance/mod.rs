@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod cluster;
 mod concurrency;
+mod credentials;
 mod files;
 mod group_messages;
 mod groups;
@@ -21,7 +22,9 @@ use std::hash::{Hash, Hasher};
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{EncryptionKeyRow, Gate, NewMessage, NewSession, NewUser};
+use securechat_store::model::{
+    Credential, EncryptionKeyRow, Gate, NewMessage, NewSession, NewUser,
+};
 use securechat_store::Store;
 
 pub use accounts::{
@@ -38,6 +41,7 @@ pub use concurrency::{
     concurrent_key_publishes_stay_ordered, concurrent_logins_respect_the_ip_rule,
     concurrent_refreshes_rotate_once, concurrent_resends_store_one_message,
 };
+pub use credentials::credentials_are_stored_moved_and_forgotten;
 pub use files::{files_are_attached_with_their_message, unreferenced_files_are_taken_once};
 pub use group_messages::{
     deleted_members_leave_group_delivery, group_messages_racing_a_removal_agree,
@@ -58,6 +62,11 @@ pub use users::{
     conflicts_name_what_is_taken, keys_are_published_in_order, the_store_reports_its_health,
 };
 
+/// An Argon2 credential with this (pretend) hash.
+pub fn argon2(hash: &str) -> Credential {
+    Credential::Argon2(hash.to_owned())
+}
+
 /// A time (Unix ms) the checks count from.
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -68,7 +77,7 @@ pub fn new_user(name: &str) -> NewUser {
         id: UserId::generate(),
         username: name.to_owned(),
         email: format!("{name}@example.org"),
-        password_hash: format!("$argon2id$hash-of-{name}"),
+        credential: Credential::Argon2(format!("$argon2id$hash-of-{name}")),
         identity_key: rand::random(),
         first_key: EncryptionKeyRow {
             // Random bytes, never one byte repeated like the ids of `key`.
@@ -159,6 +168,7 @@ macro_rules! conformance_tests {
             conflicts_name_what_is_taken,
             keys_are_published_in_order,
             change_password_revokes_the_other_sessions,
+            credentials_are_stored_moved_and_forgotten,
             the_store_reports_its_health,
             sessions_are_stored_with_their_login_source,
             logins_are_admitted_by_the_ip_rule,

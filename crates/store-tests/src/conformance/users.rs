@@ -8,7 +8,7 @@ use securechat_proto::keys::KeyStatus;
 use securechat_store::error::Conflict;
 use securechat_store::{Store, StoreError};
 
-use super::{key, new_user, session, user, T0};
+use super::{argon2, key, new_user, session, user, T0};
 
 /// Accounts are stored whole, found by username, email or id, listed by username, and start
 /// with one active key and an empty stream.
@@ -34,7 +34,7 @@ pub async fn accounts_are_created_found_and_listed(store: Arc<dyn Store>) {
         assert_eq!(found.id, alice.id);
         assert_eq!(found.username, alice.username);
         assert_eq!(found.email, alice.email);
-        assert_eq!(found.password_hash, alice.password_hash);
+        assert!(found.credential == alice.credential);
         assert_eq!(found.identity_key, alice.identity_key);
         assert_eq!(found.created_at, alice.created_at);
     }
@@ -155,14 +155,14 @@ pub async fn change_password_revokes_the_other_sessions(store: Arc<dyn Store>) {
     }
     let now = T0 + 100;
     let revoked: HashSet<_> = store
-        .change_password(id, "new-hash", Some(sessions[1]), now)
+        .change_password(id, &argon2("new-hash"), Some(sessions[1]), now)
         .await
         .expect("change")
         .into_iter()
         .collect();
     assert_eq!(revoked, HashSet::from([sessions[0], sessions[2]]));
     let found = store.get_user(id).await.expect("get").expect("user");
-    assert_eq!(found.password_hash, "new-hash");
+    assert_eq!(found.credential.argon2_hash(), Some("new-hash"));
     let kept = store
         .get_session(sessions[1])
         .await
@@ -177,12 +177,12 @@ pub async fn change_password_revokes_the_other_sessions(store: Arc<dyn Store>) {
     assert_eq!(gone.revoked_at, Some(now));
 
     let revoked = store
-        .change_password(id, "newer-hash", None, now + 1)
+        .change_password(id, &argon2("newer-hash"), None, now + 1)
         .await
         .expect("change");
     assert_eq!(revoked, vec![sessions[1]]);
     match store
-        .change_password(UserId::generate(), "x", None, now)
+        .change_password(UserId::generate(), &argon2("x"), None, now)
         .await
     {
         Err(StoreError::NotFound) => {}
