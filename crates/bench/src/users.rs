@@ -51,8 +51,8 @@ pub async fn register(
     let api = Api::with_http(base, http_client(src)?)?;
     let keys = KeyRing::generate();
     let password = format!("bench password {name}");
-    let request = keys.registration(&name, &format!("{name}@bench.invalid"), &password)?;
-    api.register(&request)
+    let request = keys.registration(&name, &format!("{name}@bench.invalid"))?;
+    api.register(request, &password)
         .await
         .with_context(|| format!("registering {name}"))?;
     Ok(BenchUser {

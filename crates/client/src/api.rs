@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use securechat_proto::auth::{
-    ChangePasswordRequest, DeleteAccountRequest, ForgotPasswordRequest, Password, RegisterRequest,
-    RegisterResponse, ResetPasswordRequest, ServerInfo, TokenRequest, TokenResponse,
+    ForgotPasswordRequest, RegisterRequest, RegisterResponse, ServerInfo, TokenRequest,
+    TokenResponse,
 };
 use securechat_proto::groups::{GroupChangeStored, GroupChanges, GroupSummary, SignedGroupChange};
 use securechat_proto::ids::UserId;
@@ -58,6 +58,9 @@ pub struct Session {
     pub refresh_token: String,
     /// When the access token expires, Unix ms.
     pub access_expires_at: i64,
+    /// The account logged in with OPAQUE: its password is never sent to the server.
+    #[serde(default)]
+    pub opaque: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -77,6 +80,7 @@ impl Session {
                 .ok_or_else(|| ClientError::Invalid("no refresh token in the response".into()))?,
             access_expires_at: now_ms() + i64::try_from(response.expires_in).unwrap_or(0) * 1000,
             access_token: response.access_token,
+            opaque: false,
         })
     }
 }
@@ -125,7 +129,7 @@ async fn lock(store: &dyn SessionStore) -> Result<Box<dyn Send>, ClientError> {
 
 /// A REST client for one server.
 pub struct Api {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// The certificate authorities trusted for `https://` (and by sockets opened alongside).
     trust: TlsTrust,
     base: String,
@@ -140,7 +144,7 @@ struct AnyError {
     message: Option<String>,
 }
 
-async fn check(response: Response) -> Result<Response, ClientError> {
+pub(crate) async fn check(response: Response) -> Result<Response, ClientError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -236,16 +240,16 @@ impl Api {
         self.lock().clone()
     }
 
-    fn set_session(&self, session: Option<Session>) {
+    pub(crate) fn set_session(&self, session: Option<Session>) {
         *self.lock() = session;
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    /// `POST /api/v1/auth/register`.
-    pub async fn register(
+    /// `POST /api/v1/auth/register` with the request as it is (see [`Api::register`]).
+    pub async fn register_request(
         &self,
         request: &RegisterRequest,
     ) -> Result<RegisterResponse, ClientError> {
@@ -258,7 +262,12 @@ impl Api {
         Ok(check(response).await?.json().await?)
     }
 
-    async fn token(&self, request: &TokenRequest) -> Result<Session, ClientError> {
+    /// A token request; the new session is this client's. Returns the server's answer too
+    /// (its `opaque_upgrade`).
+    pub(crate) async fn token_answer(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<(Session, TokenResponse), ClientError> {
         let response = self
             .http
             .post(self.url("/api/v1/auth/token"))
@@ -266,20 +275,18 @@ impl Api {
             .send()
             .await?;
         let tokens: TokenResponse = check(response).await?.json().await?;
-        let session = Session::from_response(tokens)?;
+        let mut session = Session::from_response(tokens.clone())?;
+        // A refresh keeps what the login was.
+        session.opaque = match request.grant_type.as_str() {
+            "refresh_token" => self.session().is_some_and(|s| s.opaque),
+            grant => grant == securechat_proto::auth::OPAQUE_GRANT,
+        };
         self.set_session(Some(session.clone()));
-        Ok(session)
+        Ok((session, tokens))
     }
 
-    /// Logs in with a username or email and password.
-    pub async fn login(&self, login: &str, password: &str) -> Result<Session, ClientError> {
-        self.token(&TokenRequest {
-            grant_type: "password".to_owned(),
-            username: Some(login.to_owned()),
-            password: Some(Password(password.to_owned())),
-            ..TokenRequest::default()
-        })
-        .await
+    async fn token(&self, request: &TokenRequest) -> Result<Session, ClientError> {
+        Ok(self.token_answer(request).await?.0)
     }
 
     /// Exchanges the refresh token for new tokens (the refresh token rotates). With a
@@ -343,7 +350,7 @@ impl Api {
     }
 
     /// Sends an authenticated request; on 401 refreshes once and retries.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -369,45 +376,6 @@ impl Api {
         self.send(Method::POST, "/api/v1/auth/logout", |r| r)
             .await?;
         self.set_session(None);
-        Ok(())
-    }
-
-    /// Changes the password; every other session is signed out.
-    pub async fn change_password(&self, current: &str, new: &str) -> Result<(), ClientError> {
-        let body = ChangePasswordRequest {
-            current_password: Password(current.to_owned()),
-            new_password: Password(new.to_owned()),
-        };
-        self.send(Method::POST, "/api/v1/auth/password", |r| r.json(&body))
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes this account (the password confirms it): every message it sent leaves both
-    /// sides, its files go, every session ends.
-    pub async fn delete_account(&self, password: &str) -> Result<(), ClientError> {
-        let body = DeleteAccountRequest {
-            password: Password(password.to_owned()),
-        };
-        self.send(Method::DELETE, "/api/v1/me", |r| r.json(&body))
-            .await?;
-        self.set_session(None);
-        Ok(())
-    }
-
-    /// Sets a new password with a one-time reset code (no session needed).
-    pub async fn reset_password(&self, code: &str, new: &str) -> Result<(), ClientError> {
-        let body = ResetPasswordRequest {
-            code: code.to_owned(),
-            new_password: Password(new.to_owned()),
-        };
-        let response = self
-            .http
-            .post(self.url("/api/v1/auth/password/reset"))
-            .json(&body)
-            .send()
-            .await?;
-        check(response).await?;
         Ok(())
     }
 

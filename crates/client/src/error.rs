@@ -35,6 +35,10 @@ pub enum ClientError {
     /// The session kept between processes could not be read, written or locked.
     #[error("the saved session: {0}")]
     SessionStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The password did not open the server's OPAQUE answer: a wrong password or an
+    /// unknown account (nobody can tell which, the server included).
+    #[error("wrong username or password")]
+    WrongPassword,
     /// Anything else the client cannot make sense of.
     #[error("{0}")]
     Invalid(String),

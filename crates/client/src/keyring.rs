@@ -9,7 +9,7 @@ use securechat_crypto::identity::{EncryptionKey, EncryptionKeyPair, IdentityKeyP
 use securechat_crypto::keyfile::{
     export_key_file, import_key_file, KeyFileContents, StoredEncryptionKey,
 };
-use securechat_proto::auth::{Password, RegisterRequest};
+use securechat_proto::auth::RegisterRequest;
 use securechat_proto::b64;
 use securechat_proto::ids::UserId;
 use securechat_proto::keys::{KeyStatus, NewEncryptionKey};
@@ -101,12 +101,12 @@ impl KeyRing {
         publish_key(&self.identity, &self.user_id, &entry.pair, entry.created_at)
     }
 
-    /// The registration request for these keys.
+    /// The registration request for these keys, without a password or record: `Api::register`
+    /// adds the OPAQUE record.
     pub fn registration(
         &self,
         username: &str,
         email: &str,
-        password: &str,
     ) -> Result<RegisterRequest, ClientError> {
         let first = self
             .entries
@@ -117,7 +117,8 @@ impl KeyRing {
             user_id: self.user_id,
             username: username.to_owned(),
             email: email.to_owned(),
-            password: Password(password.to_owned()),
+            password: None,
+            opaque_record: None,
             identity_key: b64::encode(self.identity.public().to_bytes()),
             encryption_key: self.published(first),
             invite: None,

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod error;
 pub mod groups;
 pub mod keyring;
+pub mod password;
 pub mod socket;
 pub mod stream;
 pub mod tls;

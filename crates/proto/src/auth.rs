@@ -44,7 +44,14 @@ pub struct RegisterRequest {
     pub user_id: UserId,
     pub username: String,
     pub email: String,
-    pub password: Password,
+    /// The password, for a password account (not allowed when the server takes OPAQUE
+    /// only). Leave it out and send `opaque_record` instead (docs/PROTOCOL.md §18.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// The OPAQUE registration record (base64url, 192 bytes), made after
+    /// `POST /api/v1/auth/opaque/register/start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opaque_record: Option<String>,
     /// The Ed25519 identity public key, base64url (32 bytes).
     pub identity_key: String,
     pub encryption_key: NewEncryptionKey,
@@ -63,7 +70,7 @@ pub struct RegisterResponse {
 /// `POST /api/v1/auth/token`, form-encoded or JSON (RFC 6749 §4.3 and §6).
 #[derive(Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or [`OPAQUE_GRANT`].
     pub grant_type: String,
     /// With `password`: the username or the email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +84,16 @@ pub struct TokenRequest {
     /// returned in the body (for browsers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_cookie: Option<bool>,
+    /// With [`OPAQUE_GRANT`]: the `login_id` of `POST /api/v1/auth/opaque/login/start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_id: Option<String>,
+    /// With [`OPAQUE_GRANT`]: the client's finalization (KE3, base64url, 64 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_finalization: Option<String>,
 }
+
+/// The token endpoint's extension grant (RFC 6749 §4.5) finishing an OPAQUE login.
+pub const OPAQUE_GRANT: &str = "urn:securechat:grant-type:opaque";
 
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,6 +119,11 @@ pub struct TokenResponse {
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: u64,
     pub user_id: UserId,
+    /// True after a password grant for an account that has no OPAQUE record yet, on a
+    /// server that moves accounts over (`password_logins` = `migrate`): the client should
+    /// re-register the same password with OPAQUE at once (docs/PROTOCOL.md §18.6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opaque_upgrade: bool,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -136,13 +157,25 @@ pub struct ChangePasswordRequest {
 pub struct ResetPasswordRequest {
     /// The code an operator made (`securechat admin reset-password`).
     pub code: String,
-    pub new_password: Password,
+    /// The new password, on a server that still takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<Password>,
+    /// Or the new OPAQUE record (after `POST /api/v1/auth/opaque/reset/start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_record: Option<String>,
 }
 
 /// `DELETE /api/v1/me`: deleting my account needs my password.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeleteAccountRequest {
-    pub password: Password,
+    /// For an account with a password hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// For an OPAQUE account: a proof from `POST /api/v1/auth/opaque/confirm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_finalization: Option<String>,
 }
 
 /// Who may register on a server.
@@ -193,6 +226,53 @@ pub struct ServerInfo {
     /// "Forgot password" can mail a reset link (`POST /api/v1/auth/password/forgot`);
     /// otherwise an operator makes reset codes.
     pub password_reset_email: bool,
+    /// Whether passwords may still be sent to the server (docs/PROTOCOL.md §18.6).
+    #[serde(default)]
+    pub password_logins: PasswordLogins,
+}
+
+/// What the server does with accounts made with a password, now that OPAQUE exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordLogins {
+    /// Password logins, registrations and resets still work for such accounts; they stay as
+    /// they are until their users change their password with an OPAQUE client.
+    Legacy,
+    /// As `Legacy`, and a successful password login moves the account to OPAQUE.
+    #[default]
+    Migrate,
+    /// OPAQUE only: the server never takes a password.
+    Opaque,
+}
+
+impl PasswordLogins {
+    /// The spelling used on the wire, on the command line and in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Legacy => "legacy",
+            Self::Migrate => "migrate",
+            Self::Opaque => "opaque",
+        }
+    }
+
+    /// Whether the server takes passwords (the password grant, registration, change, reset).
+    pub fn takes_passwords(self) -> bool {
+        self != Self::Opaque
+    }
+}
+
+impl std::str::FromStr for PasswordLogins {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "legacy" => Ok(Self::Legacy),
+            "migrate" => Ok(Self::Migrate),
+            "opaque" => Ok(Self::Opaque),
+            other => Err(format!(
+                "unknown password_logins {other:?} (expected legacy, migrate or opaque)"
+            )),
+        }
+    }
 }
 
 /// `POST /api/v1/auth/password/forgot`: mail me a reset link.

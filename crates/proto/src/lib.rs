@@ -11,6 +11,7 @@ pub mod groups;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+pub mod opaque;
 pub mod username;
 pub mod users;
 pub mod ws;

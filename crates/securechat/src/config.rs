@@ -12,7 +12,7 @@ use figment::Figment;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use securechat_server::settings::{ClusterSettings, RegistrationMode, Settings};
+use securechat_server::settings::{ClusterSettings, PasswordLogins, RegistrationMode, Settings};
 
 /// The commented example configuration (`securechat default-config`).
 pub const EXAMPLE: &str = include_str!("../securechat.example.toml");
@@ -114,6 +114,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURECHAT_REGISTRATION", value_name = "MODE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<RegistrationMode>,
+    /// Whether the server still takes passwords: migrate (password logins still work for
+    /// accounts made with one, and move them to OPAQUE), legacy (they work and stay as they
+    /// are) or opaque (OPAQUE only: passwords never reach the server) [default: migrate].
+    #[arg(long, env = "SECURECHAT_PASSWORD_LOGINS", value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_logins: Option<PasswordLogins>,
     /// The address users reach the server at (https://chat.example.org), used in the links
     /// of invitations and password-reset codes [default: none].
     #[arg(long, env = "SECURECHAT_PUBLIC_URL", value_name = "URL")]
@@ -482,6 +488,7 @@ impl ServeArgs {
             .refresh_ttl_secs
             .map_or(d.refresh_ttl, Duration::from_secs);
         settings.registration = self.registration.unwrap_or(d.registration);
+        settings.password_logins = self.password_logins.unwrap_or(d.password_logins);
         settings.public_url = match self.public_url {
             None => None,
             Some(url) => Some(public_url(&url)?),

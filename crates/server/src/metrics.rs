@@ -25,6 +25,8 @@ pub const REFRESH_REUSE: &str = "securechat_refresh_token_reuse_total";
 pub const LOGIN_FAILURE_RATIO: &str = "securechat_login_failure_ratio";
 /// Accounts created.
 pub const REGISTRATIONS: &str = "securechat_registrations_total";
+/// Accounts moved from a password hash to OPAQUE at a password login.
+pub const OPAQUE_UPGRADES: &str = "securechat_opaque_upgrades_total";
 /// Requests and messages refused because the database could not take them, by path
 /// (`http`, `ws`).
 pub const STORE_UNAVAILABLE: &str = "securechat_store_unavailable_total";

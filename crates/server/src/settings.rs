@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
-pub use securechat_proto::auth::RegistrationMode;
+pub use securechat_proto::auth::{PasswordLogins, RegistrationMode};
 
 /// The paper's IP rule at login ("botnet detection").
 #[derive(Debug, Clone)]
@@ -145,6 +145,8 @@ pub struct Settings {
     /// Who may register (`open`, `invite`: with an invitation code, the first account of an
     /// empty server excepted; `closed`).
     pub registration: RegistrationMode,
+    /// Whether passwords are still taken (docs/PROTOCOL.md §18.6).
+    pub password_logins: PasswordLogins,
     /// The address users reach the server at (`https://chat.example.org`), for the links in
     /// invitations and reset codes; `None`: links are left to whoever makes the code.
     pub public_url: Option<String>,
@@ -245,6 +247,7 @@ impl Settings {
             poll_interval: Duration::from_secs(1),
             cluster: None,
             registration: RegistrationMode::Invite,
+            password_logins: PasswordLogins::Migrate,
             public_url: None,
             mail: None,
         }

@@ -11,6 +11,7 @@ use securechat_store::{Store, StoreError};
 
 use crate::auth::login_guard::Attempt;
 use crate::auth::login_guard::LoginGuard;
+use crate::auth::opaque::OpaqueKeys;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::FailureLimiter;
 use crate::auth::security_log::SecurityLog;
@@ -43,6 +44,7 @@ struct Inner {
     settings: Settings,
     store: Arc<dyn Store>,
     tokens: TokenKeys,
+    opaque: OpaqueKeys,
     passwords: Passwords,
     sessions: SessionCache,
     login_guard: LoginGuard,
@@ -116,6 +118,7 @@ impl AppState {
         let state = Self {
             inner: Arc::new(Inner {
                 tokens: TokenKeys::new(token_secret, &settings.issuer, settings.access_ttl),
+                opaque: OpaqueKeys::from_token_secret(token_secret),
                 passwords: Passwords::new(settings.hash_concurrency),
                 sessions: SessionCache::new(settings.session_cache_ttl),
                 login_guard: LoginGuard::new(&settings.login_limits),
@@ -161,6 +164,11 @@ impl AppState {
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
+    /// The OPAQUE setup and the key of pending logins.
+    pub fn opaque(&self) -> &OpaqueKeys {
+        &self.inner.opaque
+    }
+
     pub fn tokens(&self) -> &TokenKeys {
         &self.inner.tokens
     }
@@ -219,6 +227,27 @@ impl AppState {
             ip: attempt.ip.to_owned(),
             account: attempt.account.to_owned(),
         });
+    }
+
+    /// An OPAQUE login counted as failed at its start that then succeeded: taken back here
+    /// and on every other node.
+    pub fn login_forgiven(&self, attempt: &Attempt<'_>) {
+        self.login_guard().forgiven(attempt);
+        self.cluster().publish_limit(&LimitWord::LoginForgiven {
+            known_source: attempt.known_source,
+            ip: attempt.ip.to_owned(),
+            account: attempt.account.to_owned(),
+        });
+    }
+
+    /// An OPAQUE proof of the current password that succeeded after being counted as a
+    /// failure: taken back here and on every node.
+    pub fn password_check_forgiven(&self, account: &str) {
+        self.login_guard().account().forgive(account);
+        self.cluster()
+            .publish_limit(&LimitWord::PasswordCheckForgiven {
+                account: account.to_owned(),
+            });
     }
 
     /// A wrong current password in a password change: counted here and on every node.
@@ -282,8 +311,20 @@ impl AppState {
                 account,
                 known_source: *known_source,
             }),
+            LimitWord::LoginForgiven {
+                known_source,
+                ip,
+                account,
+            } => self.login_guard().forgiven(&Attempt {
+                ip,
+                account,
+                known_source: *known_source,
+            }),
             LimitWord::PasswordCheckFailed { account } => {
                 self.login_guard().account().record_failure(account);
+            }
+            LimitWord::PasswordCheckForgiven { account } => {
+                self.login_guard().account().forgive(account);
             }
             LimitWord::Registered { ip } => {
                 let (per_ip, global) = self.registration_limits();

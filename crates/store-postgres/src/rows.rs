@@ -2,7 +2,9 @@
 
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::keys::KeyStatus;
-use securechat_store::model::{Credential, EncryptionKeyRow, FileRow, SessionRow, UserListing, UserRow};
+use securechat_store::model::{
+    Credential, EncryptionKeyRow, FileRow, SessionRow, UserListing, UserRow,
+};
 use securechat_store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;

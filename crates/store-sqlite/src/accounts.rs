@@ -181,9 +181,9 @@ impl Accounts for SqliteStore {
             let mut tx = self.writer.begin().await?;
             let row = sqlx::query(RESET_QUERY)
                 .bind(&code_hash[..])
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
             let user = match judge_reset(row.as_ref(), now) {
                 Ok(user) => user,
                 Err(refused) => {

@@ -141,10 +141,10 @@ impl Users for SqliteStore {
             )
             .bind(credential.hash_column())
             .bind(credential.record_column())
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
             if done.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Err(StoreError::NotFound);

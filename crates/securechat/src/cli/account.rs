@@ -3,6 +3,7 @@
 use anyhow::bail;
 
 use securechat_client::api::Session;
+use securechat_client::password::LoginKind;
 use securechat_client::{Api, ClientError, KeyRing};
 use securechat_proto::auth::Password;
 use securechat_proto::b64;
@@ -18,19 +19,45 @@ use super::{LoginArgs, PlainArgs, RegisterArgs, UsersArgs};
 
 /// Logs in and saves the session and the profile's account.
 async fn log_in(ctx: &Context, api: &Api, login: &str, password: &str) -> anyhow::Result<Session> {
-    let session = api.login(login, password).await.map_err(|e| match e {
-        ClientError::Http { code, .. } if code == "invalid_grant" => {
-            anyhow::anyhow!("wrong username or password")
-        }
-        ClientError::Http { code, message, .. } if code == "ip_policy" => {
-            anyhow::anyhow!("the server refused this login from your network: {message}")
-        }
-        ClientError::Http { code, message, .. } if code == "account_disabled" => {
-            anyhow::anyhow!("{message}")
-        }
-        e => ctx.explain(e),
-    })?;
+    // An account that logged in with OPAQUE from this profile never sends its password.
+    let fallback = !ctx
+        .info
+        .as_ref()
+        .is_some_and(|info| info.opaque && info.server == ctx.server);
+    let (session, kind) = api
+        .login_with(login, password, fallback)
+        .await
+        .map_err(|e| match e {
+            ClientError::WrongPassword => anyhow::anyhow!("wrong username or password"),
+            ClientError::Http { code, .. } if code == "invalid_grant" => {
+                anyhow::anyhow!("wrong username or password")
+            }
+            ClientError::Http { code, message, .. } if code == "ip_policy" => {
+                anyhow::anyhow!("the server refused this login from your network: {message}")
+            }
+            ClientError::Http { code, message, .. } if code == "account_disabled" => {
+                anyhow::anyhow!("{message}")
+            }
+            e => ctx.explain(e),
+        })?;
+    if kind == (LoginKind::Password { upgraded: true }) {
+        println!(
+            "Your account now logs in with OPAQUE: from now on your password never reaches              the server."
+        );
+    }
     Ok(session)
+}
+
+/// The password rules the server can no longer check (it never sees the password): the
+/// length, and not one of the most common breached passwords.
+pub(super) fn check_new_password(password: &str) -> anyhow::Result<()> {
+    if let Err(reason) = Password(password.to_owned()).check_policy() {
+        bail!("{reason}");
+    }
+    if securechat_server::auth::common_passwords::is_common(password) {
+        bail!("{}", securechat_server::auth::common_passwords::REFUSAL);
+    }
+    Ok(())
 }
 
 /// Remembers the account of the profile.
@@ -40,6 +67,7 @@ fn save_account(ctx: &Context, session: &Session, username: &str) -> anyhow::Res
         server: ctx.server.clone(),
         username: username.to_owned(),
         user_id: session.user_id,
+        opaque: session.opaque,
     })
 }
 
@@ -58,13 +86,11 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         );
     }
     let password = PASSWORD.read(args.password.password_stdin, true)?;
-    if let Err(reason) = Password(password.to_string()).check_policy() {
-        bail!("{reason}");
-    }
+    check_new_password(&password)?;
 
     let keys = KeyRing::generate();
     let mut request = keys
-        .registration(username.as_str(), email.as_str(), &password)
+        .registration(username.as_str(), email.as_str())
         .map_err(|e| ctx.explain(e))?;
     request.invite = args
         .invite
@@ -73,7 +99,7 @@ pub async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     // The keys are saved before the server knows them, so an account never exists without them.
     ctx.profile.save_keys(&keys)?;
     let api = ctx.api()?;
-    if let Err(e) = api.register(&request).await {
+    if let Err(e) = api.register(request, &password).await {
         ctx.profile.remove_keys()?;
         return Err(match e {
             ClientError::Http { message, code, .. }

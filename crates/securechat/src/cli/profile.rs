@@ -39,6 +39,10 @@ pub struct ProfileInfo {
     pub server: String,
     pub username: String,
     pub user_id: UserId,
+    /// The account has logged in with OPAQUE from this profile: its password is never sent
+    /// to the server again (no password-grant fallback).
+    #[serde(default)]
+    pub opaque: bool,
 }
 
 /// A file message as it arrived, to open again when downloading.

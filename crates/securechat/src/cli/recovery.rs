@@ -3,7 +3,6 @@
 use anyhow::bail;
 
 use securechat_client::ClientError;
-use securechat_proto::auth::Password;
 
 use super::context::Context;
 use super::prompt::PASSWORD;
@@ -23,9 +22,7 @@ pub async fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
     let ctx = Context::new(&args.opts)?;
     let code = code_from(&args.code, "reset");
     let password = PASSWORD.read(args.password.password_stdin, true)?;
-    if let Err(reason) = Password(password.to_string()).check_policy() {
-        bail!("{reason}");
-    }
+    super::account::check_new_password(&password)?;
     let api = ctx.api()?;
     api.reset_password(&code, &password)
         .await
@@ -77,6 +74,9 @@ pub async fn delete_account(args: DeleteAccountArgs) -> anyhow::Result<()> {
     let api = ctx.logged_in()?;
     let password = PASSWORD.read(args.password.password_stdin, false)?;
     api.delete_account(&password).await.map_err(|e| match e {
+        ClientError::WrongPassword => {
+            anyhow::anyhow!("wrong password: the account was not deleted")
+        }
         ClientError::Http { code, .. } if code == "wrong_password" => {
             anyhow::anyhow!("wrong password: the account was not deleted")
         }

@@ -31,9 +31,9 @@ pub async fn person(base: &str, name: &str) -> Person {
     let keys = KeyRing::generate();
     let api = Api::new(base).expect("an API client");
     let request = keys
-        .registration(name, &format!("{name}@example.org"), PASSWORD)
+        .registration(name, &format!("{name}@example.org"))
         .expect("a registration");
-    api.register(&request).await.expect("register");
+    api.register(request, PASSWORD).await.expect("register");
     let session = api.login(name, PASSWORD).await.expect("log in");
     Person {
         id: session.user_id,

@@ -117,6 +117,16 @@ impl LoginBudget {
     }
 }
 
+impl LoginBudget {
+    /// Takes back the failure of an attempt counted as failed before its outcome was known
+    /// (an OPAQUE login's first step) that then succeeded: it stays one attempt.
+    pub fn forgive(&self) {
+        let mut w = self.lock();
+        w.failures = w.failures.saturating_sub(1);
+        metrics::gauge!(LOGIN_FAILURE_RATIO).set(w.ratio());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +144,16 @@ mod tests {
             off.record(true);
         }
         assert!(off.check().is_ok());
+    }
+
+    #[test]
+    fn a_forgiven_failure_no_longer_counts() {
+        let budget = LoginBudget::new(2, Duration::from_secs(60));
+        budget.record(true);
+        budget.forgive();
+        budget.record(true);
+        assert!(budget.check().is_ok());
+        budget.record(true);
+        assert!(budget.check().is_err());
     }
 }

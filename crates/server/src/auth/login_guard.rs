@@ -102,6 +102,17 @@ impl LoginGuard {
 
     /// Lifts the limits of an address (an operator's unblock): its failures, and the delays
     /// of every account from it.
+    /// An attempt counted as failed at its first step (OPAQUE) that then succeeded: its
+    /// failure is taken back everywhere it was counted, and it counts as a success.
+    pub fn forgiven(&self, attempt: &Attempt<'_>) {
+        self.ip.forgive(attempt.ip);
+        if !attempt.known_source {
+            self.account.forgive(attempt.account);
+        }
+        self.global.forgive();
+        self.pair.reset(&attempt.pair());
+    }
+
     pub fn unblock_ip(&self, ip: &str) {
         self.ip.reset(ip);
         let suffix = format!("\n{ip}");

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod ip_rule;
 pub mod login_budget;
 pub mod login_guard;
+pub mod opaque;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;

@@ -75,6 +75,15 @@ impl FailureLimiter {
     }
 
     /// Forgets a key's failures (after a success).
+    /// Takes back one recorded failure of `key` (an attempt counted before its outcome was
+    /// known, that then succeeded).
+    pub fn forgive(&self, key: &str) {
+        let mut map = self.lock();
+        if let Some(entry) = map.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
+
     pub fn reset(&self, key: &str) {
         self.lock().remove(key);
     }
@@ -117,5 +126,17 @@ mod tests {
             off.record_failure("a");
         }
         assert!(off.check("a").is_ok());
+    }
+
+    #[test]
+    fn a_forgiven_failure_gives_its_turn_back() {
+        let limiter = FailureLimiter::new(2, Duration::from_secs(60));
+        limiter.record_failure("a");
+        limiter.record_failure("a");
+        assert!(limiter.check("a").is_err());
+        limiter.forgive("a");
+        assert!(limiter.check("a").is_ok());
+        limiter.forgive("never-counted");
+        assert!(limiter.check("never-counted").is_ok());
     }
 }

@@ -76,11 +76,15 @@ pub fn digests(settings: &Settings, token_secret: &[u8], files: &str) -> String 
         hex::encode(&hash.finalize()[..12])
     };
     let realtime = &settings.realtime;
-    let shared: [(&str, String); 11] = [
+    let shared: [(&str, String); 12] = [
         ("file storage", files.to_owned()),
         (
             "registration mode",
             settings.registration.as_str().to_owned(),
+        ),
+        (
+            "password logins",
+            settings.password_logins.as_str().to_owned(),
         ),
         ("allowed origins", format!("{:?}", realtime.allowed_origins)),
         ("issuer", settings.issuer.clone()),

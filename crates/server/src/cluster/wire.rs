@@ -309,14 +309,23 @@ pub enum LimitWord {
         ip: String,
         account: String,
     },
+    /// An OPAQUE login counted as failed at its first step that then succeeded.
+    LoginForgiven {
+        known_source: bool,
+        ip: String,
+        account: String,
+    },
     /// A wrong current password in a password change (counts against the account).
     PasswordCheckFailed { account: String },
+    /// An OPAQUE proof of the current password counted as failed that then succeeded.
+    PasswordCheckForgiven { account: String },
     /// A registration from `ip` (counts against it and the server-wide budget).
     Registered { ip: String },
 }
 
 impl LimitWord {
-    /// `lf|ls <node> <0|1> <ip> <account>`, `pf <node> <account>`, `rg <node> <ip>`.
+    /// `lf|ls|lv <node> <0|1> <ip> <account>`, `pf|pv <node> <account>`, `rg <node> <ip>`.
+    /// A node of an older version drops the kinds it does not know.
     pub fn encode(&self, node: &str) -> String {
         match self {
             Self::LoginFailed {
@@ -329,7 +338,13 @@ impl LimitWord {
                 ip,
                 account,
             } => format!("ls {node} {} {ip} {account}", u8::from(*known_source)),
+            Self::LoginForgiven {
+                known_source,
+                ip,
+                account,
+            } => format!("lv {node} {} {ip} {account}", u8::from(*known_source)),
             Self::PasswordCheckFailed { account } => format!("pf {node} {account}"),
+            Self::PasswordCheckForgiven { account } => format!("pv {node} {account}"),
             Self::Registered { ip } => format!("rg {node} {ip}"),
         }
     }
@@ -360,7 +375,18 @@ impl LimitWord {
                     account,
                 }
             }
+            "lv" => {
+                let (known_source, ip, account) = login(rest)?;
+                Self::LoginForgiven {
+                    known_source,
+                    ip,
+                    account,
+                }
+            }
             "pf" => Self::PasswordCheckFailed {
+                account: rest.to_owned(),
+            },
+            "pv" => Self::PasswordCheckForgiven {
                 account: rest.to_owned(),
             },
             "rg" => Self::Registered {
@@ -391,6 +417,14 @@ mod limit_tests {
             },
             LimitWord::PasswordCheckFailed {
                 account: "bob".into(),
+            },
+            LimitWord::LoginForgiven {
+                known_source: true,
+                ip: "192.0.2.2".into(),
+                account: "carol".into(),
+            },
+            LimitWord::PasswordCheckForgiven {
+                account: "dave".into(),
             },
             LimitWord::Registered {
                 ip: "198.51.100.7".into(),

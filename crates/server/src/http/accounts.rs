@@ -19,7 +19,7 @@ use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
 use securechat_store::error::Refusal;
-use securechat_store::model::{EncryptionKeyRow, Gate, NewUser, UserRow};
+use securechat_store::model::{Credential, EncryptionKeyRow, Gate, NewUser, UserRow};
 use securechat_store::security::SecurityKind;
 use securechat_store::StoreError;
 
@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
 /// How far a client-made UUIDv7's timestamp may be from the server's clock.
 const USER_ID_CLOCK_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
-fn check_user_id(id: &uuid::Uuid) -> Result<(), ApiError> {
+pub(crate) fn check_user_id(id: &uuid::Uuid) -> Result<(), ApiError> {
     if id.get_version_num() != 7 {
         return Err(ApiError::field("user_id", "user_id must be a UUIDv7"));
     }
@@ -74,13 +74,66 @@ pub(crate) fn check_new_password(field: &str, password: &Password) -> Result<(),
     Ok(())
 }
 
+const REGISTRATION_CLOSED: &str =
+    "registration is closed on this server: ask its operator for an account";
+
+/// Refuses at once when nobody may register (the OPAQUE registration's first step).
+pub(crate) fn registration_gate_open(state: &AppState) -> Result<(), ApiError> {
+    match state.settings().registration {
+        RegistrationMode::Closed => {
+            Err(ApiError::RegistrationClosed(REGISTRATION_CLOSED.to_owned()))
+        }
+        RegistrationMode::Open | RegistrationMode::Invite => Ok(()),
+    }
+}
+
+/// A password sent to a server that takes OPAQUE only.
+pub(crate) fn passwords_refused(field: &str) -> ApiError {
+    ApiError::field(
+        field,
+        "this server takes OPAQUE only and never accepts a password: use a current client          (docs/PROTOCOL.md §18)",
+    )
+}
+
+/// What a new password becomes: checked and hashed (a password), or checked (a record).
+pub(crate) async fn new_credential(
+    state: &AppState,
+    password: Option<&Password>,
+    record: Option<&str>,
+    password_field: &str,
+    record_field: &str,
+) -> Result<Credential, ApiError> {
+    match (password, record) {
+        (Some(password), None) => {
+            if !state.settings().password_logins.takes_passwords() {
+                return Err(passwords_refused(password_field));
+            }
+            check_new_password(password_field, password)?;
+            let hash = state
+                .passwords()
+                .hash(&password.0)
+                .await
+                .map_err(ApiError::internal)?;
+            Ok(Credential::Argon2(hash))
+        }
+        (None, Some(record)) => Ok(Credential::Opaque(crate::http::opaque::record_field(
+            record_field,
+            record,
+        )?)),
+        _ => Err(ApiError::field(
+            record_field,
+            format!("give exactly one of {record_field} and {password_field}"),
+        )),
+    }
+}
+
 /// The registration mode's gate for a request carrying `invite`, refused at once when the
 /// answer is known without the database's final word.
 async fn gate(state: &AppState, invite: Option<&str>) -> Result<Gate, ApiError> {
     match (state.settings().registration, invite) {
-        (RegistrationMode::Closed, _) => Err(ApiError::RegistrationClosed(
-            "registration is closed on this server: ask its operator for an account".to_owned(),
-        )),
+        (RegistrationMode::Closed, _) => {
+            Err(ApiError::RegistrationClosed(REGISTRATION_CLOSED.to_owned()))
+        }
         (RegistrationMode::Open, _) => Ok(Gate::Open),
         (RegistrationMode::Invite, invite) => {
             // The first account of an empty server needs no code (checked again in the
@@ -144,7 +197,25 @@ pub async fn register(
     let username =
         Username::parse(&req.username).map_err(|e| ApiError::field("username", e.to_string()))?;
     let email = Email::parse(&req.email).map_err(|e| ApiError::field("email", e.to_string()))?;
-    check_new_password("password", &req.password)?;
+    // Checked before anything is counted; the password is hashed only once the request has
+    // passed the limits below.
+    match (&req.password, &req.opaque_record) {
+        (Some(password), None) => {
+            if !state.settings().password_logins.takes_passwords() {
+                return Err(passwords_refused("password"));
+            }
+            check_new_password("password", password)?;
+        }
+        (None, Some(record)) => {
+            crate::http::opaque::record_field("opaque_record", record)?;
+        }
+        _ => {
+            return Err(ApiError::field(
+                "opaque_record",
+                "give exactly one of opaque_record and password",
+            ))
+        }
+    }
     let identity = parse_identity_key(&req.identity_key).map_err(|r| key_rejection("", &r))?;
     let key = verify_published_key(&identity, &req.user_id, &req.encryption_key)
         .map_err(|r| key_rejection("encryption_key.", &r))?;
@@ -192,18 +263,21 @@ pub async fn register(
         return Err(refused);
     }
     state.registered_from(&ip);
-    let password_hash = state
-        .passwords()
-        .hash(&req.password.0)
-        .await
-        .map_err(ApiError::internal)?;
+    let credential = new_credential(
+        &state,
+        req.password.as_ref(),
+        req.opaque_record.as_deref(),
+        "password",
+        "opaque_record",
+    )
+    .await?;
     state
         .store()
         .create_user(NewUser {
             id: req.user_id,
             username: username.as_str().to_owned(),
             email: email.as_str().to_owned(),
-            password_hash,
+            credential,
             identity_key: identity.to_bytes(),
             first_key: EncryptionKeyRow {
                 key_id: key.key_id,
@@ -229,7 +303,7 @@ pub async fn register(
 
 /// Checks the signed-in user's password (a password change, an account deletion), counted
 /// against the account's failed-password limit; returns the live account.
-async fn confirm_password(
+pub(crate) async fn confirm_password(
     state: &AppState,
     auth: &AuthUser,
     password: &Password,
@@ -246,9 +320,11 @@ async fn confirm_password(
         .await?
         .filter(|u| u.deleted_at.is_none())
         .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+    // An OPAQUE account has no hash: a password sent for it is wrong whatever it is (the
+    // dummy verification keeps the time alike). Its owner proves it with OPAQUE instead.
     let ok = state
         .passwords()
-        .verify(&password.0, Some(&user.password_hash))
+        .verify(&password.0, user.credential.argon2_hash())
         .await
         .map_err(ApiError::internal)?;
     if !ok {
@@ -272,16 +348,16 @@ pub async fn change_password(
     auth: AuthUser,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
+    if !state.settings().password_logins.takes_passwords() {
+        return Err(passwords_refused("new_password"));
+    }
     check_new_password("new_password", &req.new_password)?;
     confirm_password(&state, &auth, &req.current_password).await?;
-    let hash = state
-        .passwords()
-        .hash(&req.new_password.0)
-        .await
-        .map_err(ApiError::internal)?;
+    let credential =
+        new_credential(&state, Some(&req.new_password), None, "new_password", "").await?;
     let revoked = state
         .store()
-        .change_password(auth.user_id, &hash, Some(auth.session_id), now_ms())
+        .change_password(auth.user_id, &credential, Some(auth.session_id), now_ms())
         .await?;
     state.revoke_sessions(&revoked, Revocation::PasswordChanged);
     tracing::info!(
@@ -306,7 +382,19 @@ pub async fn delete_account(
     auth: AuthUser,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = confirm_password(&state, &auth, &req.password).await?;
+    let user = match (&req.password, &req.login_id, &req.credential_finalization) {
+        (Some(password), None, None) => confirm_password(&state, &auth, password).await?,
+        (None, Some(login_id), Some(finalization)) => {
+            crate::http::opaque::verify_confirmation(&state, &auth, login_id, finalization, true)
+                .await?
+        }
+        _ => {
+            return Err(ApiError::field(
+                "password",
+                "give either password, or login_id and credential_finalization (from                  /api/v1/auth/opaque/confirm)",
+            ))
+        }
+    };
     let removal = state.delete_account(auth.user_id).await?;
     tracing::info!(
         username = %user.username,

@@ -8,6 +8,7 @@ pub mod health;
 pub mod json;
 pub mod key_checks;
 pub mod messages;
+pub mod opaque;
 pub mod openapi;
 pub mod recovery;
 pub mod server_info;
@@ -36,7 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; \
          connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
          form-action 'self'",
     ),
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(accounts::routes())
         .merge(recovery::routes())
+        .merge(opaque::routes())
         .merge(server_info::routes())
         .merge(token::routes())
         .merge(users::routes())

@@ -18,7 +18,7 @@ use crate::auth::codes::{self, LinkKind, OneTimeCode};
 use crate::clock::now_ms;
 use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
-use crate::http::accounts::check_new_password;
+use crate::http::accounts::{check_new_password, new_credential, passwords_refused};
 use crate::http::json::ApiJson;
 use crate::http::token::canonical_login;
 use crate::state::AppState;
@@ -45,7 +45,24 @@ pub async fn reset_password(
     headers: HeaderMap,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    check_new_password("new_password", &req.new_password)?;
+    // The new password's rules first (a record is checked when it is parsed).
+    match (&req.new_password, &req.registration_record) {
+        (Some(password), None) => {
+            if !state.settings().password_logins.takes_passwords() {
+                return Err(passwords_refused("new_password"));
+            }
+            check_new_password("new_password", password)?;
+        }
+        (None, Some(record)) => {
+            crate::http::opaque::record_field("registration_record", record)?;
+        }
+        _ => {
+            return Err(ApiError::field(
+                "registration_record",
+                "give exactly one of registration_record and new_password",
+            ))
+        }
+    }
     // Every attempt counts, before the Argon2 work: codes carry 128 random bits, and the
     // limit keeps a burst of requests from queueing hashes on the threads logins use.
     let ip = client_ip(peer, &headers, &state.settings().trusted_proxies);
@@ -54,14 +71,17 @@ pub async fn reset_password(
         .0
         .try_record(&format!("reset {ip}"))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    let hash = state
-        .passwords()
-        .hash(&req.new_password.0)
-        .await
-        .map_err(ApiError::internal)?;
+    let credential = new_credential(
+        &state,
+        req.new_password.as_ref(),
+        req.registration_record.as_deref(),
+        "new_password",
+        "registration_record",
+    )
+    .await?;
     let (user, revoked) = match state
         .store()
-        .reset_password(&codes::hash(&req.code), &hash, now_ms())
+        .reset_password(&codes::hash(&req.code), &credential, now_ms())
         .await
     {
         Ok(done) => done,

@@ -22,5 +22,6 @@ pub async fn server_info(State(state): State<AppState>) -> Result<Json<ServerInf
         registration: state.settings().registration,
         first_account: !state.store().has_accounts().await?,
         password_reset_email: state.settings().mail.is_some(),
+        password_logins: state.settings().password_logins,
     }))
 }

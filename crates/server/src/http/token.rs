@@ -1,6 +1,6 @@
 //! `POST /api/v1/auth/token`: the OAuth2-shaped token endpoint (password and refresh grants).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -10,7 +10,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use crate::cluster::wire::Revocation;
-use securechat_proto::auth::{OAuthErrorBody, TokenRequest, TokenResponse};
+use securechat_opaque::sizes;
+use securechat_proto::auth::{
+    OAuthErrorBody, PasswordLogins, TokenRequest, TokenResponse, OPAQUE_GRANT,
+};
+use securechat_proto::b64;
 use securechat_proto::email::Email;
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
@@ -23,6 +27,7 @@ use uuid::Uuid;
 use crate::auth::client_ip::client_ip;
 use crate::auth::ip_rule;
 use crate::auth::login_guard::{known_source_ms, Attempt, Scope};
+use crate::auth::opaque::{record_digest, Purpose};
 use crate::auth::origin::{cookie_request_allowed, refusal};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::clock::now_ms;
@@ -44,8 +49,12 @@ pub enum TokenError {
     InvalidRequest(String),
     #[error("{0}")]
     InvalidGrant(&'static str),
-    #[error("grant_type must be password or refresh_token")]
+    #[error("grant_type must be password, refresh_token or urn:securechat:grant-type:opaque")]
     UnsupportedGrantType,
+    #[error(
+        "this server takes OPAQUE logins only and never accepts a password: use a current client"
+    )]
+    PasswordsRefused,
     #[error("{0}")]
     IpPolicy(String),
     #[error("too many failed logins; retry in {retry_after} s")]
@@ -75,7 +84,9 @@ impl IntoResponse for TokenError {
         let (status, code) = match &self {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
-            Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            Self::UnsupportedGrantType | Self::PasswordsRefused => {
+                (StatusCode::BAD_REQUEST, "unsupported_grant_type")
+            }
             Self::IpPolicy(_) => (StatusCode::FORBIDDEN, "ip_policy"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
@@ -166,6 +177,7 @@ pub async fn token(
     match req.grant_type.as_str() {
         "password" => password_grant(&state, peer, &headers, req).await,
         "refresh_token" => refresh_grant(&state, &headers, req).await,
+        OPAQUE_GRANT => opaque_grant(&state, peer, &headers, req).await,
         _ => Err(TokenError::UnsupportedGrantType),
     }
 }
@@ -187,6 +199,9 @@ async fn password_grant(
     headers: &HeaderMap,
     req: TokenRequest,
 ) -> Result<Response, TokenError> {
+    if !state.settings().password_logins.takes_passwords() {
+        return Err(TokenError::PasswordsRefused);
+    }
     let (Some(login), Some(password)) = (req.username.as_deref(), req.password.as_ref()) else {
         return Err(TokenError::InvalidRequest(
             "username and password are required".to_owned(),
@@ -242,7 +257,10 @@ async fn password_grant(
     }
     let ok = state
         .passwords()
-        .verify(&password.0, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            &password.0,
+            user.as_ref().and_then(|u| u.credential.argon2_hash()),
+        )
         .await
         .map_err(TokenError::internal)?;
     let Some(user) = user.filter(|_| ok) else {
@@ -254,6 +272,97 @@ async fn password_grant(
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
     state.login_succeeded(&attempt);
 
+    let upgrade = state.settings().password_logins == PasswordLogins::Migrate;
+    open_session(
+        state,
+        user.id,
+        ip,
+        now,
+        req.refresh_cookie.unwrap_or(false),
+        upgrade,
+    )
+    .await
+}
+
+/// `grant_type=urn:securechat:grant-type:opaque`: finishes an OPAQUE login started at
+/// `POST /api/v1/auth/opaque/login/start` (docs/PROTOCOL.md §18.3).
+#[tracing::instrument(skip_all, fields(ip = tracing::field::Empty, user.id = tracing::field::Empty))]
+async fn opaque_grant(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> Result<Response, TokenError> {
+    let (Some(login_id), Some(finalization)) = (
+        req.login_id.as_deref(),
+        req.credential_finalization.as_deref(),
+    ) else {
+        return Err(TokenError::InvalidRequest(
+            "login_id and credential_finalization are required".to_owned(),
+        ));
+    };
+    let finalization = b64::decode(finalization)
+        .ok()
+        .filter(|f| f.len() == sizes::CREDENTIAL_FINALIZATION)
+        .ok_or_else(|| {
+            TokenError::InvalidRequest(
+                "credential_finalization must be 64 bytes in base64url".to_owned(),
+            )
+        })?;
+    let ip = client_ip(peer, headers, &state.settings().trusted_proxies);
+    tracing::Span::current().record("ip", tracing::field::display(ip));
+    let now = now_ms();
+    let pending =
+        state
+            .opaque()
+            .open(login_id, Purpose::Login, now)
+            .ok_or(TokenError::InvalidGrant(
+                "the login expired or is not valid; log in again",
+            ))?;
+    let verified = securechat_opaque::server::login_finish(&pending.state, &finalization).is_ok();
+    let user = match pending.user {
+        Some(id) if verified => state.store().get_user(id).await?,
+        _ => None,
+    };
+    // The record the login was started against must still be the account's.
+    let Some(user) = user.filter(|u| {
+        u.deleted_at.is_none()
+            && record_digest(u.credential.opaque_record()) == pending.record_digest
+    }) else {
+        metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
+        tracing::info!("OPAQUE login failed: the finalization does not verify");
+        return Err(TokenError::InvalidGrant("wrong username or password"));
+    };
+    tracing::Span::current().record("user.id", tracing::field::display(user.id));
+    // The start counted it as a failure; it was not one.
+    state.login_forgiven(&Attempt {
+        ip: &pending.ip,
+        account: &pending.account,
+        known_source: pending.known_source,
+    });
+    open_session(
+        state,
+        user.id,
+        ip,
+        now,
+        req.refresh_cookie.unwrap_or(false),
+        false,
+    )
+    .await
+}
+
+/// A new session for a user whose password was just proved: the IP rule, then the tokens.
+/// `opaque_upgrade`: the answer asks the client to move the account to OPAQUE.
+async fn open_session(
+    state: &AppState,
+    user: UserId,
+    ip: IpAddr,
+    now: i64,
+    refresh_cookie: bool,
+    opaque_upgrade: bool,
+) -> Result<Response, TokenError> {
+    let ip_key = ip.to_string();
+    let limits = &state.settings().login_limits;
     let session = SessionId::generate();
     let (refresh, refresh_hash) = new_refresh_token();
     let rule = &state.settings().ip_rule;
@@ -262,7 +371,7 @@ async fn password_grant(
         .create_session(
             NewSession {
                 id: session,
-                user_id: user.id,
+                user_id: user,
                 ip: ip_key.clone(),
                 created_at: now,
                 expires_at: now + ttl_ms(state),
@@ -286,7 +395,7 @@ async fn password_grant(
         state.security_event(
             SecurityKind::IpRuleLogin,
             Some(ip_key.as_str()),
-            Some(user.id),
+            Some(user),
             None,
         );
         metrics::counter!(IP_POLICY_REFUSALS, "rule" => label).increment(1);
@@ -298,15 +407,18 @@ async fn password_grant(
     tracing::info!(session = %session, "logged in");
     token_response(
         state,
-        user.id,
+        user,
         session,
         refresh,
-        req.refresh_cookie.unwrap_or(false),
+        TokenAnswer {
+            as_cookie: refresh_cookie,
+            opaque_upgrade,
+        },
     )
 }
 
 /// The security event of a login refused by a limit.
-fn blocked_kind(scope: Scope) -> SecurityKind {
+pub(crate) fn blocked_kind(scope: Scope) -> SecurityKind {
     match scope {
         Scope::Ip => SecurityKind::LoginBlockedIp,
         Scope::Source => SecurityKind::LoginBlockedSource,
@@ -366,7 +478,10 @@ async fn refresh_grant(
                 user,
                 session,
                 refresh,
-                from_cookie || req.refresh_cookie.unwrap_or(false),
+                TokenAnswer {
+                    as_cookie: from_cookie || req.refresh_cookie.unwrap_or(false),
+                    opaque_upgrade: false,
+                },
             )
         }
         RefreshOutcome::Reused { session, user } => {
@@ -388,12 +503,23 @@ async fn refresh_grant(
     }
 }
 
+/// How a token answer is given.
+struct TokenAnswer {
+    /// The refresh token as a cookie (browsers), not in the body.
+    as_cookie: bool,
+    /// Ask the client to move the account to OPAQUE.
+    opaque_upgrade: bool,
+}
+
 fn token_response(
     state: &AppState,
     user: UserId,
     session: SessionId,
     refresh: String,
-    as_cookie: bool,
+    TokenAnswer {
+        as_cookie,
+        opaque_upgrade,
+    }: TokenAnswer,
 ) -> Result<Response, TokenError> {
     let now_secs = now_ms() / 1000;
     let refresh_ttl = state.settings().refresh_ttl.as_secs();
@@ -408,6 +534,7 @@ fn token_response(
         refresh_token: (!as_cookie).then(|| refresh.clone()),
         refresh_expires_in: refresh_ttl,
         user_id: user,
+        opaque_upgrade,
     };
     let mut response = (StatusCode::OK, no_store(), Json(body)).into_response();
     if as_cookie {

@@ -389,9 +389,9 @@ impl TestApp {
         let password = "correct horse battery".to_owned();
         let api = securechat_client::Api::new(&self.base).expect("api");
         let request = keys
-            .registration(&username, &format!("{username}@example.org"), &password)
+            .registration(&username, &format!("{username}@example.org"))
             .expect("registration");
-        api.register(&request).await.expect("register");
+        api.register(request, &password).await.expect("register");
         api.login(&username, &password).await.expect("login");
         Peer {
             chat: securechat_client::chat::Chat::new(api, keys, Default::default()),

@@ -17,6 +17,7 @@ mod keys;
 mod login_limits;
 mod messaging;
 mod onboarding;
+mod opaque;
 mod overload;
 mod postgres_outage;
 mod rate_limit;

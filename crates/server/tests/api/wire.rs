@@ -51,7 +51,7 @@ use securechat_proto::email::Email;
 use securechat_proto::keys::KeyStatus;
 use securechat_proto::username::Username;
 use securechat_proto::ws::{ClientFrame, ServerEvent};
-use securechat_store::model::{EncryptionKeyRow, NewUser};
+use securechat_store::model::{Credential, EncryptionKeyRow, NewUser};
 
 use crate::helpers::{now_ms, spawn_app, wait_for, TestApp, TestUser};
 
@@ -424,9 +424,9 @@ async fn record_a_session_of_this_release() {
         (&bob_api, &bob_keys, "bob"),
     ] {
         let request = keys
-            .registration(name, &format!("{name}@example.org"), PASSWORD)
+            .registration(name, &format!("{name}@example.org"))
             .expect("registration");
-        api.register(&request).await.expect("register");
+        api.register(request, PASSWORD).await.expect("register");
     }
     assert!(Api::new(&base)
         .expect("api")
@@ -881,7 +881,13 @@ async fn seed(app: &TestApp, body: &Value) {
     let password_hash = app
         .state
         .passwords()
-        .hash(&request.password.0)
+        .hash(
+            &request
+                .password
+                .as_ref()
+                .expect("recorded with a password")
+                .0,
+        )
         .await
         .expect("hash");
     app.store
@@ -895,7 +901,7 @@ async fn seed(app: &TestApp, body: &Value) {
                 .expect("email")
                 .as_str()
                 .to_owned(),
-            password_hash,
+            credential: Credential::Argon2(password_hash),
             identity_key: identity.to_bytes(),
             first_key: EncryptionKeyRow {
                 key_id: key.key_id,

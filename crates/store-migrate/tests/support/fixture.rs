@@ -293,10 +293,14 @@ pub async fn fill(store: &dyn Store) -> Fixture {
 }
 
 /// Everything a store answers about the fixture's accounts, streams and files.
+/// An account as the backends store it: email, password hash, OPAQUE record, identity
+/// key, creation time.
+type AccountColumns = (String, String, Option<Vec<u8>>, [u8; 32], i64);
+
 #[derive(Debug, PartialEq)]
 pub struct Observed {
     users: Vec<UserListing>,
-    accounts: Vec<(String, String, Option<Vec<u8>>, [u8; 32], i64)>,
+    accounts: Vec<AccountColumns>,
     keys: Vec<Vec<EncryptionKeyRow>>,
     streams: Vec<(u64, EventPage)>,
     histories: Vec<Vec<StoredMessage>>,

@@ -193,7 +193,10 @@ pub async fn password_resets_are_used_once(store: Arc<dyn Store>) {
         .await
         .expect("change");
     assert_eq!(
-        refused(s.reset_password(&[6; 32], &argon2("$argon2id$x"), T0 + 31).await),
+        refused(
+            s.reset_password(&[6; 32], &argon2("$argon2id$x"), T0 + 31)
+                .await
+        ),
         Refusal::ResetUsed
     );
 }
@@ -274,7 +277,10 @@ pub async fn deleted_accounts_leave_and_keep_their_name(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(flags, vec![("gone", true), ("stays", false)]);
     assert_eq!(
-        refused(s.reset_password(&[4; 32], &argon2("$argon2id$x"), T0 + 200).await),
+        refused(
+            s.reset_password(&[4; 32], &argon2("$argon2id$x"), T0 + 200)
+                .await
+        ),
         Refusal::ResetUnknown
     );
 
