@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, launchBrowser, openPage, screenshot, skipReason, startServer } from './lib/harness.mjs';
 import { PASSWORD, composer, contact, log, message, register, sendText } from './lib/ui.mjs';
+import { opaqueLogin } from './lib/opaque-node.mjs';
 
 const skip = skipReason();
 const DOCS_SHOTS = process.env.SECURECHAT_DOC_SCREENSHOTS === '1'
@@ -71,15 +72,9 @@ function assertClean(...list) {
   for (const page of list.length ? list : pages) assert.deepEqual(page.problems, [], 'console errors or CSP violations');
 }
 
-/** An access token of `name`'s own (a second session, for the test's REST look-ups). */
+/** An access token of `name`'s own (a second session, for the test's REST look-ups), logged in with OPAQUE. */
 async function tokenOf(name) {
-  const res = await fetch(`${server.url}/api/v1/auth/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'password', username: name, password: PASSWORD }).toString(),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).access_token;
+  return (await opaqueLogin(server.url, name, PASSWORD)).access_token;
 }
 
 async function restGet(token, path) {

@@ -22,11 +22,12 @@ after(async () => {
   await server?.close();
 });
 
-/** Requests the page makes to `path` with a method other than GET. */
+/** Requests the page makes to `path` (or a path it matches) with a method other than GET. */
 function writesTo(page, path) {
   const seen = [];
   page.on('request', (r) => {
-    if (r.method() !== 'GET' && new URL(r.url()).pathname === path) seen.push(r.postDataJSON());
+    const at = new URL(r.url()).pathname;
+    if (r.method() !== 'GET' && (path instanceof RegExp ? path.test(at) : at === path)) seen.push(r.postDataJSON());
   });
   return seen;
 }
@@ -36,6 +37,8 @@ test('registration shows the strength as the user types and refuses a very weak 
   const foreign = [];
   page.on('request', (r) => new URL(r.url()).origin !== server.url && foreign.push(r.url()));
   const registrations = writesTo(page, '/api/v1/auth/register');
+  // OPAQUE's first step (docs/PROTOCOL.md §18.2) is the first request a registration makes.
+  const starts = writesTo(page, '/api/v1/auth/opaque/register/start');
   await page.goto('/');
   await page.getByRole('button', { name: 'Create an account' }).click();
   await page.getByLabel('Username').fill('carol');
@@ -65,6 +68,19 @@ test('registration shows the strength as the user types and refuses a very weak 
   assert.equal(await password.getAttribute('aria-invalid'), 'true');
   assert.deepEqual(registrations, [], 'a very weak password must not be sent');
 
+  // One of the most common breached passwords that the meter rates higher: refused too (the
+  // server, which never sees the password, refused these before OPAQUE).
+  await password.fill('elizabeth1');
+  await page.getByLabel('Confirm password').fill('elizabeth1');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('.field-msg.error', { hasText: 'one of the most common breached passwords' }).waitFor();
+  // …and the length rule the server had: at least 10 characters.
+  await password.fill('tR7#kq!2z');
+  await page.getByLabel('Confirm password').fill('tR7#kq!2z');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('.field-msg.error', { hasText: 'Use at least 10 characters.' }).waitFor();
+  assert.deepEqual([registrations, starts], [[], []], 'a refused password starts nothing');
+
   // The meter rises as the password gets better.
   await password.fill('hfkdjsurnq');
   await meter.getByText(/Password strength: (Weak|Fair)/).waitFor();
@@ -76,6 +92,9 @@ test('registration shows the strength as the user types and refuses a very weak 
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Your keys are ready' }).waitFor({ timeout: 30000 });
   assert.equal(registrations.length, 1);
+  assert.equal(starts.length, 1);
+  assert.equal(registrations[0].password, undefined, 'the password is not sent');
+  assert.match(registrations[0].opaque_record, /^[A-Za-z0-9_-]{256}$/, 'a 192-byte OPAQUE record instead');
   assert.deepEqual(foreign, [], 'nothing is fetched from another origin');
   assert.deepEqual(page.problems, []);
   await page.context().close();
@@ -85,7 +104,7 @@ test('changing the password shows the strength and refuses a very weak new passw
   const page = await openPage(browser, server.url);
   await register(page, 'dave');
   await contactList(page).waitFor();
-  const changes = writesTo(page, '/api/v1/auth/password');
+  const changes = writesTo(page, /^\/api\/v1\/auth\/(password|opaque\/)/);
   await menu(page, 'Change password');
   const dialog = page.getByRole('dialog', { name: 'Change password' });
   await dialog.getByLabel('Current password').fill(PASSWORD);
@@ -106,7 +125,10 @@ test('changing the password shows the strength and refuses a very weak new passw
   await dialog.getByLabel('Confirm new password').fill('violet kettle under moonlight');
   await dialog.getByRole('button', { name: 'Change password' }).click();
   await dialog.waitFor({ state: 'detached' });
-  assert.equal(changes.length, 1);
+  // The current password proved with OPAQUE, then the new record: confirm, start, finish.
+  assert.equal(changes.length, 3);
+  assert.ok(changes[2].login_id && changes[2].credential_finalization && changes[2].registration_record);
+  assert.ok(!JSON.stringify(changes).includes('violet kettle') && !JSON.stringify(changes).includes(PASSWORD), 'no password is sent');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

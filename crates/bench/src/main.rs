@@ -69,10 +69,14 @@ enum Scenario {
         #[arg(long, default_value_t = 2)]
         factor: usize,
     },
-    /// N concurrent password logins (Tables I–II).
+    /// N concurrent logins (Tables I–II), with OPAQUE or the password grant.
     Login {
         #[arg(long, default_value_t = 100)]
         users: usize,
+        /// opaque: RFC 9807 (the Argon2id work is the client's); password: the password
+        /// grant (Argon2id on the server), for comparison.
+        #[arg(long, value_enum, default_value = "opaque")]
+        method: users::Method,
     },
     /// One Argon2id hash at the server's parameters, and the login bound it sets.
     Hash {
@@ -162,7 +166,7 @@ async fn against_server(ctx: &Ctx, scenario: Scenario) -> anyhow::Result<Report>
         Scenario::Register { levels, factor } => {
             accounts::register_levels(ctx, &levels, factor.max(1)).await?
         }
-        Scenario::Login { users } => accounts::login(ctx, users).await?,
+        Scenario::Login { users, method } => accounts::login(ctx, users, method).await?,
         Scenario::Hash { iterations } => accounts::hash(iterations.max(1))?,
         Scenario::Upload { clients, size_mib } => upload::upload(ctx, clients, size_mib).await?,
         Scenario::Burst {

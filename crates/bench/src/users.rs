@@ -41,20 +41,43 @@ pub fn run_prefix() -> String {
     format!("b{:06x}", rand::random::<u32>() & 0xff_ffff)
 }
 
-/// Registers a user on node `node` at `base` (not logged in yet).
+/// How an account proves its password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// OPAQUE (RFC 9807): the password never reaches the server.
+    Opaque,
+    /// The password grant, checked by the server with Argon2id (accounts made with a
+    /// password, as before OPAQUE).
+    Password,
+}
+
+/// Registers a user on node `node` at `base` (not logged in yet), with OPAQUE.
 pub async fn register(
     base: &str,
     node: usize,
     name: String,
     src: IpAddr,
 ) -> anyhow::Result<BenchUser> {
+    register_with(base, node, name, src, Method::Opaque).await
+}
+
+/// Registers a user whose password is proved by `method`.
+pub async fn register_with(
+    base: &str,
+    node: usize,
+    name: String,
+    src: IpAddr,
+    method: Method,
+) -> anyhow::Result<BenchUser> {
     let api = Api::with_http(base, http_client(src)?)?;
     let keys = KeyRing::generate();
     let password = format!("bench password {name}");
     let request = keys.registration(&name, &format!("{name}@bench.invalid"))?;
-    api.register(request, &password)
-        .await
-        .with_context(|| format!("registering {name}"))?;
+    match method {
+        Method::Opaque => api.register(request, &password).await,
+        Method::Password => api.register_with_password(request, &password).await,
+    }
+    .with_context(|| format!("registering {name}"))?;
     Ok(BenchUser {
         api,
         keys,

@@ -177,6 +177,22 @@ impl Api {
         if !self.server_info().await?.password_logins.takes_passwords() {
             return Err(ClientError::WrongPassword);
         }
+        let (session, opaque_upgrade) = self.password_grant(login, password).await?;
+        if !opaque_upgrade {
+            return Ok((session, LoginKind::Password { upgraded: false }));
+        }
+        let proof = Proof::Password(Password(password.to_owned()));
+        self.set_record(password, &proof, true).await?;
+        Ok((session, LoginKind::Password { upgraded: true }))
+    }
+
+    /// The password grant alone (the password is sent): the session, and whether the server
+    /// asks for the move to OPAQUE. For accounts made with a password, and the load tool.
+    pub async fn password_grant(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<(Session, bool), ClientError> {
         let (session, answer) = self
             .token_answer(&TokenRequest {
                 grant_type: "password".to_owned(),
@@ -185,12 +201,7 @@ impl Api {
                 ..TokenRequest::default()
             })
             .await?;
-        if !answer.opaque_upgrade {
-            return Ok((session, LoginKind::Password { upgraded: false }));
-        }
-        let proof = Proof::Password(Password(password.to_owned()));
-        self.set_record(password, &proof, true).await?;
-        Ok((session, LoginKind::Password { upgraded: true }))
+        Ok((session, answer.opaque_upgrade))
     }
 
     /// Logs in with a username or email and password ([`Self::login_with`], the fallback

@@ -18,6 +18,8 @@ pub enum OpaqueError {
     Internal(&'static str),
 }
 
+use opaque_ke::errors::InternalError;
+
 impl OpaqueError {
     pub(crate) fn from_protocol(
         what: &'static str,
@@ -26,7 +28,11 @@ impl OpaqueError {
             opaque_ke::errors::ProtocolError::InvalidLoginError => Self::InvalidLogin,
             opaque_ke::errors::ProtocolError::ReflectedValueError => Self::Reflected,
             opaque_ke::errors::ProtocolError::SerializationError
-            | opaque_ke::errors::ProtocolError::SizeError { .. } => Self::Malformed(what),
+            | opaque_ke::errors::ProtocolError::SizeError { .. }
+            // A value that is not a valid group element (the OPRF's points and scalars).
+            | opaque_ke::errors::ProtocolError::LibraryError(
+                InternalError::OprfError(_) | InternalError::OprfInternalError(_),
+            ) => Self::Malformed(what),
             opaque_ke::errors::ProtocolError::LibraryError(_)
             | opaque_ke::errors::ProtocolError::Custom(_) => Self::Internal(what),
         }

@@ -44,23 +44,11 @@ fn line_with<'a>(lines: &'a [Value], key: &str, value: &str) -> Option<&'a Value
     lines.iter().find(|l| l[key] == value)
 }
 
-/// Asks for tokens over HTTP with a password (from the forwarded address `from`, when the
-/// server trusts the loopback proxy); returns the status and the body.
+/// Asks for tokens over HTTP as a current client does (OPAQUE), from the forwarded address
+/// `from` when the server trusts the loopback proxy; returns the status and the body.
 fn login(server: &Server, name: &str, password: &str, from: Option<&str>) -> (u16, Value) {
-    let url = format!("{}/api/v1/auth/token", server.base);
-    server.block_on(async {
-        let mut request = reqwest::Client::new().post(url).json(&json!({
-            "grant_type": "password",
-            "username": name,
-            "password": password,
-        }));
-        if let Some(ip) = from {
-            request = request.header("X-Forwarded-For", ip);
-        }
-        let response = request.send().await.expect("token request");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("a JSON answer"))
-    })
+    let headers: Vec<(&str, &str)> = from.map(|ip| ("X-Forwarded-For", ip)).into_iter().collect();
+    server.block_on(opaque_token(&server.base, name, password, &headers))
 }
 
 /// An access token of a new session of `name`.

@@ -2,8 +2,21 @@
 // an HttpOnly cookie the page cannot read. Refreshes are serialised, also across tabs (a
 // second refresh with a rotated token would revoke the session), and happen silently before
 // the access token expires and after a 401.
+//
+// Passwords go through OPAQUE (docs/PROTOCOL.md §18, crypto/opaque.js): registration, login,
+// proving the current password (change, deletion) and resets never send the password. The
+// only exception is §18.6's fallback for accounts made before OPAQUE, which the server's
+// "password_logins" setting allows and this browser refuses for an account it has already
+// logged in with OPAQUE.
+
+import * as b64 from './crypto/b64.js';
+import * as opaque from './crypto/opaque.js';
 
 const SESSION_HINT = 'securechat.session';
+/** The accounts this browser logged in with OPAQUE: { logins: { login: userId }, users: [userId] }. */
+const OPAQUE_KNOWN = 'securechat.opaque';
+const OPAQUE_GRANT = 'urn:securechat:grant-type:opaque';
+const WRONG_LOGIN = 'Wrong username, email or password.';
 
 export class ApiError extends Error {
   constructor(status, code, message, field) {
@@ -38,6 +51,51 @@ function form(fields) {
   return new URLSearchParams(fields).toString();
 }
 
+/** An unauthenticated JSON POST; resolves the answer's JSON (null for 204). */
+async function post(path, body) {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (!res.ok) throw await errorOf(res);
+  return res.status === 204 ? null : res.json();
+}
+
+/** A login name as this browser remembers it: as typed, in lower case. */
+const loginKey = (login) => login.trim().toLowerCase();
+
+function readKnown() {
+  try {
+    const known = JSON.parse(localStorage.getItem(OPAQUE_KNOWN) || '{}');
+    return { logins: known.logins && typeof known.logins === 'object' ? known.logins : {}, users: Array.isArray(known.users) ? known.users : [] };
+  } catch {
+    return { logins: {}, users: [] };
+  }
+}
+
+/** Whether an OPAQUE step failed because the password does not open the answer. */
+const invalidLogin = (e) => e instanceof opaque.OpaqueError && e.invalidLogin;
+
+/** A wrong password as the password grant says it ("invalid_grant"). */
+const wrongLogin = () => new ApiError(400, 'invalid_grant', WRONG_LOGIN);
+
+/** The password was no proof: "wrong_password", as the server says it. */
+const wrongPassword = () => new ApiError(403, 'wrong_password', 'wrong password');
+
+/** A new OPAQUE record for `password`: `start(request)` resolves the server's registration_response. */
+async function makeRecord(password, start) {
+  const begun = await opaque.registrationStart(password);
+  try {
+    const answer = await start(b64.encode(begun.message));
+    return b64.encode(await opaque.registrationFinish(begun.state, password, b64.decode(answer.registration_response)));
+  } finally {
+    begun.state.fill(0);
+  }
+}
+
 export class Api extends EventTarget {
   constructor() {
     super();
@@ -45,6 +103,8 @@ export class Api extends EventTarget {
     this.userId = null;
     this.refreshTimer = null;
     this.refreshing = null;
+    /** The server's "password_logins" (§18.6), once GET /api/v1/server was read. */
+    this.passwordLogins = null;
   }
 
   get loggedIn() {
@@ -88,9 +148,136 @@ export class Api extends EventTarget {
     return body;
   }
 
-  /** Password grant; the refresh token goes into the HttpOnly cookie. */
-  login(username, password) {
-    return this.#token({ grant_type: 'password', username, password, refresh_cookie: 'true' });
+  // ---- OPAQUE ------------------------------------------------------------------------------
+
+  /** Whether this browser has logged the account of `login` (or the account `userId`) in with OPAQUE. */
+  knowsOpaque({ login, userId } = {}) {
+    const known = readKnown();
+    if (login && Object.hasOwn(known.logins, loginKey(login))) return true;
+    return !!userId && (known.users.includes(userId) || Object.values(known.logins).includes(userId));
+  }
+
+  /** Remembers that this account logs in with OPAQUE: its password is never sent again from here. */
+  rememberOpaque({ login, userId }) {
+    const known = readKnown();
+    if (login) known.logins[loginKey(login)] = userId || known.logins[loginKey(login)] || null;
+    if (userId && !known.users.includes(userId)) known.users.push(userId);
+    try {
+      localStorage.setItem(OPAQUE_KNOWN, JSON.stringify(known));
+    } catch {
+      // storage full or refused: the fallback stays possible, as the server allows
+    }
+  }
+
+  /**
+   * The server's "password_logins" (§18.6), read again when it is not known yet; unknown (an
+   * unreachable server) counts as the default, "migrate".
+   */
+  async #passwordLogins() {
+    if (!this.passwordLogins) {
+      try {
+        await this.serverInfo();
+      } catch {
+        // the default below
+      }
+    }
+    return this.passwordLogins || 'migrate';
+  }
+
+  /**
+   * Proves `password` for a login (§18.3 step 1 and ClientFinish): `start(credential_request)`
+   * resolves { login_id, credential_response }. Resolves { login_id, credential_finalization }
+   * or throws OpaqueError ('invalid_login' for a wrong password).
+   */
+  async #prove(password, start) {
+    const begun = await opaque.loginStart(password);
+    try {
+      const answer = await start(b64.encode(begun.message));
+      const finalization = await opaque.loginFinish(begun.state, password, b64.decode(answer.credential_response));
+      return { login_id: answer.login_id, credential_finalization: b64.encode(finalization) };
+    } finally {
+      begun.state.fill(0);
+    }
+  }
+
+  /**
+   * Logs in (§18.3): OPAQUE first. Unless the server's setting (§18.6) is "opaque" or this
+   * browser already logged this account in with OPAQUE, a password that does not open the
+   * OPAQUE answer is tried once with the password grant (an account made before OPAQUE), and
+   * the account is moved over to OPAQUE at once when the server asks for it. A wrong password
+   * throws ApiError 'invalid_grant'; the refresh token goes into the HttpOnly cookie.
+   */
+  async login(username, password) {
+    let proof;
+    try {
+      proof = await this.#prove(password, (request) =>
+        post('/api/v1/auth/opaque/login/start', { username, credential_request: request }));
+    } catch (e) {
+      if (!invalidLogin(e)) throw e;
+      if (this.knowsOpaque({ login: username }) || (await this.#passwordLogins()) === 'opaque') throw wrongLogin();
+      return this.#legacyLogin(username, password);
+    }
+    const body = await this.#token({ grant_type: OPAQUE_GRANT, login_id: proof.login_id, credential_finalization: proof.credential_finalization, refresh_cookie: 'true' });
+    this.rememberOpaque({ login: username, userId: body.user_id });
+    return body;
+  }
+
+  /** §18.6: the password grant for an account without an OPAQUE record, then its upgrade. */
+  async #legacyLogin(username, password) {
+    let body;
+    try {
+      body = await this.#token({ grant_type: 'password', username, password, refresh_cookie: 'true' });
+    } catch (e) {
+      if (e instanceof ApiError && (e.code === 'invalid_grant' || e.code === 'unsupported_grant_type')) throw wrongLogin();
+      throw e;
+    }
+    if (body.opaque_upgrade === true) {
+      try {
+        await this.#setRecord(password, { current_password: password }, { upgrade: true });
+        this.rememberOpaque({ login: username, userId: body.user_id });
+      } catch (e) {
+        // Logged in all the same; the server asks again at the next login.
+        console.warn(`moving the account to OPAQUE failed: ${e.message}`);
+      }
+    }
+    return body;
+  }
+
+  /**
+   * Sets a new OPAQUE record for the signed-in account (§18.4). `proof` (confirm's, or
+   * current_password) goes with both steps, `finish` only with the second.
+   */
+  async #setRecord(password, proof, finish = {}) {
+    const record = await makeRecord(password, (request) =>
+      this.json('/api/v1/auth/opaque/password/start', 'POST', { registration_request: request, ...proof }));
+    await this.json('/api/v1/auth/opaque/password/finish', 'POST', { registration_record: record, ...proof, ...finish });
+  }
+
+  /**
+   * Proves the signed-in account's current password (§18.4 confirm): { login_id,
+   * credential_finalization }, or null when it does not open and the account may still have
+   * only a password hash (then the caller sends the password itself, as the server's setting
+   * allows). Throws ApiError 'wrong_password' for a wrong password of an OPAQUE account.
+   */
+  async #confirm(password) {
+    try {
+      return await this.#prove(password, (request) =>
+        this.json('/api/v1/auth/opaque/confirm', 'POST', { credential_request: request }));
+    } catch (e) {
+      if (!invalidLogin(e)) throw e;
+      if (this.knowsOpaque({ userId: this.userId }) || (await this.#passwordLogins()) === 'opaque') throw wrongPassword();
+      return null;
+    }
+  }
+
+  /**
+   * Registration (§18.2): the OPAQUE record for `password` made with the server, then the
+   * account. `request` is KeyRing.registration()'s body (without a password).
+   */
+  async register(request, password) {
+    const record = await makeRecord(password, (registrationRequest) =>
+      post('/api/v1/auth/opaque/register/start', { user_id: request.user_id, registration_request: registrationRequest }));
+    return post('/api/v1/auth/register', { ...request, opaque_record: record });
   }
 
   /**
@@ -148,39 +335,28 @@ export class Api extends EventTarget {
     return res.status === 204 ? null : res.json();
   }
 
-  async register(request) {
-    const res = await fetch('/api/v1/auth/register', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-    if (!res.ok) throw await errorOf(res);
-    return res.json();
-  }
-
   users() {
     return this.json('/api/v1/users');
   }
 
   /**
    * What this server offers before anyone logs in: { registration: 'open'|'invite'|'closed',
-   * first_account, password_reset_email }. Not authenticated.
+   * first_account, password_reset_email, password_logins: 'migrate'|'legacy'|'opaque' }. Not
+   * authenticated.
    */
   async serverInfo() {
     const res = await fetch('/api/v1/server', { cache: 'no-store' });
     if (!res.ok) throw await errorOf(res);
-    return res.json();
+    const body = await res.json();
+    if (typeof body.password_logins === 'string') this.passwordLogins = body.password_logins;
+    return body;
   }
 
-  /** Sets a new password with a reset code (from a reset link); every session of the account ends. */
+  /** Sets a new password with a reset code (from a reset link, §18.5); every session of the account ends. */
   async resetPassword(code, newPassword) {
-    const res = await fetch('/api/v1/auth/password/reset', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ code, new_password: newPassword }),
-      cache: 'no-store',
-    });
-    if (!res.ok) throw await errorOf(res);
+    const record = await makeRecord(newPassword, (request) =>
+      post('/api/v1/auth/opaque/reset/start', { code, registration_request: request }));
+    await post('/api/v1/auth/password/reset', { code, registration_record: record });
   }
 
   /** Asks the server to email a reset link (the answer is the same whether the account exists or not). */
@@ -194,9 +370,13 @@ export class Api extends EventTarget {
     if (!res.ok) throw await errorOf(res);
   }
 
-  /** Deletes the logged-in account for good (the password confirms it). */
-  deleteAccount(password) {
-    return this.json('/api/v1/me', 'DELETE', { password });
+  /**
+   * Deletes the logged-in account for good; the password confirms it, through OPAQUE (§18.4).
+   * A wrong password throws ApiError 'wrong_password' before anything is sent.
+   */
+  async deleteAccount(password) {
+    const proof = await this.#confirm(password);
+    return this.json('/api/v1/me', 'DELETE', proof ?? { password });
   }
 
   userKeys(id) {
@@ -235,8 +415,15 @@ export class Api extends EventTarget {
     return this.json(`/api/v1/groups/${encodeURIComponent(groupId)}/messages?${q}`);
   }
 
-  changePassword(current, next) {
-    return this.json('/api/v1/auth/password', 'POST', { current_password: current, new_password: next });
+  /**
+   * Changes the password (§18.4): the current one proved through OPAQUE (or, for an account
+   * that still has a password hash, sent as the server's setting allows), a new record made
+   * from the next. A wrong current password throws ApiError 'wrong_password'.
+   */
+  async changePassword(current, next) {
+    const proof = await this.#confirm(current);
+    await this.#setRecord(next, proof ?? { current_password: current });
+    this.rememberOpaque({ userId: this.userId });
   }
 
   async logout() {

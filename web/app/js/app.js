@@ -109,9 +109,9 @@ export class App {
       onShowLogin: () => this.showLogin(),
       onRegister: async ({ username, email, password, invite: code }) => {
         const keys = await KeyRing.generate();
-        const request = await keys.registration(username, email, password);
+        const request = await keys.registration(username, email);
         if (code) request.invite = code;
-        await this.api.register(request);
+        await this.api.register(request, password);
         await keys.save(username);
         await this.api.login(username, password);
         document.title = 'Your keys · securechat';

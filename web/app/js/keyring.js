@@ -61,14 +61,16 @@ export class KeyRing {
     return keyring;
   }
 
-  /** The registration request (POST /api/v1/auth/register) for these keys. */
-  async registration(username, email, password) {
+  /**
+   * The registration request (POST /api/v1/auth/register) for these keys, without the
+   * password's part: Api.register() adds the OPAQUE record (docs/PROTOCOL.md §18.2).
+   */
+  async registration(username, email) {
     const active = this.record.encKeys.find((k) => k.status === 'active');
     return {
       user_id: this.userId,
       username,
       email,
-      password,
       identity_key: b64.encode(this.identityPublic),
       encryption_key: await publishKey(this.identityPrivate, this.userId, active, active.createdAt),
     };

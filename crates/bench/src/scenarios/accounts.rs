@@ -16,7 +16,7 @@ use crate::progress::bar;
 use crate::report::Report;
 use crate::scenarios::Ctx;
 use crate::stats::{Samples, Summary};
-use crate::users::register;
+use crate::users::{register, register_with, Method};
 
 /// Registration throughput at each concurrency level; `factor` registrations per unit of
 /// concurrency (bounded).
@@ -86,12 +86,21 @@ pub async fn register_levels(ctx: &Ctx, levels: &[usize], factor: usize) -> anyh
     Ok(report)
 }
 
-/// `n` users log in at the same instant (after registering, untimed).
-pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
-    let mut report = Report::new(&format!("login {n}"));
+/// `n` users log in at the same instant (after registering, untimed), with OPAQUE or with
+/// the password grant (Argon2id on the server).
+pub async fn login(ctx: &Ctx, n: usize, method: Method) -> anyhow::Result<Report> {
+    let label = match method {
+        Method::Opaque => "opaque",
+        Method::Password => "password",
+    };
+    let mut report = Report::new(&format!("login {n} {label}"));
     report.note(format!(
         "{n} users registered first (not timed), then all log in at once"
     ));
+    report.note(match method {
+        Method::Opaque => "OPAQUE: the server's two steps are cheap; the Argon2id work is the client's (here the load tool's, on the same cores)",
+        Method::Password => "password grant: the server checks each password with Argon2id",
+    });
     let progress = Arc::new(bar(n as u64, "registering users (untimed)"));
     let users: Vec<_> = stream::iter(0..n)
         .map(|i| {
@@ -101,7 +110,7 @@ pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
             let node = round_robin(i, ctx.nodes.len());
             let base = ctx.nodes.base(node).to_owned();
             async move {
-                let u = register(&base, node, name, src).await;
+                let u = register_with(&base, node, name, src, method).await;
                 progress.inc(1);
                 u
             }
@@ -121,10 +130,19 @@ pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
             tokio::spawn(async move {
                 barrier.wait().await;
                 let t = Instant::now();
-                u.api
-                    .login(&u.username, &u.password)
-                    .await
-                    .map(|_| t.elapsed())
+                match method {
+                    Method::Opaque => u
+                        .api
+                        .login_opaque(&u.username, &u.password)
+                        .await
+                        .map(|_| ()),
+                    Method::Password => u
+                        .api
+                        .password_grant(&u.username, &u.password)
+                        .await
+                        .map(|_| ()),
+                }
+                .map(|()| t.elapsed())
             })
         })
         .collect();
@@ -137,7 +155,14 @@ pub async fn login(ctx: &Ctx, n: usize) -> anyhow::Result<Report> {
     }
     samples.elapsed = started.elapsed();
     report.server = watcher.and_then(Watcher::finish);
-    let summary = Summary::of(&format!("{n} concurrent logins"), &samples);
+    if let Some(server) = &report.server {
+        let per_login_ms = server.cpu_secs * 1000.0 / samples.latencies_ms.len().max(1) as f64;
+        report.note(format!(
+            "server CPU per login: {per_login_ms:.2} ms ({label})"
+        ));
+        report.count("server_cpu_ms_per_login", per_login_ms);
+    }
+    let summary = Summary::of(&format!("{n} concurrent logins ({label})"), &samples);
     let hash_ms = hash_time_ms(5)?;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let bound = cores as f64 * 1000.0 / hash_ms;

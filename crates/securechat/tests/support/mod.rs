@@ -375,3 +375,78 @@ pub fn websocket_upgrade_status(addr: SocketAddr, host: &str, origin: &str) -> u
         .parse()
         .expect("a status")
 }
+
+/// A login over HTTP as a current client makes it (OPAQUE, docs/PROTOCOL.md §18.3), with
+/// `headers` on both requests: the status and body of the token endpoint's answer, or of the
+/// start when that refused. A password that does not open the server's answer gives
+/// `400 invalid_grant`, as a client would report it (nothing is sent then).
+pub async fn opaque_token(
+    base: &str,
+    login: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let (login_id, finalization) = match opaque_start(base, login, password, headers).await {
+        Ok(proof) => proof,
+        Err(answer) => return answer,
+    };
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&opaque_grant(&login_id, &finalization));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("token request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+/// The OPAQUE grant's body (`login_id` and `credential_finalization`).
+pub fn opaque_grant(login_id: &str, finalization: &str) -> Value {
+    serde_json::json!({
+        "grant_type": securechat_proto::auth::OPAQUE_GRANT,
+        "login_id": login_id,
+        "credential_finalization": finalization,
+    })
+}
+
+/// An OPAQUE login's first step and the client's finish: the `login_id` and the
+/// finalization to send, or the answer to report.
+pub async fn opaque_start(
+    base: &str,
+    login: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Result<(String, String), (u16, Value)> {
+    use securechat_opaque::client;
+    use securechat_proto::b64;
+    let mut rng = rand::rngs::OsRng;
+    let started = client::login_start(&mut rng, password.as_bytes()).expect("KE1");
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/opaque/login/start"))
+        .json(&serde_json::json!({
+            "username": login,
+            "credential_request": b64::encode(&started.message),
+        }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("login start");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON answer");
+    if status != 200 {
+        return Err((status, body));
+    }
+    let answer =
+        b64::decode(body["credential_response"].as_str().expect("response")).expect("base64url");
+    match client::login_finish(&mut rng, &started.state, password.as_bytes(), &answer) {
+        Ok(finalization) => Ok((
+            body["login_id"].as_str().expect("login_id").to_owned(),
+            b64::encode(finalization),
+        )),
+        Err(_) => Err((
+            400,
+            serde_json::json!({"error": "invalid_grant", "error_description": "wrong username or password"}),
+        )),
+    }
+}

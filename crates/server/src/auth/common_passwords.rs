@@ -1,20 +1,29 @@
-//! The most common breached passwords, refused at registration and password change.
+//! The most common breached passwords, refused for a new password: by the server where it
+//! still takes passwords, and by the clients for OPAQUE (the server never sees those).
 //!
-//! `common-passwords.txt` is shipped inside the binary (no network at run time). Source: the
+//! One list for all: `web/app/js/password/common-passwords.json`, which the browser imports
+//! (as part of the embedded app) and the server and the CLI embed here (no network at run
+//! time). Source: the
 //! list Django ships as `django/contrib/auth/common-passwords.txt.gz` (Django 5.2.19 wheel from
 //! PyPI, BSD licence), itself the 20 000 most common passwords of Royce Williams' list
 //! (lower case, de-duplicated), ranked by frequency. Only the 1 780 entries of at least 10
 //! characters are kept: shorter ones are refused by the length rule already. To rebuild:
-//! `zcat common-passwords.txt.gz | awk 'length($0)>=10' > common-passwords.txt`.
+//! `zcat common-passwords.txt.gz | awk 'length($0)>=10'`, as a JSON array of strings.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-const LIST: &str = include_str!("common-passwords.txt");
+const LIST: &str = include_str!("../../../../web/app/js/password/common-passwords.json");
 
-fn list() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| LIST.lines().filter(|l| !l.is_empty()).collect())
+fn list() -> &'static HashSet<String> {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    // The file is checked by the test below; a broken one would refuse nothing.
+    SET.get_or_init(|| {
+        serde_json::from_str::<Vec<String>>(LIST)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    })
 }
 
 /// Whether a password is on the list (compared in lower case, surrounding spaces ignored).

@@ -189,7 +189,9 @@ mod tests {
         Pending {
             purpose: Purpose::Login,
             expires_at: 1_000,
-            user: Some(UserId(Uuid::now_v7())),
+            user: Some(UserId(Uuid::from_u128(
+                0x0193_650e_2c00_7a11_8ce0_a11c_e000_0001,
+            ))),
             known_source: true,
             ip: "2001:db8::1".into(),
             account: "0193650e-2c00-7a11-8ce0-a11ce0000001".into(),

@@ -391,7 +391,8 @@ pub async fn delete_account(
         _ => {
             return Err(ApiError::field(
                 "password",
-                "give either password, or login_id and credential_finalization (from                  /api/v1/auth/opaque/confirm)",
+                "give either password, or login_id and credential_finalization (from \
+                 /api/v1/auth/opaque/confirm)",
             ))
         }
     };

@@ -34,7 +34,7 @@ use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
 use crate::http::accounts::{check_user_id, confirm_password, registration_gate_open};
 use crate::http::json::ApiJson;
-use crate::http::token::{blocked_kind, canonical_login};
+use crate::http::token::{blocked_kind, canonical_login, recorded_name};
 use crate::metrics::{LOGINS, RATE_LIMITED};
 use crate::state::AppState;
 
@@ -197,7 +197,7 @@ pub async fn login_start(
             blocked_kind(scope),
             Some(ip_key.as_str()),
             user.as_ref().map(|u| u.id),
-            None,
+            recorded_name(login.as_deref(), user.is_some()),
         );
         let scope = scope.label();
         metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);

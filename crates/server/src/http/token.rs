@@ -243,11 +243,7 @@ async fn password_grant(
             blocked_kind(scope),
             Some(ip_key.as_str()),
             user.as_ref().map(|u| u.id),
-            // Only a name shaped like a username or an address is kept (not, say, a
-            // password typed into the wrong field).
-            login
-                .as_deref()
-                .filter(|l| user.is_none() && (!l.contains('@') || Email::parse(l).is_ok())),
+            recorded_name(login.as_deref(), user.is_some()),
         );
         let scope = scope.label();
         metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
@@ -415,6 +411,12 @@ async fn open_session(
             opaque_upgrade,
         },
     )
+}
+
+/// The name a refused login is recorded under when it names no account: only one shaped
+/// like a username or an address (not, say, a password typed into the wrong field).
+pub(crate) fn recorded_name(login: Option<&str>, found: bool) -> Option<&str> {
+    login.filter(|l| !found && (!l.contains('@') || Email::parse(l).is_ok()))
 }
 
 /// The security event of a login refused by a limit.

@@ -1,5 +1,6 @@
-// Checks at start that this browser has every WebCrypto algorithm the app needs; the app
-// says plainly which ones are missing instead of failing later.
+// Checks at start that this browser has every WebCrypto algorithm the app needs (and
+// WebAssembly, for the OPAQUE login); the app says plainly which ones are missing instead of
+// failing later.
 
 import { fromHex } from './bytes.js';
 
@@ -49,6 +50,12 @@ export async function missingFeatures() {
     }),
     works('IndexedDB', async () => {
       if (!globalThis.indexedDB) throw new Error('no IndexedDB');
+    }),
+    works('WebAssembly', async () => {
+      // The OPAQUE password login (crypto/opaque.js).
+      if (typeof globalThis.WebAssembly?.instantiate !== 'function' || !WebAssembly.validate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))) {
+        throw new Error('no WebAssembly');
+      }
     }),
   ]);
   return checks.filter(Boolean);

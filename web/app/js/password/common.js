@@ -1,8 +1,9 @@
 // Passwords and password stems that appear at the top of every published breach corpus,
 // written out here (lower case, leetspeak undone) so the strength meter can name them
 // without downloading anything. A password equal to one of these, or one of these with
-// digits and symbols added at either end, is "very weak". The server refuses the most
-// common breached passwords itself (docs/SECURITY.md); this list only warns earlier.
+// digits and symbols added at either end, is "very weak". The longer list of the most common
+// breached passwords that the server used to refuse is password/breached.js: with OPAQUE the
+// server never sees a password, so the forms refuse those themselves.
 
 const WORDS = `
 123456 12345678 123456789 1234567890 12345 1234 1234567 123123 123321 654321 987654321

@@ -1,8 +1,10 @@
 // A small local password strength estimate for the registration and password-change forms:
 // character classes and length give an upper bound on the guesses needed, repeats,
 // sequences and keyboard runs count for little, and a common password (or one with digits
-// and symbols added around it) or the user's own name is "very weak". It is a guide for the
-// user, not a policy: the server decides what it accepts.
+// and symbols added around it) or the user's own name is "very weak". Below MIN_SCORE a
+// password is refused before anything is sent; with the length rule and the breached list
+// (views/auth.js) it is all the checking a new password gets, as the server never sees it
+// (OPAQUE, docs/PROTOCOL.md §18).
 
 import { COMMON } from './common.js';
 

@@ -5,7 +5,7 @@ import { h, icon } from '../ui/dom.js';
 import { confirmDialog, openDialog, toast } from '../ui/dialog.js';
 import { busy, field, formMessage } from '../ui/forms.js';
 import { exportForm, groupFingerprint, importForm } from './keyfile-forms.js';
-import { checkPassword } from './auth.js';
+import { checkBreached, checkPassword } from './auth.js';
 import { strengthMeter } from '../ui/strength.js';
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -90,7 +90,7 @@ export function openPasswordDialog(api, personal = []) {
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       current.setError(current.input.value ? null : 'Enter your current password.');
-      const error = checkPassword(next.input.value) || strength.check();
+      const error = checkPassword(next.input.value) || strength.check() || checkBreached(next.input.value);
       next.setError(error);
       const mismatch = !error && confirm.input.value !== next.input.value ? 'The passwords do not match.' : null;
       confirm.setError(mismatch);

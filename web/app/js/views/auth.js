@@ -5,6 +5,7 @@
 import { h, icon, replace } from '../ui/dom.js';
 import { busy, field, formMessage } from '../ui/forms.js';
 import { strengthMeter } from '../ui/strength.js';
+import { isBreached } from '../password/breached.js';
 
 const USERNAME = /^[a-z0-9_.-]{3,32}$/;
 
@@ -28,10 +29,20 @@ export function checkEmail(email) {
   return null;
 }
 
+/**
+ * The length rule for a new password (the server's former rule: at least 10 characters, at
+ * most 1024 bytes). With OPAQUE the server never sees the password, so these checks and
+ * checkBreached() are the only ones (docs/PROTOCOL.md §18.2).
+ */
 export function checkPassword(pw) {
   if ([...pw].length < 10) return 'Use at least 10 characters.';
   if (new TextEncoder().encode(pw).length > 1024) return 'Use at most 1024 bytes.';
   return null;
+}
+
+/** The server's former list of the most common breached passwords (password/breached.js). */
+export function checkBreached(pw) {
+  return isBreached(pw) ? 'This password is one of the most common breached passwords; choose another.' : null;
 }
 
 function card(title, subtitle, ...content) {
@@ -118,7 +129,7 @@ export function renderRegister(root, { server = null, invite = '', onRegister, o
   const checks = [
     [user, () => checkUsername(user.input.value)],
     [email, () => checkEmail(email.input.value)],
-    [pass, () => checkPassword(pass.input.value) || strength.check()],
+    [pass, () => checkPassword(pass.input.value) || strength.check() || checkBreached(pass.input.value)],
     [confirm, () => (confirm.input.value === pass.input.value ? null : 'The passwords do not match.')],
   ];
   if (inviteNeeded) checks.unshift([code, () => (code.input.value.trim() ? null : 'Enter the invitation code you received. Registration on this server needs one.')]);

@@ -5,7 +5,7 @@
 import { h, icon, replace } from '../ui/dom.js';
 import { busy, field, formMessage } from '../ui/forms.js';
 import { strengthMeter } from '../ui/strength.js';
-import { checkPassword } from './auth.js';
+import { checkBreached, checkPassword } from './auth.js';
 
 export const RESET_DONE = 'Password changed. Your keys did not change: to read your history on a new browser you still need your key file.';
 
@@ -35,7 +35,7 @@ export function renderReset(root, { code, onReset, onShowLogin }) {
     msg.el, submit);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const error = checkPassword(next.input.value) || strength.check();
+    const error = checkPassword(next.input.value) || strength.check() || checkBreached(next.input.value);
     next.setError(error);
     const mismatch = !error && confirm.input.value !== next.input.value ? 'The passwords do not match.' : null;
     confirm.setError(mismatch);
