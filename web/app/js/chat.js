@@ -59,15 +59,23 @@ export class Chat {
     return this.keys.userId;
   }
 
-  /** Saves the state soon (pins, counters, cursor, read positions). */
+  /**
+   * Saves the state soon (pins, counters, cursor, read positions): within 150 ms of the first
+   * change not saved yet. Later changes ride along rather than push the save back, so a busy
+   * conversation (each message persists) cannot keep a change unsaved until the page closes.
+   */
   persist() {
-    if (this.closed) return;
-    clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => store.saveState(this.state).catch(() => {}), 150);
+    if (this.closed || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      store.saveState(this.state).catch(() => {});
+    }, 150);
   }
 
+  /** Saves the state now (a setting the user just chose). */
   async flush() {
     clearTimeout(this.saveTimer);
+    this.saveTimer = null;
     await store.saveState(this.state);
   }
 

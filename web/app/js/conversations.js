@@ -40,7 +40,10 @@ export class Conversations extends EventTarget {
     this.queue = Promise.resolve();
     this.tick = null;
     this.active = null;
-    this.prefs = new ConversationPrefs(chat.state, () => chat.persist());
+    // A setting the user chose is saved at once (a reload right after keeps it).
+    this.prefs = new ConversationPrefs(chat.state, () => {
+      if (!chat.closed) chat.flush().catch(() => {});
+    });
     this.groups = new Groups(api, chat);
     this.groups.addEventListener('change', (e) => {
       this.#changed(e.detail.id);
