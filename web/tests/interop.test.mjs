@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, launchBrowser, openPage, screenshot, skipReason, startServer } from './lib/harness.mjs';
-import { PASSWORD, contact, log, message, openConversation, register, sendText } from './lib/ui.mjs';
+import { PASSWORD, contact, log, login, message, openConversation, register, sendText } from './lib/ui.mjs';
 
 const skip = skipReason();
 let server;
@@ -68,4 +68,41 @@ test('a message from the Rust CLI is read in the browser, and the CLI reads the 
   assert.ok(texts.includes('a hidden one'));
   assert.deepEqual(page.problems, []);
   await page.context().close();
+});
+
+/** Runs the CLI with a profile of its own. */
+function cliAs(profile, args, input) {
+  return new Promise((ok, fail) => {
+    const child = execFile(BIN, [...args, '--server', server.url, '--config-dir', configDir, '--profile', profile], { timeout: 60000 }, (error, stdout, stderr) => {
+      if (error) fail(new Error(`securechat ${args[0]} failed: ${stderr || error.message}`));
+      else ok(stdout);
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+test('OPAQUE across implementations: the CLI\'s account logs in in the browser, the browser\'s with the CLI', { skip }, async () => {
+  // Registered by the Rust client (a non-ASCII password: both sides use its UTF-8 bytes).
+  const erinPassword = 'Crème brûlée, 密碼 и пароль 🔐';
+  await cliAs('erin', ['register', '--username', 'erin', '--email', 'erin@example.org', '--password-stdin'], `${erinPassword}\n`);
+  const page = await openPage(browser, server.url);
+  const bodies = [];
+  page.on('request', (r) => bodies.push(r.postData() || ''));
+  await login(page, 'erin', erinPassword);
+  // Logged in: this browser has no keys of erin's yet, so it asks for the key file.
+  await page.getByRole('heading', { name: 'Import your keys' }).waitFor();
+  const decoded = (b) => { try { return decodeURIComponent(b.replace(/\+/g, ' ')); } catch { return b; } };
+  assert.ok(bodies.some((b) => decoded(b).includes('urn:securechat:grant-type:opaque')), 'an OPAQUE login');
+  assert.ok(!bodies.some((b) => b.includes(erinPassword) || decoded(b).includes(erinPassword)), 'no request carried the password');
+  await page.context().close();
+
+  // Registered in the browser, logged in with the Rust client.
+  const browserPage = await openPage(browser, server.url);
+  await register(browserPage, 'fay');
+  const out = await cliAs('fay', ['login', '--username', 'fay', '--password-stdin'], `${PASSWORD}\n`);
+  assert.match(out, /Logged in as fay/);
+  const wrong = await cliAs('fay2', ['login', '--username', 'fay', '--password-stdin'], 'not fay\'s password at all\n').catch((e) => e.message);
+  assert.match(wrong, /wrong username or password/);
+  assert.deepEqual(browserPage.problems, []);
+  await browserPage.context().close();
 });
