@@ -135,7 +135,7 @@ impl ApiError {
                     Conflict::Email => ErrorCode::EmailTaken,
                     Conflict::UserId | Conflict::IdentityKey => ErrorCode::AccountConflict,
                     Conflict::EncryptionKey | Conflict::KeyOrder => ErrorCode::KeyConflict,
-                    Conflict::Code => ErrorCode::Internal,
+                    Conflict::Code | Conflict::Session => ErrorCode::Internal,
                     Conflict::GroupHead => ErrorCode::GroupConflict,
                 },
             ),
@@ -176,6 +176,7 @@ impl ApiError {
                     "a newer encryption key is already published; publish a newer one".to_owned()
                 }
                 Conflict::Code => "this code exists already; make another".to_owned(),
+                Conflict::Session => "this login was finished already; log in again".to_owned(),
                 Conflict::GroupHead => "another change to this group was stored first: fetch \
                                         the group's changes, verify them, and make yours again \
                                         on the new last change"

@@ -1,7 +1,7 @@
 //! `Sessions` on PostgreSQL.
 
 use securechat_proto::ids::{SessionId, UserId};
-use securechat_store::error::Refusal;
+use securechat_store::error::{Conflict, Refusal};
 use securechat_store::model::{Admission, IpLimits, NewSession, RefreshOutcome, SessionRow};
 use securechat_store::{Sessions, StoreError};
 use sqlx::PgConnection;
@@ -33,9 +33,9 @@ pub(crate) async fn revoke_others(
 
 /// Stores a session, its first refresh token and its login source.
 async fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(), StoreError> {
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
     )
     .bind(session.id.0)
     .bind(session.user_id.0)
@@ -45,6 +45,10 @@ async fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result
     .execute(&mut *conn)
     .await
     .map_err(map_err)?;
+    if inserted.rows_affected() == 0 {
+        // The caller's transaction rolls back: nothing of this login is stored.
+        return Err(StoreError::Conflict(Conflict::Session));
+    }
     sqlx::query("INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)")
         .bind(&session.refresh_hash[..])
         .bind(session.id.0)

@@ -1,6 +1,7 @@
 //! `Sessions` on SQLite.
 
 use securechat_proto::ids::{SessionId, UserId};
+use securechat_store::error::Conflict;
 use securechat_store::model::{Admission, IpLimits, NewSession, RefreshOutcome, SessionRow};
 use securechat_store::{Sessions, StoreError};
 use sqlx::{Row as _, SqliteConnection};
@@ -83,6 +84,16 @@ impl Sessions for SqliteStore {
             if let Some(refusal) = crate::admin::login_refusal(&mut tx, session.user_id).await? {
                 tx.rollback().await?;
                 return Err(refusal);
+            }
+            let taken: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)")
+                    .bind(session.id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            if taken {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(Conflict::Session));
             }
             if let Some(limits) = limits {
                 let verdict = admission(&mut tx, &session, limits).await?;

@@ -12,6 +12,9 @@ pub enum Conflict {
     KeyOrder,
     /// An invitation or reset code with this hash exists.
     Code,
+    /// A session with this id exists already: the login that was to make it finished once
+    /// before (an OPAQUE login's finish replayed).
+    Session,
     /// A group change did not extend the group's last stored change (another came first, or
     /// the group exists already, or does not exist yet).
     GroupHead,

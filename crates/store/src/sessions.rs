@@ -13,7 +13,8 @@ pub trait Sessions {
     /// its address as a known login source of the user (forgetting the user's sources last
     /// seen before `forget_sources_before`), all in one transaction. `NotFound` when the
     /// account is deleted (or missing): a login that raced the deletion gets no session;
-    /// `Refused(AccountDisabled)` when an operator disabled it. Concurrent logins at the
+    /// `Refused(AccountDisabled)` when an operator disabled it; `Conflict(Session)` when a
+    /// session with this id exists (nothing is stored: a login's finish is single-use). Concurrent logins at the
     /// rule's edge are serialised by the database: no interleaving admits more than the rule
     /// allows. A refused login stores nothing.
     async fn create_session(

@@ -170,18 +170,18 @@ export class Api extends EventTarget {
   }
 
   /**
-   * The server's "password_logins" (§18.6), read again when it is not known yet; unknown (an
-   * unreachable server) counts as the default, "migrate".
+   * The server's "password_logins" (§18.6), read afresh (an operator may have switched to
+   * "opaque" since the page loaded): a password is sent only when the server says now that
+   * it takes them. Unknown (the server did not answer) counts as "opaque": nothing is sent.
    */
   async #passwordLogins() {
-    if (!this.passwordLogins) {
-      try {
-        await this.serverInfo();
-      } catch {
-        // the default below
-      }
+    this.passwordLogins = null;
+    try {
+      await this.serverInfo();
+    } catch {
+      // unknown: below
     }
-    return this.passwordLogins || 'migrate';
+    return this.passwordLogins || 'opaque';
   }
 
   /**

@@ -114,6 +114,8 @@ export class App {
         await this.api.register(request, password);
         await keys.save(username);
         await this.api.login(username, password);
+        // Its email address is a login name too: never a password fallback for it either.
+        this.api.rememberOpaque({ login: email, userId: request.user_id });
         document.title = 'Your keys · securechat';
         await renderKeySetup(this.root, { keys, username, password, onContinue: () => this.enter() });
       },

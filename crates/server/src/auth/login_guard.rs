@@ -100,10 +100,10 @@ impl LoginGuard {
         self.global.record(false);
     }
 
-    /// Lifts the limits of an address (an operator's unblock): its failures, and the delays
-    /// of every account from it.
     /// An attempt counted as failed at its first step (OPAQUE) that then succeeded: its
-    /// failure is taken back everywhere it was counted, and it counts as a success.
+    /// failure is taken back everywhere it was counted, and it counts as a success. (Only
+    /// the count this same login added: a finish is single-use, so this hands nobody an
+    /// allowance.)
     pub fn forgiven(&self, attempt: &Attempt<'_>) {
         self.ip.forgive(attempt.ip);
         if !attempt.known_source {
@@ -113,6 +113,8 @@ impl LoginGuard {
         self.pair.reset(&attempt.pair());
     }
 
+    /// Lifts the limits of an address (an operator's unblock): its failures, and the delays
+    /// of every account from it.
     pub fn unblock_ip(&self, ip: &str) {
         self.ip.reset(ip);
         let suffix = format!("\n{ip}");

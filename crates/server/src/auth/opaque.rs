@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use securechat_opaque::server::Setup;
 use securechat_proto::b64;
-use securechat_proto::ids::UserId;
+use securechat_proto::ids::{SessionId, UserId};
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -47,6 +47,9 @@ pub struct Pending {
     pub known_source: bool,
     pub ip: String,
     pub account: String,
+    /// The id the finished login's session gets: a second finish of the same login finds it
+    /// taken (`Conflict(Session)`), so a finish counts once, on whichever node.
+    pub session: SessionId,
     /// A digest of the record the login was started against (zeros without one): a
     /// password changed in between makes the finish fail.
     pub record_digest: [u8; 16],
@@ -72,6 +75,7 @@ impl Pending {
         out.extend_from_slice(&self.expires_at.to_be_bytes());
         out.extend_from_slice(self.user.map_or(Uuid::nil(), |u| u.0).as_bytes());
         out.push(u8::from(self.known_source));
+        out.extend_from_slice(self.session.0.as_bytes());
         out.extend_from_slice(&self.record_digest);
         // Fixed-size fields: the sealed state of an unknown account is as long as a real one.
         for text in [&self.ip, &self.account] {
@@ -94,6 +98,7 @@ impl Pending {
         let (expires, rest) = rest.split_first_chunk::<8>()?;
         let (user, rest) = rest.split_first_chunk::<16>()?;
         let (&known, rest) = rest.split_first()?;
+        let (session, rest) = rest.split_first_chunk::<16>()?;
         let (record_digest, mut rest) = rest.split_first_chunk::<16>()?;
         let mut texts = [String::new(), String::new()];
         for text in &mut texts {
@@ -109,6 +114,7 @@ impl Pending {
             expires_at: i64::from_be_bytes(*expires),
             user: (!user.is_nil()).then_some(UserId(user)),
             known_source: known == 1,
+            session: SessionId(Uuid::from_bytes(*session)),
             record_digest: *record_digest,
             ip,
             account,
@@ -195,6 +201,7 @@ mod tests {
             known_source: true,
             ip: "2001:db8::1".into(),
             account: "0193650e-2c00-7a11-8ce0-a11ce0000001".into(),
+            session: SessionId(Uuid::from_u128(0x0193_650e_2c00_7a11_8ce0_5e55_1000_0001)),
             record_digest: record_digest(Some(&[1; 192])),
             state: vec![7; 160],
         }

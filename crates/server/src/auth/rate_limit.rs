@@ -74,7 +74,6 @@ impl FailureLimiter {
         Ok(())
     }
 
-    /// Forgets a key's failures (after a success).
     /// Takes back one recorded failure of `key` (an attempt counted before its outcome was
     /// known, that then succeeded).
     pub fn forgive(&self, key: &str) {
@@ -84,6 +83,7 @@ impl FailureLimiter {
         }
     }
 
+    /// Forgets a key's failures (after a success).
     pub fn reset(&self, key: &str) {
         self.lock().remove(key);
     }

@@ -383,7 +383,12 @@ pub async fn delete_account(
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = match (&req.password, &req.login_id, &req.credential_finalization) {
-        (Some(password), None, None) => confirm_password(&state, &auth, password).await?,
+        (Some(password), None, None) => {
+            if !state.settings().password_logins.takes_passwords() {
+                return Err(passwords_refused("password"));
+            }
+            confirm_password(&state, &auth, password).await?
+        }
         (None, Some(login_id), Some(finalization)) => {
             crate::http::opaque::verify_confirmation(&state, &auth, login_id, finalization, true)
                 .await?

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use securechat_opaque::{server, sizes, OpaqueError};
 use securechat_proto::auth::Password;
 use securechat_proto::b64;
-use securechat_proto::ids::UserId;
+use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::opaque::{
     ConfirmRequest, LoginStartRequest, LoginStartResponse, PasswordFinishRequest,
     PasswordStartRequest, RegisterStartRequest, RegistrationStartResponse, ResetStartRequest,
@@ -32,7 +32,9 @@ use crate::auth::opaque::{record_digest, Pending, Purpose, PENDING_TTL_MS};
 use crate::clock::now_ms;
 use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
-use crate::http::accounts::{check_user_id, confirm_password, registration_gate_open};
+use crate::http::accounts::{
+    check_user_id, confirm_password, passwords_refused, registration_gate_open,
+};
 use crate::http::json::ApiJson;
 use crate::http::token::{blocked_kind, canonical_login, recorded_name};
 use crate::metrics::{LOGINS, RATE_LIMITED};
@@ -205,6 +207,9 @@ pub async fn login_start(
         tracing::warn!(scope, known_source, "OPAQUE login rate-limited");
         return Err(ApiError::RateLimited { retry_after });
     }
+    // Counted at once (a wrong password never comes back to say so), next to the check, so
+    // that starts sent together cannot all pass it.
+    state.login_failed(&attempt);
     let credential_id = match &user {
         Some(user) => user.id.0.as_bytes().to_vec(),
         None => unknown_credential(login.as_deref().unwrap_or(&typed)),
@@ -229,12 +234,11 @@ pub async fn login_start(
             } else {
                 String::new()
             },
+            session: SessionId::generate(),
             record_digest: [0; 16],
             state: Vec::new(),
         },
     )?;
-    // Counted now: a wrong password never comes back to say so.
-    state.login_failed(&attempt);
     metrics::counter!(LOGINS, "outcome" => "opaque_started").increment(1);
     Ok(Json(started))
 }
@@ -277,6 +281,7 @@ pub async fn confirm(
             known_source: false,
             ip: String::new(),
             account: account_key.clone(),
+            session: SessionId::generate(),
             record_digest: [0; 16],
             state: Vec::new(),
         },
@@ -327,7 +332,9 @@ pub(crate) async fn verify_confirmation(
 }
 
 /// The proof a password change carries: an OPAQUE one, or the current password for an
-/// account that still has a hash.
+/// account that still has a hash (not on a server that takes OPAQUE only). `first_use`:
+/// the use that ends the proof's life (the record changes), which takes its counted failure
+/// back; a proof shown again before that forgives nothing.
 async fn check_proof(
     state: &AppState,
     auth: &AuthUser,
@@ -340,7 +347,12 @@ async fn check_proof(
         (Some(login_id), Some(finalization), None) => {
             verify_confirmation(state, auth, login_id, finalization, first_use).await
         }
-        (None, None, Some(password)) => confirm_password(state, auth, password).await,
+        (None, None, Some(password)) => {
+            if !state.settings().password_logins.takes_passwords() {
+                return Err(passwords_refused("current_password"));
+            }
+            confirm_password(state, auth, password).await
+        }
         _ => Err(ApiError::field(
             "current_password",
             "give either login_id and credential_finalization (from /api/v1/auth/opaque/confirm) \
@@ -370,7 +382,7 @@ pub async fn password_start(
         req.login_id.as_deref(),
         req.credential_finalization.as_deref(),
         req.current_password.as_ref(),
-        true,
+        false,
     )
     .await?;
     registration_response(&state, &req.registration_request, auth.user_id)
@@ -404,7 +416,7 @@ pub async fn password_finish(
         req.login_id.as_deref(),
         req.credential_finalization.as_deref(),
         req.current_password.as_ref(),
-        false,
+        true,
     )
     .await?;
     if req.upgrade {

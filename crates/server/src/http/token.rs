@@ -18,7 +18,7 @@ use securechat_proto::b64;
 use securechat_proto::email::Email;
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
-use securechat_store::error::Refusal;
+use securechat_store::error::{Conflict, Refusal};
 use securechat_store::model::{NewSession, RefreshOutcome};
 use securechat_store::security::SecurityKind;
 use securechat_store::StoreError;
@@ -271,6 +271,7 @@ async fn password_grant(
     let upgrade = state.settings().password_logins == PasswordLogins::Migrate;
     open_session(
         state,
+        SessionId::generate(),
         user.id,
         ip,
         now,
@@ -330,27 +331,32 @@ async fn opaque_grant(
         return Err(TokenError::InvalidGrant("wrong username or password"));
     };
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
-    // The start counted it as a failure; it was not one.
-    state.login_forgiven(&Attempt {
-        ip: &pending.ip,
-        account: &pending.account,
-        known_source: pending.known_source,
-    });
-    open_session(
+    let response = open_session(
         state,
+        pending.session,
         user.id,
         ip,
         now,
         req.refresh_cookie.unwrap_or(false),
         false,
     )
-    .await
+    .await?;
+    // The start counted it as a failure; it was not one. Only here, after its session was
+    // stored under the id the start chose: a replayed finish stops at that id, and can take
+    // nothing back.
+    state.login_forgiven(&Attempt {
+        ip: &pending.ip,
+        account: &pending.account,
+        known_source: pending.known_source,
+    });
+    Ok(response)
 }
 
 /// A new session for a user whose password was just proved: the IP rule, then the tokens.
 /// `opaque_upgrade`: the answer asks the client to move the account to OPAQUE.
 async fn open_session(
     state: &AppState,
+    session: SessionId,
     user: UserId,
     ip: IpAddr,
     now: i64,
@@ -359,7 +365,6 @@ async fn open_session(
 ) -> Result<Response, TokenError> {
     let ip_key = ip.to_string();
     let limits = &state.settings().login_limits;
-    let session = SessionId::generate();
     let (refresh, refresh_hash) = new_refresh_token();
     let rule = &state.settings().ip_rule;
     let admission = state
@@ -380,6 +385,10 @@ async fn open_session(
         .map_err(|e| match e {
             // The account was deleted while its password was being checked.
             StoreError::NotFound => TokenError::InvalidGrant("wrong username or password"),
+            StoreError::Conflict(Conflict::Session) => {
+                tracing::warn!(target: "securechat::security", "an OPAQUE login's finish was replayed");
+                TokenError::InvalidGrant("this login was finished already; log in again")
+            }
             StoreError::Refused(Refusal::AccountDisabled) => {
                 metrics::counter!(LOGINS, "outcome" => "disabled").increment(1);
                 tracing::info!("login refused: the account is disabled");

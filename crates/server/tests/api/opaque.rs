@@ -460,3 +460,63 @@ async fn the_setup_comes_from_the_token_secret_and_survives_a_restart() {
         .await
         .expect("login after a restart");
 }
+
+#[tokio::test]
+async fn a_finished_login_cannot_be_finished_again() {
+    let app = spawn_app_with(|s| {
+        s.login_limits.per_ip = 2;
+        s.login_limits.per_source_free = 100;
+    })
+    .await;
+    opaque_account(&app, "rex").await;
+    let attempt = client::login_start(&mut rand::rngs::OsRng, PASSWORD.as_bytes()).expect("KE1");
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/opaque/login/start",
+            &json!({"username": "rex", "credential_request": b64::encode(&attempt.message)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let response =
+        b64::decode(body["credential_response"].as_str().expect("response")).expect("b64");
+    let finalization = client::login_finish(
+        &mut rand::rngs::OsRng,
+        &attempt.state,
+        PASSWORD.as_bytes(),
+        &response,
+    )
+    .expect("the password opens it");
+    let grant = [
+        ("grant_type", securechat_proto::auth::OPAQUE_GRANT),
+        ("login_id", body["login_id"].as_str().expect("login_id")),
+        ("credential_finalization", &b64::encode(&finalization)),
+    ];
+    let finish = || async {
+        let response = reqwest::Client::new()
+            .post(app.url("/api/v1/auth/token"))
+            .form(&grant)
+            .send()
+            .await
+            .expect("token");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        )
+    };
+    let (status, first) = finish().await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    // Replayed (by whoever saw the request): no second session, and nothing taken back.
+    let (status, again) = finish().await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{again}");
+    assert_eq!(again["error"], "invalid_grant");
+    // The address's limit (2) still counts: two unfinished starts use it up; a replay that
+    // took a count back each time would have kept it open.
+    for _ in 0..2 {
+        assert_eq!(login_start(&app, "someone-else").await.0, StatusCode::OK);
+        let _ = finish().await;
+    }
+    assert_eq!(
+        login_start(&app, "someone-else").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

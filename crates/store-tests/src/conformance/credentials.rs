@@ -117,3 +117,30 @@ pub async fn credentials_are_stored_moved_and_forgotten(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
 }
+
+/// A session id is used once: a second login with it (an OPAQUE finish replayed) stores
+/// nothing and says so.
+pub async fn a_session_id_is_used_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let user = new_user("sid");
+    s.create_user(user.clone()).await.expect("create");
+    let first = session(user.id, "192.0.2.30", T0, [41; 32]);
+    s.create_session(first.clone(), None).await.expect("login");
+    let replay = securechat_store::model::NewSession {
+        refresh_hash: [42; 32],
+        ..first.clone()
+    };
+    assert!(matches!(
+        s.create_session(replay, None).await,
+        Err(StoreError::Conflict(
+            securechat_store::error::Conflict::Session
+        ))
+    ));
+    // The first session's refresh token is the only one: the replay stored nothing.
+    assert!(matches!(
+        s.rotate_refresh([42; 32], [43; 32], T0 + 1, T0 + 1000, 0)
+            .await
+            .expect("rotate"),
+        securechat_store::model::RefreshOutcome::Invalid
+    ));
+}

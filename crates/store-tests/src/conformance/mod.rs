@@ -41,7 +41,7 @@ pub use concurrency::{
     concurrent_key_publishes_stay_ordered, concurrent_logins_respect_the_ip_rule,
     concurrent_refreshes_rotate_once, concurrent_resends_store_one_message,
 };
-pub use credentials::credentials_are_stored_moved_and_forgotten;
+pub use credentials::{a_session_id_is_used_once, credentials_are_stored_moved_and_forgotten};
 pub use files::{files_are_attached_with_their_message, unreferenced_files_are_taken_once};
 pub use group_messages::{
     deleted_members_leave_group_delivery, group_messages_racing_a_removal_agree,
@@ -169,6 +169,7 @@ macro_rules! conformance_tests {
             keys_are_published_in_order,
             change_password_revokes_the_other_sessions,
             credentials_are_stored_moved_and_forgotten,
+            a_session_id_is_used_once,
             the_store_reports_its_health,
             sessions_are_stored_with_their_login_source,
             logins_are_admitted_by_the_ip_rule,
