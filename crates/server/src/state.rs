@@ -240,6 +240,18 @@ impl AppState {
         });
     }
 
+    /// A verified OPAQUE finish that stored no session (the IP rule, a disabled account):
+    /// its account's counts taken back, here and (the account's) on every node, once per
+    /// login on this node.
+    pub fn refused_finish(&self, session: SessionId, attempt: &Attempt<'_>) {
+        if self.login_guard().refused_finish(session.0, attempt) && !attempt.known_source {
+            self.cluster()
+                .publish_limit(&LimitWord::PasswordCheckForgiven {
+                    account: attempt.account.to_owned(),
+                });
+        }
+    }
+
     /// An OPAQUE proof of the current password that succeeded after being counted as a
     /// failure: taken back here and on every node.
     pub fn password_check_forgiven(&self, account: &str) {

@@ -6,6 +6,12 @@
 //!   ([`LoginBudget`]): only for addresses the account has not logged in from recently, so
 //!   failures made elsewhere never lock the owner out at their usual address.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
 use crate::auth::backoff::Backoff;
 use crate::auth::login_budget::LoginBudget;
 use crate::auth::rate_limit::FailureLimiter;
@@ -52,7 +58,13 @@ pub struct LoginGuard {
     account: FailureLimiter,
     pair: Backoff,
     global: LoginBudget,
+    /// Refused OPAQUE finishes whose account count was taken back here (by the login's
+    /// session id), so that replaying one takes nothing more back on this node.
+    refused_finishes: Mutex<HashMap<Uuid, Instant>>,
 }
+
+/// How long a refused finish is remembered: longer than a pending login lives.
+const REFUSED_FINISH_TTL: Duration = Duration::from_secs(120);
 
 impl LoginGuard {
     pub fn new(limits: &LoginLimits) -> Self {
@@ -65,6 +77,7 @@ impl LoginGuard {
                 limits.window.max(limits.per_source_max_delay),
             ),
             global: LoginBudget::new(limits.global, limits.window),
+            refused_finishes: Mutex::default(),
         }
     }
 
@@ -111,6 +124,28 @@ impl LoginGuard {
         }
         self.global.forgive();
         self.pair.reset(&attempt.pair());
+    }
+
+    /// A verified OPAQUE finish that stored no session (the IP rule, a disabled account):
+    /// the right password, so its account-scoped counts (the account's, the account's from
+    /// that address) are taken back, the address's and the server's stay. Once per login
+    /// (`session`) on this node; false when it was taken back already.
+    pub fn refused_finish(&self, session: Uuid, attempt: &Attempt<'_>) -> bool {
+        {
+            let mut seen = self
+                .refused_finishes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.retain(|_, at| at.elapsed() < REFUSED_FINISH_TTL);
+            if seen.insert(session, Instant::now()).is_some() {
+                return false;
+            }
+        }
+        if !attempt.known_source {
+            self.account.forgive(attempt.account);
+        }
+        self.pair.reset(&attempt.pair());
+        true
     }
 
     /// Lifts the limits of an address (an operator's unblock): its failures, and the delays

@@ -22,12 +22,10 @@ use securechat_proto::opaque::{
 };
 use securechat_store::model::{Credential, UserRow};
 use securechat_store::StoreError;
-use uuid::Uuid;
 
 use crate::auth::client_ip::client_ip;
 use crate::auth::codes;
 use crate::auth::extract::AuthUser;
-use crate::auth::login_guard::{known_source_ms, Attempt};
 use crate::auth::opaque::{record_digest, Pending, Purpose, PENDING_TTL_MS};
 use crate::clock::now_ms;
 use crate::cluster::wire::Revocation;
@@ -36,8 +34,8 @@ use crate::http::accounts::{
     check_user_id, confirm_password, passwords_refused, registration_gate_open,
 };
 use crate::http::json::ApiJson;
-use crate::http::token::{blocked_kind, canonical_login, recorded_name};
-use crate::metrics::{LOGINS, RATE_LIMITED};
+use crate::http::token::LoginAttempt;
+use crate::metrics::LOGINS;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -165,54 +163,18 @@ pub async fn login_start(
         &req.credential_request,
         sizes::CREDENTIAL_REQUEST,
     )?;
-    let ip = client_ip(peer, &headers, &state.settings().trusted_proxies);
-    tracing::Span::current().record("ip", tracing::field::display(ip));
-    let ip_key = ip.to_string();
-    let typed = req.username.trim().to_lowercase();
-    let login = canonical_login(&req.username);
-    let user = match &login {
-        Some(login) => state.store().find_user_by_login(login).await?,
-        None => None,
+    let counted = match LoginAttempt::admit(&state, peer, &headers, &req.username).await? {
+        Ok(counted) => counted,
+        Err(retry_after) => return Err(ApiError::RateLimited { retry_after }),
     };
-    let account_key = user
-        .as_ref()
-        .map(|u| u.id.to_string())
-        .or_else(|| login.clone())
-        .unwrap_or_else(|| typed.clone());
-    let limits = &state.settings().login_limits;
-    let now = now_ms();
-    let known_source = state
-        .store()
-        .is_known_source(
-            user.as_ref().map_or(UserId(Uuid::nil()), |u| u.id),
-            &ip_key,
-            now - known_source_ms(limits),
-        )
-        .await?;
-    let attempt = Attempt {
-        ip: &ip_key,
-        account: &account_key,
-        known_source,
-    };
-    if let Err((scope, retry_after)) = state.login_guard().check(&attempt) {
-        state.security_event(
-            blocked_kind(scope),
-            Some(ip_key.as_str()),
-            user.as_ref().map(|u| u.id),
-            recorded_name(login.as_deref(), user.is_some()),
-        );
-        let scope = scope.label();
-        metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
-        metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
-        tracing::warn!(scope, known_source, "OPAQUE login rate-limited");
-        return Err(ApiError::RateLimited { retry_after });
-    }
+    let attempt = counted.attempt();
+    let (user, now) = (&counted.user, now_ms());
     // Counted at once (a wrong password never comes back to say so), next to the check, so
     // that starts sent together cannot all pass it.
     state.login_failed(&attempt);
-    let credential_id = match &user {
+    let credential_id = match user {
         Some(user) => user.id.0.as_bytes().to_vec(),
-        None => unknown_credential(login.as_deref().unwrap_or(&typed)),
+        None => unknown_credential(counted.login.as_deref().unwrap_or(&counted.typed)),
     };
     let started = start(
         &state,
@@ -223,14 +185,14 @@ pub async fn login_start(
             purpose: Purpose::Login,
             expires_at: now + PENDING_TTL_MS,
             user: None,
-            known_source,
-            ip: ip_key.clone(),
+            known_source: counted.known_source,
+            ip: counted.ip_key.clone(),
             // Only a finished login needs it, and only a real account finishes.
             account: if user
                 .as_ref()
                 .is_some_and(|u| u.credential.opaque_record().is_some())
             {
-                account_key.clone()
+                counted.account_key.clone()
             } else {
                 String::new()
             },

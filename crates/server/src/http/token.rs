@@ -19,7 +19,7 @@ use securechat_proto::email::Email;
 use securechat_proto::ids::{SessionId, UserId};
 use securechat_proto::username::Username;
 use securechat_store::error::{Conflict, Refusal};
-use securechat_store::model::{NewSession, RefreshOutcome};
+use securechat_store::model::{NewSession, RefreshOutcome, UserRow};
 use securechat_store::security::SecurityKind;
 use securechat_store::StoreError;
 use uuid::Uuid;
@@ -207,50 +207,12 @@ async fn password_grant(
             "username and password are required".to_owned(),
         ));
     };
-    let ip = client_ip(peer, headers, &state.settings().trusted_proxies);
-    tracing::Span::current().record("ip", tracing::field::display(ip));
-    let ip_key = ip.to_string();
-    let typed = login.trim().to_lowercase();
-    let login = canonical_login(login);
-    let user = match &login {
-        Some(login) => state.store().find_user_by_login(login).await?,
-        None => None,
+    let counted = match LoginAttempt::admit(state, peer, headers, login).await? {
+        Ok(counted) => counted,
+        Err(retry_after) => return Err(TokenError::RateLimited { retry_after }),
     };
-    // Failures count per account when it exists, else per name typed.
-    let account_key = user
-        .as_ref()
-        .map(|u| u.id.to_string())
-        .or_else(|| login.clone())
-        .unwrap_or(typed);
-    let limits = &state.settings().login_limits;
+    let (user, attempt, known_source) = (&counted.user, counted.attempt(), counted.known_source);
     let now = now_ms();
-    // Asked for unknown accounts too (of the nil id), so both cost the same.
-    let known_source = state
-        .store()
-        .is_known_source(
-            user.as_ref().map_or(UserId(Uuid::nil()), |u| u.id),
-            &ip_key,
-            now - known_source_ms(limits),
-        )
-        .await?;
-    let attempt = Attempt {
-        ip: &ip_key,
-        account: &account_key,
-        known_source,
-    };
-    if let Err((scope, retry_after)) = state.login_guard().check(&attempt) {
-        state.security_event(
-            blocked_kind(scope),
-            Some(ip_key.as_str()),
-            user.as_ref().map(|u| u.id),
-            recorded_name(login.as_deref(), user.is_some()),
-        );
-        let scope = scope.label();
-        metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
-        metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
-        tracing::warn!(scope, known_source, "login rate-limited");
-        return Err(TokenError::RateLimited { retry_after });
-    }
     let ok = state
         .passwords()
         .verify(
@@ -259,7 +221,7 @@ async fn password_grant(
         )
         .await
         .map_err(TokenError::internal)?;
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.as_ref().filter(|_| ok) else {
         state.login_failed(&attempt);
         metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
         tracing::info!(known_source, "login failed: wrong username or password");
@@ -273,7 +235,7 @@ async fn password_grant(
         state,
         SessionId::generate(),
         user.id,
-        ip,
+        counted.ip,
         now,
         req.refresh_cookie.unwrap_or(false),
         upgrade,
@@ -331,7 +293,7 @@ async fn opaque_grant(
         return Err(TokenError::InvalidGrant("wrong username or password"));
     };
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
-    let response = open_session(
+    let response = match open_session(
         state,
         pending.session,
         user.id,
@@ -340,7 +302,24 @@ async fn opaque_grant(
         req.refresh_cookie.unwrap_or(false),
         false,
     )
-    .await?;
+    .await
+    {
+        Ok(response) => response,
+        Err(refused @ (TokenError::IpPolicy(_) | TokenError::AccountDisabled)) => {
+            // The right password, refused all the same: not a guess, so the account's own
+            // counts are taken back (on the other nodes too); the address's and the server's
+            // stay. Nothing was stored, so the same finish may come again: it takes nothing
+            // more back here.
+            let attempt = Attempt {
+                ip: &pending.ip,
+                account: &pending.account,
+                known_source: pending.known_source,
+            };
+            state.refused_finish(pending.session, &attempt);
+            return Err(refused);
+        }
+        Err(e) => return Err(e),
+    };
     // The start counted it as a failure; it was not one. Only here, after its session was
     // stored under the id the start chose: a replayed finish stops at that id, and can take
     // nothing back.
@@ -420,6 +399,89 @@ async fn open_session(
             opaque_upgrade,
         },
     )
+}
+
+/// A login's first look: who it names, from where, and how its failure counts; admitted by
+/// the failed-login limits (the password grant and the OPAQUE start share it).
+pub(crate) struct LoginAttempt {
+    pub ip: IpAddr,
+    pub ip_key: String,
+    /// The canonical login (`None`: neither a username nor an address).
+    pub login: Option<String>,
+    /// What was typed, trimmed and in lower case.
+    pub typed: String,
+    pub user: Option<UserRow>,
+    /// Failures count per account when it exists, else per name typed.
+    pub account_key: String,
+    pub known_source: bool,
+}
+
+impl LoginAttempt {
+    /// Looks the login up and checks the limits: `Ok(Err(retry_after))` when one refuses it
+    /// (recorded in the security log and the metrics).
+    pub(crate) async fn admit(
+        state: &AppState,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        typed_login: &str,
+    ) -> Result<Result<Self, u64>, StoreError> {
+        let ip = client_ip(peer, headers, &state.settings().trusted_proxies);
+        tracing::Span::current().record("ip", tracing::field::display(ip));
+        let ip_key = ip.to_string();
+        let typed = typed_login.trim().to_lowercase();
+        let login = canonical_login(typed_login);
+        let user = match &login {
+            Some(login) => state.store().find_user_by_login(login).await?,
+            None => None,
+        };
+        let account_key = user
+            .as_ref()
+            .map(|u| u.id.to_string())
+            .or_else(|| login.clone())
+            .unwrap_or_else(|| typed.clone());
+        let limits = &state.settings().login_limits;
+        // Asked for unknown accounts too (of the nil id), so both cost the same.
+        let known_source = state
+            .store()
+            .is_known_source(
+                user.as_ref().map_or(UserId(Uuid::nil()), |u| u.id),
+                &ip_key,
+                now_ms() - known_source_ms(limits),
+            )
+            .await?;
+        let admitted = Self {
+            ip,
+            ip_key,
+            login,
+            typed,
+            user,
+            account_key,
+            known_source,
+        };
+        if let Err((scope, retry_after)) = state.login_guard().check(&admitted.attempt()) {
+            state.security_event(
+                blocked_kind(scope),
+                Some(admitted.ip_key.as_str()),
+                admitted.user.as_ref().map(|u| u.id),
+                recorded_name(admitted.login.as_deref(), admitted.user.is_some()),
+            );
+            let scope = scope.label();
+            metrics::counter!(RATE_LIMITED, "scope" => scope).increment(1);
+            metrics::counter!(LOGINS, "outcome" => "rate_limited").increment(1);
+            tracing::warn!(scope, known_source, "login rate-limited");
+            return Ok(Err(retry_after));
+        }
+        Ok(Ok(admitted))
+    }
+
+    /// The attempt as the limits count it.
+    pub(crate) fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            ip: &self.ip_key,
+            account: &self.account_key,
+            known_source: self.known_source,
+        }
+    }
 }
 
 /// The name a refused login is recorded under when it names no account: only one shaped
