@@ -68,6 +68,12 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/auth/token",
         "/api/v1/auth/logout",
         "/api/v1/auth/password",
+        "/api/v1/auth/opaque/register/start",
+        "/api/v1/auth/opaque/login/start",
+        "/api/v1/auth/opaque/confirm",
+        "/api/v1/auth/opaque/password/start",
+        "/api/v1/auth/opaque/password/finish",
+        "/api/v1/auth/opaque/reset/start",
         "/api/v1/users",
         "/api/v1/users/online",
         "/api/v1/users/{id}/keys",
@@ -80,6 +86,7 @@ async fn the_openapi_document_describes_every_route() {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
     assert!(doc["components"]["schemas"]["RegisterRequest"].is_object());
+    assert!(doc["components"]["schemas"]["LoginStartResponse"].is_object());
 }
 
 #[tokio::test]
