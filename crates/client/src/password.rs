@@ -75,24 +75,16 @@ impl Api {
             .await?)
     }
 
-    /// Registers the account of `request` (made by `Keyring::registration`) with OPAQUE:
-    /// the server never sees the password.
-    pub async fn register(
+    /// A new OPAQUE record for `password` (base64url): `start(registration_request)` gets
+    /// the server's answer from whichever first step applies (registration, change, reset).
+    async fn make_record(
         &self,
-        mut request: RegisterRequest,
         password: &str,
-    ) -> Result<RegisterResponse, ClientError> {
+        start: impl AsyncFnOnce(String) -> Result<RegistrationStartResponse, ClientError>,
+    ) -> Result<String, ClientError> {
         let started =
             client::registration_start(&mut OsRng, password.as_bytes()).map_err(opaque_error)?;
-        let answer: RegistrationStartResponse = self
-            .post_json(
-                "/api/v1/auth/opaque/register/start",
-                &RegisterStartRequest {
-                    user_id: request.user_id,
-                    registration_request: b64::encode(&started.message),
-                },
-            )
-            .await?;
+        let answer = start(b64::encode(&started.message)).await?;
         let record = client::registration_finish(
             &mut OsRng,
             &started.state,
@@ -100,8 +92,31 @@ impl Api {
             &decode("registration_response", &answer.registration_response)?,
         )
         .map_err(opaque_error)?;
+        Ok(b64::encode(record))
+    }
+
+    /// Registers the account of `request` (made by `Keyring::registration`) with OPAQUE:
+    /// the server never sees the password.
+    pub async fn register(
+        &self,
+        mut request: RegisterRequest,
+        password: &str,
+    ) -> Result<RegisterResponse, ClientError> {
+        let user_id = request.user_id;
+        let record = self
+            .make_record(password, async |registration_request| {
+                self.post_json(
+                    "/api/v1/auth/opaque/register/start",
+                    &RegisterStartRequest {
+                        user_id,
+                        registration_request,
+                    },
+                )
+                .await
+            })
+            .await?;
         request.password = None;
-        request.opaque_record = Some(b64::encode(record));
+        request.opaque_record = Some(record);
         self.register_request(&request).await
     }
 
@@ -251,28 +266,22 @@ impl Api {
             } => (Some(login_id.clone()), Some(finalization.clone()), None),
             Proof::Password(current) => (None, None, Some(current.clone())),
         };
-        let started =
-            client::registration_start(&mut OsRng, password.as_bytes()).map_err(opaque_error)?;
-        let answer: RegistrationStartResponse = self
-            .send_json(
-                "/api/v1/auth/opaque/password/start",
-                &PasswordStartRequest {
-                    registration_request: b64::encode(&started.message),
-                    login_id: login_id.clone(),
-                    credential_finalization: credential_finalization.clone(),
-                    current_password: current_password.clone(),
-                },
-            )
+        let record = self
+            .make_record(password, async |registration_request| {
+                self.send_json(
+                    "/api/v1/auth/opaque/password/start",
+                    &PasswordStartRequest {
+                        registration_request,
+                        login_id: login_id.clone(),
+                        credential_finalization: credential_finalization.clone(),
+                        current_password: current_password.clone(),
+                    },
+                )
+                .await
+            })
             .await?;
-        let record = client::registration_finish(
-            &mut OsRng,
-            &started.state,
-            password.as_bytes(),
-            &decode("registration_response", &answer.registration_response)?,
-        )
-        .map_err(opaque_error)?;
         let body = PasswordFinishRequest {
-            registration_record: b64::encode(record),
+            registration_record: record,
             login_id,
             credential_finalization,
             current_password,
@@ -322,28 +331,22 @@ impl Api {
     /// Sets a new password (an OPAQUE record) with a one-time reset code (no session
     /// needed); every session of the account ends.
     pub async fn reset_password(&self, code: &str, new: &str) -> Result<(), ClientError> {
-        let started =
-            client::registration_start(&mut OsRng, new.as_bytes()).map_err(opaque_error)?;
-        let answer: RegistrationStartResponse = self
-            .post_json(
-                "/api/v1/auth/opaque/reset/start",
-                &ResetStartRequest {
-                    code: code.to_owned(),
-                    registration_request: b64::encode(&started.message),
-                },
-            )
+        let record = self
+            .make_record(new, async |registration_request| {
+                self.post_json(
+                    "/api/v1/auth/opaque/reset/start",
+                    &ResetStartRequest {
+                        code: code.to_owned(),
+                        registration_request,
+                    },
+                )
+                .await
+            })
             .await?;
-        let record = client::registration_finish(
-            &mut OsRng,
-            &started.state,
-            new.as_bytes(),
-            &decode("registration_response", &answer.registration_response)?,
-        )
-        .map_err(opaque_error)?;
         let body = ResetPasswordRequest {
             code: code.to_owned(),
             new_password: None,
-            registration_record: Some(b64::encode(record)),
+            registration_record: Some(record),
         };
         let response = self
             .http

@@ -301,13 +301,18 @@ pub async fn register(
     ))
 }
 
-/// Checks the signed-in user's password (a password change, an account deletion), counted
-/// against the account's failed-password limit; returns the live account.
+/// Checks the signed-in user's password sent in `field` (a password change, an account
+/// deletion), counted against the account's failed-password limit; returns the live
+/// account. Refused outright on a server that takes OPAQUE only.
 pub(crate) async fn confirm_password(
     state: &AppState,
     auth: &AuthUser,
+    field: &str,
     password: &Password,
 ) -> Result<UserRow, ApiError> {
+    if !state.settings().password_logins.takes_passwords() {
+        return Err(passwords_refused(field));
+    }
     let account_key = auth.user_id.to_string();
     state
         .login_guard()
@@ -352,7 +357,7 @@ pub async fn change_password(
         return Err(passwords_refused("new_password"));
     }
     check_new_password("new_password", &req.new_password)?;
-    confirm_password(&state, &auth, &req.current_password).await?;
+    confirm_password(&state, &auth, "current_password", &req.current_password).await?;
     let credential =
         new_credential(&state, Some(&req.new_password), None, "new_password", "").await?;
     let revoked = state
@@ -384,10 +389,7 @@ pub async fn delete_account(
 ) -> Result<impl IntoResponse, ApiError> {
     let user = match (&req.password, &req.login_id, &req.credential_finalization) {
         (Some(password), None, None) => {
-            if !state.settings().password_logins.takes_passwords() {
-                return Err(passwords_refused("password"));
-            }
-            confirm_password(&state, &auth, password).await?
+            confirm_password(&state, &auth, "password", password).await?
         }
         (None, Some(login_id), Some(finalization)) => {
             crate::http::opaque::verify_confirmation(&state, &auth, login_id, finalization, true)

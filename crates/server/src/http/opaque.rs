@@ -30,9 +30,7 @@ use crate::auth::opaque::{record_digest, Pending, Purpose, PENDING_TTL_MS};
 use crate::clock::now_ms;
 use crate::cluster::wire::Revocation;
 use crate::error::ApiError;
-use crate::http::accounts::{
-    check_user_id, confirm_password, passwords_refused, registration_gate_open,
-};
+use crate::http::accounts::{check_user_id, confirm_password, registration_gate_open};
 use crate::http::json::ApiJson;
 use crate::http::token::LoginAttempt;
 use crate::metrics::LOGINS;
@@ -310,10 +308,7 @@ async fn check_proof(
             verify_confirmation(state, auth, login_id, finalization, first_use).await
         }
         (None, None, Some(password)) => {
-            if !state.settings().password_logins.takes_passwords() {
-                return Err(passwords_refused("current_password"));
-            }
-            confirm_password(state, auth, password).await
+            confirm_password(state, auth, "current_password", password).await
         }
         _ => Err(ApiError::field(
             "current_password",
